@@ -1,0 +1,43 @@
+# Two commands: `make run` serves the API with everything it needs; `make test` installs and passes the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+FLASK  := $(BIN)/flask --app wsgi
+
+export ENGAGEMENT_ENV ?= development
+
+.PHONY: run test lint typecheck pytest clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	ENGAGEMENT_DEV_IDPORTEN=$${ENGAGEMENT_DEV_IDPORTEN:-true} \
+	ENGAGEMENT_ALLOW_SYNTHETIC_PID=$${ENGAGEMENT_ALLOW_SYNTHETIC_PID:-true} \
+	ENGAGEMENT_LOG_JSON=$${ENGAGEMENT_LOG_JSON:-false} \
+	$(FLASK) dev up
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check engagement notifications tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy engagement notifications
+
+pytest: $(STAMP)
+	ENGAGEMENT_ENV=test $(BIN)/python -m pytest
+	@if [ -n "$$ENGAGEMENT_TEST_POSTGRES_URL" ]; then \
+		echo "== again on PostgreSQL =="; \
+		ENGAGEMENT_ENV=test ENGAGEMENT_TEST_DATABASE_URL="$$ENGAGEMENT_TEST_POSTGRES_URL" $(BIN)/python -m pytest; \
+	fi
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,61 @@
+"""flask-smorest ``Api`` and ``Blueprint`` as this service uses them: problem+json errors, OpenAPI 3.1."""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Callable
+from typing import Any
+
+import flask_smorest
+import marshmallow as ma
+from flask_smorest.spec import prepare_response
+
+from engagement.errors import PROBLEM_CONTENT_TYPE, handle_http_exception
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, as every error response of this API is shaped."""
+
+    type = ma.fields.String(required=True, metadata={"description": "stable URI of the problem type"})
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String()
+    request_id = ma.fields.String()
+    errors = ma.fields.Raw(metadata={"description": "field-level errors, for validation problems"})
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self) -> None:
+        # engagement.errors.init_app registers every handler; nothing to add here.
+        return None
+
+    def handle_http_exception(self, error: Any) -> Any:
+        return handle_http_exception(error)
+
+    def _register_responses(self) -> None:
+        assert self.spec is not None
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            content_type = self.DEFAULT_RESPONSE_CONTENT_TYPE
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+                content_type = PROBLEM_CONTENT_TYPE
+            prepare_response(response, self.spec, content_type)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Problem details (RFC 9457)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """A flask-smorest blueprint; ``accepts`` declares request body media types beyond JSON."""
+
+    @staticmethod
+    def accepts(*media_types: str) -> Callable[[Any], Any]:
+        def decorator(func: Any) -> Any:
+            func._accepts = frozenset(media_types)
+            return func
+
+        return decorator

@@ -1,0 +1,157 @@
+"""Settings: defaults, overlaid with ``ENGAGEMENT_*`` environment variables, then validated.
+
+Every setting the service reads is declared in :data:`SETTINGS` with its default and a one-line
+description; the README's configuration table is generated from this list (``flask config-doc``).
+Values land in ``app.config`` under the name without the prefix. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS = ("development", "test", "production")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    description: str
+    kind: type = str
+    secret: bool = False
+    dev_only_if: Any = None  # a value that is refused in production
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ENV", "development", "`development`, `test` or `production`"),
+    Setting(
+        "DATABASE_URL",
+        None,
+        "SQLAlchemy URL; default SQLite in `instance/`; production: `postgresql+psycopg://…`",
+    ),
+    Setting("SECRET_KEY", None, "signs the browser-binding cookie of a login", secret=True),
+    Setting(
+        "PID_PEPPER", None, "HMAC-SHA256 key that turns a fødselsnummer into its lookup hash", secret=True
+    ),
+    Setting(
+        "TOKEN_SIGNING_KEY",
+        None,
+        "file holding the EC P-256 private JWK that signs access tokens",
+        secret=True,
+    ),
+    Setting("PUBLIC_URL", "http://127.0.0.1:5000", "external base URL of this service; issuer of its tokens"),
+    Setting("MAX_CONTENT_LENGTH", 1_048_576, "largest accepted request body, bytes", kind=int),
+    Setting("LOG_LEVEL", "INFO", "log level"),
+    Setting("LOG_JSON", True, "one JSON object per log line (`false`: plain text)", kind=bool),
+    Setting("DB_POOL_SIZE", 10, "PostgreSQL connections kept per process", kind=int),
+    Setting("DB_MAX_OVERFLOW", 10, "extra PostgreSQL connections allowed above the pool", kind=int),
+    Setting("DB_POOL_TIMEOUT", 5, "seconds to wait for a connection before answering 503", kind=int),
+    Setting(
+        "DEV_IDPORTEN",
+        False,
+        "serve the development ID-porten stand-in (never in production)",
+        kind=bool,
+        dev_only_if=True,
+    ),
+    Setting(
+        "ALLOW_SYNTHETIC_PID",
+        False,
+        "accept synthetic test numbers (Tenor, month + 80); never in production",
+        kind=bool,
+        dev_only_if=True,
+    ),
+)
+
+_DEV_SECRETS = {
+    "SECRET_KEY": "development-only-secret-key",
+    "PID_PEPPER": "development-only-pid-pepper",
+}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the service; the message lists every problem."""
+
+
+def _coerce(setting: Setting, raw: str) -> Any:
+    if setting.kind is bool:
+        value = raw.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"expected true or false, got {raw!r}")
+    if setting.kind is int:
+        return int(raw)
+    if setting.kind in (list, dict):
+        return json.loads(raw)
+    return raw
+
+
+def load(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Defaults, overlaid with ``ENGAGEMENT_*`` variables, then explicit ``overrides``; then validated.
+
+    Raises :class:`ConfigError` naming every problem at once.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    problems: list[str] = []
+    for s in SETTINGS:
+        raw = env.get(f"ENGAGEMENT_{s.name}")
+        if raw is None:
+            continue
+        try:
+            values[s.name] = _coerce(s, raw)
+        except ValueError as exc:
+            problems.append(f"ENGAGEMENT_{s.name}: {exc}")
+    values.update(overrides or {})
+    problems.extend(validate(values))
+    if problems:
+        raise ConfigError("The service cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
+    if values["ENV"] != "production":
+        for name, dev_value in _DEV_SECRETS.items():
+            values[name] = values[name] or dev_value
+    if not values["DATABASE_URL"]:
+        values["DATABASE_URL"] = f"sqlite:///{PROJECT_ROOT / 'instance' / 'engagement.sqlite3'}"
+    return values
+
+
+def validate(values: Mapping[str, Any]) -> list[str]:
+    """Every reason these settings cannot run; production refuses missing secrets and development settings."""
+    problems: list[str] = []
+    env = values.get("ENV")
+    if env not in ENVIRONMENTS:
+        problems.append(f"ENGAGEMENT_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    if env != "production":
+        return problems
+    for s in SETTINGS:
+        value = values.get(s.name)
+        if s.secret and not value:
+            problems.append(f"ENGAGEMENT_{s.name} is required in production ({s.description})")
+        if s.dev_only_if is not None and value == s.dev_only_if:
+            problems.append(f"ENGAGEMENT_{s.name} is a development setting and is refused in production")
+    url = str(values.get("DATABASE_URL") or "")
+    if not url.startswith("postgresql"):
+        problems.append("ENGAGEMENT_DATABASE_URL must name PostgreSQL in production")
+    if not str(values.get("PUBLIC_URL", "")).startswith("https://"):
+        problems.append("ENGAGEMENT_PUBLIC_URL must be an https:// URL in production")
+    for name, dev_value in _DEV_SECRETS.items():
+        if values.get(name) == dev_value:
+            problems.append(f"ENGAGEMENT_{name} holds the development value")
+    return problems
+
+
+def describe() -> str:
+    """The configuration table of the README, one line per variable."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = "—" if s.default is None or s.secret else f"`{s.default}`"
+        lines.append(f"| `ENGAGEMENT_{s.name}` | {default} | {s.description} |")
+    return "\n".join(lines)

@@ -1,0 +1,144 @@
+"""Declarative base, naming convention, aware UTC datetimes, and the per-app engine and session.
+
+``db`` is created unbound in :mod:`engagement.extensions`; ``init_app`` builds the engine from
+``DATABASE_URL``. Services use ``db.session`` and only ``flush()``; the unit of work commits once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import Flask
+from sqlalchemy.engine import Engine
+
+from engagement import clock
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend; naive datetimes are refused on the way in."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        # SQLite has no time zones: store UTC without an offset, read back as UTC.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(so.DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), uuid.UUID: sa.Uuid()}
+
+
+class IdMixin:
+    id: so.Mapped[uuid.UUID] = so.mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+class CreatedMixin:
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Python's sqlite3 (3.11) opens transactions lazily and hides BEGIN; take that over so that
+    # savepoints and ``BEGIN IMMEDIATE`` behave (SQLAlchemy's documented recipe).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    """``BEGIN``, or ``BEGIN IMMEDIATE`` when the unit of work asked for the write lock up front."""
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: int = 5) -> Engine:
+    """An engine with the settings this service relies on (SQLite: FKs and WAL; PostgreSQL: a bounded pool)."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+class Database:
+    """One engine per app and a scoped session that the request, CLI command or worker batch commits."""
+
+    def __init__(self) -> None:
+        self._factory = so.sessionmaker(expire_on_commit=False)
+        self.session = so.scoped_session(self._factory)
+        self._engines: dict[int, Engine] = {}
+
+    def init_app(self, app: Flask) -> None:
+        cfg = app.config
+        engine = make_engine(
+            cfg["DATABASE_URL"],
+            pool_size=cfg["DB_POOL_SIZE"],
+            max_overflow=cfg["DB_MAX_OVERFLOW"],
+            pool_timeout=cfg["DB_POOL_TIMEOUT"],
+        )
+        app.extensions["engagement.db"] = engine
+        self._factory.configure(bind=engine)
+
+        @app.teardown_appcontext
+        def _remove_session(_exc: BaseException | None) -> None:
+            self.session.remove()
+
+    @property
+    def engine(self) -> Engine:
+        from flask import current_app
+
+        engine: Engine = current_app.extensions["engagement.db"]
+        return engine
+
+    @contextmanager
+    def bound_to(self, connection: sa.Connection) -> Iterator[so.Session]:
+        """Bind the session to an outer connection whose transaction the caller rolls back (tests)."""
+        self.session.remove()
+        self._factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+        try:
+            yield self.session()
+        finally:
+            self.session.remove()
+            self._factory.configure(bind=self.engine, join_transaction_mode="conservative_savepoint")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"

@@ -1,0 +1,35 @@
+"""Request guards every endpoint shares: strict content types on request bodies."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+JSON = "application/json"
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def accepted_media_types() -> frozenset[str]:
+    """The media types the matched view declared with ``Blueprint.accepts`` (JSON when it declared none)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    handler = view
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        handler = getattr(view_class, request.method.lower(), None)
+    declared = getattr(handler, "_accepts", None)
+    return declared if declared is not None else frozenset({JSON})
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _strict_content_type() -> None:
+        if request.method not in _BODY_METHODS or request.endpoint is None:
+            return
+        has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
+        if not has_body:
+            return
+        allowed = accepted_media_types()
+        if request.mimetype not in allowed:
+            raise UnsupportedMediaType(
+                f"Send the body as {' or '.join(sorted(allowed))}; got {request.mimetype or 'no Content-Type'}."
+            )

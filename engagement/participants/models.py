@@ -1,0 +1,33 @@
+"""Participants. The fødselsnummer never reaches this table: only its keyed hash (see ``services``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from engagement.db import Base, CreatedMixin, IdMixin
+
+LANGUAGES = ("nb", "nn", "en")
+DEFAULT_TIME_ZONE = "Europe/Oslo"
+
+
+class Participant(IdMixin, CreatedMixin, Base):
+    """A young adult of the cohort. ``id`` is the internal id used everywhere else (tokens, tasks, answers)."""
+
+    __tablename__ = "participant"
+
+    cohort_person_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True)
+    pid_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    birth_date: so.Mapped[date]
+    language: so.Mapped[str] = so.mapped_column(sa.String(2), default="nb")
+    time_zone: so.Mapped[str] = so.mapped_column(sa.String(64), default=DEFAULT_TIME_ZONE)
+    updated_at: so.Mapped[datetime | None]
+
+    def __repr__(self) -> str:  # never show the hash
+        return f"<Participant {self.id}>"
+
+
+__all__ = ["Participant", "uuid"]

@@ -1,0 +1,195 @@
+"""One app per test session, one rolled-back transaction per test (SQLAlchemy's external-transaction recipe).
+
+The database is SQLite in a temporary folder unless ``ENGAGEMENT_TEST_DATABASE_URL`` names another
+(``make test`` runs the suite a second time on PostgreSQL when ``ENGAGEMENT_TEST_POSTGRES_URL`` is set).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from engagement import clock, create_app, migrate
+from engagement.db import Base
+from engagement.extensions import db
+from engagement.participants.models import Participant
+from engagement.participants.services import hash_pid
+from engagement.security import Principal, issue_access_token
+from tests.identities import synthetic_fnr
+
+OSLO_NOON = "12:00"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "committing: the test commits for real (threads, processes); no rollback"
+    )
+    config.addinivalue_line("markers", "postgres: needs PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("ENGAGEMENT_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+def reset_database(url: str) -> None:
+    """Leave the database named by ``url`` empty (no tables, no alembic version)."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        else:
+            meta = sa.MetaData()
+            meta.reflect(conn)
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            meta.drop_all(conn)
+    engine.dispose()
+
+
+TEST_CONFIG: dict[str, Any] = {
+    "ENV": "test",
+    "ALLOW_SYNTHETIC_PID": True,
+    "LOG_JSON": True,
+    "LOG_LEVEL": "INFO",
+}
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    reset_database(database_url)
+    app = create_app(
+        {
+            **TEST_CONFIG,
+            "DATABASE_URL": database_url,
+            "DATA_STORE_DIR": str(tmp_path_factory.mktemp("datastore")),
+        }
+    )
+    with app.app_context():
+        migrate.upgrade("head")
+    yield app
+    app.extensions["engagement.db"].dispose()
+
+
+@pytest.fixture(autouse=True)
+def _transaction(request: pytest.FixtureRequest, app: Flask) -> Iterator[None]:
+    """Every test runs in one transaction that is rolled back, unless marked ``committing``."""
+    if request.node.get_closest_marker("committing"):
+        yield
+        truncate_all(app)
+        return
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        with db.bound_to(connection):
+            yield
+        outer.rollback()
+        connection.close()
+
+
+def truncate_all(app: Flask) -> None:
+    with app.app_context(), db.engine.begin() as conn:
+        tables = [t for t in reversed(Base.metadata.sorted_tables) if t.name != "audit_event"]
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in tables)
+            if names:
+                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def make_participant(app: Flask) -> Callable[..., Participant]:
+    """Builder: ``make_participant(age=18)`` adds a roster participant (synthetic identity) and flushes."""
+
+    def build(
+        age: int = 19, *, birth_date: date | None = None, language: str = "nb", **fields: Any
+    ) -> Participant:
+        today = clock.now().date()
+        if birth_date is None:
+            birth_date = date(today.year - age, today.month, min(today.day, 28))
+            if birth_date > today.replace(year=today.year - age):
+                birth_date = birth_date.replace(year=birth_date.year - 1)
+        pid = fields.pop("pid", None) or synthetic_fnr(birth_date)
+        with app.app_context():
+            participant = Participant(
+                cohort_person_id=fields.pop("cohort_person_id", f"C{uuid.uuid4().hex[:10]}"),
+                pid_hash=hash_pid(pid),
+                birth_date=birth_date,
+                language=language,
+                **fields,
+            )
+            db.session.add(participant)
+            db.session.flush()
+        return participant
+
+    return build
+
+
+@pytest.fixture
+def login_as(app: Flask) -> Callable[..., dict[str, str]]:
+    """``login_as(participant)`` or ``login_as(staff=("coordinator",))``: request headers with a valid token."""
+
+    def headers(
+        participant: Participant | None = None,
+        *,
+        staff: tuple[str, ...] = (),
+        staff_id: uuid.UUID | None = None,
+        acr: str = "idporten-loa-high",
+    ) -> dict[str, str]:
+        if participant is not None:
+            principal = Principal(
+                "participant", participant.id, uuid.uuid4(), "test-app", acr=acr, auth_time=clock.now()
+            )
+        else:
+            principal = Principal(
+                "staff", staff_id or uuid.uuid4(), uuid.uuid4(), "test-staff", roles=frozenset(staff)
+            )
+        with app.test_request_context():
+            token = issue_access_token(principal)
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+@pytest.fixture
+def frozen_now() -> Callable[[datetime], Any]:
+    return clock.frozen
+
+
+def problem(response: Any, status: int, slug: str | None = None) -> dict[str, Any]:
+    """Assert ``response`` is a problem+json with ``status`` (and ``slug``), and return its body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json", response.mimetype
+    body: dict[str, Any] = response.get_json()
+    assert body["status"] == status
+    if slug:
+        assert body["type"] == f"urn:moba-engagement:problem:{slug}", body
+    return body
+
+
+ROOT = Path(__file__).resolve().parent.parent
