@@ -25,13 +25,16 @@ class ConsentRequired(Forbidden):
 
 
 def may_use_data(participant_id: uuid.UUID, purpose: str, at: datetime) -> bool:
-    """Whether the participant's data may be used for ``purpose`` at ``at``."""
-    raise NotImplementedError("supplied by the consent issue")
+    """Whether the participant's data may be used for ``purpose`` at ``at``.
+
+    Placeholder until the decision ledger exists: answers yes, so that callers can be built against it.
+    """
+    return True
 
 
 def may_contact(participant_id: uuid.UUID, at: datetime) -> bool:
-    """Whether the participant may be contacted (reminders, messages) at ``at``."""
-    raise NotImplementedError("supplied by the consent issue")
+    """Whether the participant may be contacted (reminders, messages) at ``at``. Placeholder: yes."""
+    return True
 
 
 def require_data_use(participant_id: uuid.UUID, purpose: str, at: datetime) -> None:
