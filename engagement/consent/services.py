@@ -40,4 +40,6 @@ def may_contact(participant_id: uuid.UUID, at: datetime) -> bool:
 def require_data_use(participant_id: uuid.UUID, purpose: str, at: datetime) -> None:
     """Raise :class:`ConsentRequired` unless :func:`may_use_data`."""
     if not may_use_data(participant_id, purpose, at):
-        raise ConsentRequired(f"Your consent does not cover '{purpose}'. Decide on the current consent first.")
+        raise ConsentRequired(
+            f"Your consent does not cover '{purpose}'. Decide on the current consent first."
+        )
