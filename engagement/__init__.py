@@ -14,7 +14,7 @@ from flask import Flask
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application; ``config`` overrides the defaults and the ``ENGAGEMENT_*`` environment."""
     from engagement import config as settings
-    from engagement import errors, http, logs, migrate, security
+    from engagement import errors, http, logs, metrics, migrate, ratelimit, security
     from engagement.docs import init_docs
     from engagement.extensions import api, db
     from engagement.models import import_domain_modules
@@ -36,6 +36,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     logs.init_app(app)
     errors.init_app(app)
     http.init_app(app)
+    metrics.init_app(app)
+    ratelimit.init_app(app)
     db.init_app(app)
     security.init_app(app)
     api.init_app(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})

@@ -9,8 +9,52 @@ from typing import Any
 import flask_smorest
 import marshmallow as ma
 from flask_smorest.spec import prepare_response
+from webargs.flaskparser import FlaskParser
 
-from engagement.errors import PROBLEM_CONTENT_TYPE, handle_http_exception
+from engagement.errors import PROBLEM_CONTENT_TYPE, BadRequest, handle_http_exception
+
+MAX_JSON_DEPTH = 32
+
+
+class MalformedJson(BadRequest):
+    slug, title = "malformed-json", "The request body is not valid JSON"
+
+
+class InvalidText(BadRequest):
+    slug, title = "invalid-text", "The request holds text that cannot be stored"
+
+
+def check_json_value(value: Any, depth: int = 0) -> None:
+    """Refuse JSON nested deeper than :data:`MAX_JSON_DEPTH`, and strings no database can store
+    (lone surrogates, NUL), before any of it reaches a schema or a column."""
+    if depth > MAX_JSON_DEPTH:
+        raise MalformedJson(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidText("Text must not contain NUL characters.")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidText("Text must be valid Unicode (no lone surrogates).") from exc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_json_value(key, depth + 1)
+            check_json_value(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_json_value(item, depth + 1)
+
+
+class JsonParser(FlaskParser):
+    """webargs' parser, with a depth limit and text checks on JSON bodies."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        try:
+            data = super()._raw_load_json(req)
+        except RecursionError as exc:
+            raise MalformedJson(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.") from exc
+        check_json_value(data)
+        return data
 
 
 class ProblemSchema(ma.Schema):
@@ -51,6 +95,8 @@ class Api(flask_smorest.Api):
 
 class Blueprint(flask_smorest.Blueprint):
     """A flask-smorest blueprint; ``accepts`` declares request body media types beyond JSON."""
+
+    ARGUMENTS_PARSER = JsonParser()
 
     @staticmethod
     def accepts(*media_types: str) -> Callable[[Any], Any]:

@@ -53,6 +53,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DB_MAX_OVERFLOW", 10, "extra PostgreSQL connections allowed above the pool", kind=int),
     Setting("DB_POOL_TIMEOUT", 5, "seconds to wait for a connection before answering 503", kind=int),
     Setting(
+        "RATE_LIMIT_STORAGE", "memory://", "flask-limiter storage URI (`redis://host:6379` to share limits)"
+    ),
+    Setting("RATE_LIMIT_AUTH", "30/minute", "limit per client address on the `/auth` endpoints"),
+    Setting("RATE_LIMIT_SUBMISSION", "30/minute", "limit per participant on questionnaire submissions"),
+    Setting("METRICS_TOKEN", None, "bearer token that unlocks `/metrics`; unset: `/metrics` answers 404"),
+    Setting(
         "DEV_IDPORTEN",
         False,
         "serve the development ID-porten stand-in (never in production)",
