@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from engagement.security import Principal, issue_access_token
 from tests.identities import synthetic_fnr
 
 OSLO_NOON = "12:00"
+CONTENT_PUBLISHED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -101,10 +102,11 @@ def _transaction(request: pytest.FixtureRequest, app: Flask) -> Iterator[None]:
 
 
 def publish_content(app: Flask) -> None:
-    """Publish the questionnaire and consent files, as ``flask dev up`` does (committed)."""
+    """Publish the questionnaire and consent files, as ``flask dev up`` does (committed), dated
+    :data:`CONTENT_PUBLISHED_AT` so that they are in force whatever time a test freezes."""
     from engagement.consent.cli import publish_consent_documents
 
-    with app.app_context():
+    with app.app_context(), clock.frozen(CONTENT_PUBLISHED_AT):
         publish_consent_documents()
 
 
@@ -162,6 +164,9 @@ def make_participant(app: Flask) -> Callable[..., Participant]:
             db.session.flush()
             if consented:
                 consent_to_everything(participant)
+            # Commit into the test's outer transaction: a flush alone is rolled back when the app
+            # context ends (the session's savepoint closes), and requests run in their own contexts.
+            db.session.commit()
         return participant
 
     return build

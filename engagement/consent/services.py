@@ -189,7 +189,7 @@ def publish_documents(directory: Path | None = None) -> list[PublishResult]:
             "consent.document_published",
             object_type="consent_document",
             object_id=document.id,
-            details={"key": key, "version": version, "change": content["change"], "hash": digest},
+            details={"key": key, "version": version, "change": content["change"]},
         )
         results.append(PublishResult(key, version, "published"))
     return results
@@ -341,7 +341,6 @@ def record_decisions(
         object_type="consent_document",
         object_id=document.id,
         details={
-            "batch_id": str(batch_id),
             "key": document.key,
             "version": document.version,
             "decisions": {code: decisions[code] for code in document.purpose_codes},
