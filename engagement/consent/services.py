@@ -659,8 +659,8 @@ def state_view(participant: Participant, at: datetime) -> dict[str, Any]:
     by_purpose = now.by_purpose if same_key else {}
     change: str | None = None
     if decided is not None:
-        change = "major"
-        if same_key and decided is not None:
+        change = "major"  # a decision on another document counts as outdated by a major change
+        if same_key:
             newer = db.session.scalars(
                 sa.select(ConsentDocument.change_class).where(
                     ConsentDocument.key == current.key,
