@@ -196,3 +196,17 @@ def test_the_profile_shows_a_pending_consent_decision(app, make_participant, app
     publish_version(tmp_path, 2, "major")
     assert extra(done, clock.now()) == {"consent_decision_pending": True}
     assert consent.decision_required(done, clock.now())
+
+
+def test_the_consent_and_withdrawal_endpoints_are_documented(client):
+    spec = client.get("/openapi.json").get_json()
+    for path in (
+        "/v1/me/consents",
+        "/v1/me/consents/history",
+        "/v1/admin/consent/summary",
+        "/v1/me/withdrawal",
+        "/v1/me/data",
+        "/v1/admin/deletion-requests",
+    ):
+        assert path in spec["paths"], path
+    assert "ConsentDecisionLoad" in spec["components"]["schemas"]
