@@ -72,6 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
         kind=bool,
         dev_only_if=True,
     ),
+    Setting("CONSENT_DOCUMENT", "moba-at-18", "key of the consent document participants decide on"),
 )
 
 _DEV_SECRETS = {

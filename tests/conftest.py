@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from engagement.security import Principal, issue_access_token
 from tests.identities import synthetic_fnr
 
 OSLO_NOON = "12:00"
+CONTENT_PUBLISHED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,6 +80,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     )
     with app.app_context():
         migrate.upgrade("head")
+    publish_content(app)
     yield app
     app.extensions["engagement.db"].dispose()
 
@@ -99,6 +101,15 @@ def _transaction(request: pytest.FixtureRequest, app: Flask) -> Iterator[None]:
         connection.close()
 
 
+def publish_content(app: Flask) -> None:
+    """Publish the questionnaire and consent files, as ``flask dev up`` does (committed), dated
+    :data:`CONTENT_PUBLISHED_AT` so that they are in force whatever time a test freezes."""
+    from engagement.consent.cli import publish_consent_documents
+
+    with app.app_context(), clock.frozen(CONTENT_PUBLISHED_AT):
+        publish_consent_documents()
+
+
 def truncate_all(app: Flask) -> None:
     with app.app_context(), db.engine.begin() as conn:
         tables = [t for t in reversed(Base.metadata.sorted_tables) if t.name != "audit_event"]
@@ -109,6 +120,7 @@ def truncate_all(app: Flask) -> None:
         else:
             for table in tables:
                 conn.execute(table.delete())
+    publish_content(app)
 
 
 @pytest.fixture
@@ -127,7 +139,12 @@ def make_participant(app: Flask) -> Callable[..., Participant]:
     """Builder: ``make_participant(age=18)`` adds a roster participant (synthetic identity) and flushes."""
 
     def build(
-        age: int = 19, *, birth_date: date | None = None, language: str = "nb", **fields: Any
+        age: int = 19,
+        *,
+        birth_date: date | None = None,
+        language: str = "nb",
+        consented: bool = True,
+        **fields: Any,
     ) -> Participant:
         today = clock.now().date()
         if birth_date is None:
@@ -145,9 +162,28 @@ def make_participant(app: Flask) -> Callable[..., Participant]:
             )
             db.session.add(participant)
             db.session.flush()
+            if consented:
+                consent_to_everything(participant)
+            # Commit into the test's outer transaction: a flush alone is rolled back when the app
+            # context ends (the session's savepoint closes), and requests run in their own contexts.
+            db.session.commit()
         return participant
 
     return build
+
+
+def consent_to_everything(participant: Participant) -> None:
+    """Record "yes" to every purpose of the current consent document, dated the participant's 18th
+    birthday (so it holds at any time a test asks about); nothing for those under 18 today."""
+    from engagement.consent import services as consent
+
+    if not consent.is_of_age(participant, clock.now()):
+        return
+    document = consent.current_document(clock.now())
+    decisions = dict.fromkeys(document.purpose_codes, "yes")
+    consent.record_decisions(
+        participant.id, document, decisions, consent.coming_of_age(participant), consent.Evidence()
+    )
 
 
 @pytest.fixture

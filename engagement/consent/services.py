@@ -1,15 +1,42 @@
-"""The one question, asked everywhere: may this participant's data be used / may they be contacted, now?
+"""Consent documents, the decision ledger, and the one question asked everywhere:
+may this participant's data be used for this purpose / may they be contacted, at this time?
 
-Interface fixed by the foundation so that questionnaires, waves, reminders and extracts can call it;
-the consent issue gives it its real answer from the decision ledger and the withdrawal state.
+The answer is derived from the ledger each time it is asked (nothing cached, nothing updated in
+place): the participant's latest decision (one row per purpose, all made together on one document
+version), the strongest withdrawal made since that decision, and the versions published since.
+Task creation, submission, reminder sending and extracts call :func:`may_use_data`,
+:func:`require_data_use`, :func:`may_contact` and :func:`may_export`; there is no second copy.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import uuid
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from engagement.errors import Forbidden
+import jsonschema
+import sqlalchemy as sa
+import yaml
+from flask import current_app
+
+from engagement import audit, clock
+from engagement.config import PROJECT_ROOT
+from engagement.consent.models import (
+    WITHDRAWAL_SCOPES,
+    ConsentDecision,
+    ConsentDocument,
+    ConsentWithdrawal,
+)
+from engagement.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from engagement.extensions import db
+from engagement.participants.models import Participant
 
 # Purpose codes of the seed consent document; other domains refer to purposes by these codes.
 PARTICIPATION = "participation"
@@ -19,22 +46,418 @@ BIOBANK = "biobank"
 RECONTACT = "recontact_substudies"
 INTERNATIONAL_SHARING = "international_sharing"
 
+# Purposes that collect new data: blocked by a pending major version and by no_new_data.
+COLLECTING_PURPOSES = frozenset({QUESTIONNAIRES})
+
+NO_CONTACT, NO_NEW_DATA, DELETE_DATA = WITHDRAWAL_SCOPES
+AGE_OF_CONSENT = 18
+OSLO = ZoneInfo("Europe/Oslo")
+CONSENT_DIR = PROJECT_ROOT / "questionnaires" / "consent"
+_FILE_NAME = re.compile(r"^v([1-9][0-9]*)\.yaml$")
+
 
 class ConsentRequired(Forbidden):
     slug, title = "consent-required", "A consent decision is needed first"
 
 
+class ConsentUnderAge(Forbidden):
+    slug, title = "consent-under-18", "Only a participant aged 18 or older can decide"
+
+
+class ConsentVersionOutdated(Conflict):
+    slug, title = "consent-version-outdated", "A newer version of the consent document exists"
+
+
+class ConsentDocumentNotFound(NotFound):
+    slug, title = "consent-document-not-found", "No such consent document version"
+
+
+class ConsentDocumentMissing(ServiceUnavailable):
+    slug, title = "consent-document-missing", "No consent document has been published yet"
+
+
+class ConsentDocumentChanged(Conflict):
+    slug, title = "consent-document-changed", "A published consent document version cannot change"
+
+
+class ConsentDocumentInvalid(BadRequest):
+    slug, title = "consent-document-invalid", "The consent document file is not valid"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How the participant was logged in when they decided (ID-porten assurance level and login time)."""
+
+    acr: str | None = None
+    auth_time: datetime | None = None
+    session_id: uuid.UUID | None = None
+
+
+# --- documents -------------------------------------------------------------------------------------
+
+
+@cache
+def _document_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((CONSENT_DIR / "consent-document.schema.json").read_text())
+    return schema
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """SHA-256 of the document's canonical JSON: reformatting the YAML is no change, any edit is."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def load_document_file(path: Path) -> dict[str, Any]:
+    """Parse and check one ``<key>/v<N>.yaml`` file (schema, name, unique purposes, a required one)."""
+    where = f"{path.parent.name}/{path.name}"
+    match = _FILE_NAME.match(path.name)
+    if not match:
+        raise ConsentDocumentInvalid(f"{where}: a consent file is named v<N>.yaml")
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConsentDocumentInvalid(f"{where}: not valid YAML ({exc})") from exc
+    errors = sorted(
+        jsonschema.Draft202012Validator(_document_schema()).iter_errors(content), key=lambda e: e.path
+    )
+    if errors:
+        first = errors[0]
+        location = "/".join(str(p) for p in first.absolute_path) or "(document)"
+        raise ConsentDocumentInvalid(f"{where}: {location}: {first.message}")
+    if content["key"] != path.parent.name or content["version"] != int(match.group(1)):
+        raise ConsentDocumentInvalid(f"{where}: key and version must match the folder and file name")
+    codes = [p["code"] for p in content["purposes"]]
+    if len(codes) != len(set(codes)):
+        raise ConsentDocumentInvalid(f"{where}: a purpose code appears twice")
+    if not any(p["required"] for p in content["purposes"]):
+        raise ConsentDocumentInvalid(f"{where}: at least one purpose must be required to take part")
+    if content["version"] == 1 and content["change"] != "major":
+        raise ConsentDocumentInvalid(f"{where}: the first version is a major change")
+    loaded: dict[str, Any] = content
+    return loaded
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    key: str
+    version: int
+    status: str  # published | unchanged
+
+
+def publish_documents(directory: Path | None = None) -> list[PublishResult]:
+    """Publish every ``<key>/v<N>.yaml`` under ``directory`` not yet published, in version order.
+
+    A version already published with the same content is left alone; with other content it is
+    refused (:class:`ConsentDocumentChanged`). Versions are numbered without gaps, and a minor
+    version asks about the same purposes, equally required, as the version before it.
+    """
+    directory = directory or CONSENT_DIR
+    contents = [load_document_file(path) for path in directory.glob("*/v*.yaml")]
+    results: list[PublishResult] = []
+    for content in sorted(contents, key=lambda c: (c["key"], c["version"])):
+        key, version, digest = content["key"], content["version"], content_hash(content)
+        existing = _document(key, version)
+        if existing is not None:
+            if existing.content_hash != digest:
+                raise ConsentDocumentChanged(
+                    f"{key} v{version} was published with other content; publish the change as a new version."
+                )
+            results.append(PublishResult(key, version, "unchanged"))
+            continue
+        previous = _document(key, version - 1) if version > 1 else None
+        if version > 1 and previous is None:
+            raise ConsentDocumentInvalid(f"{key} v{version}: v{version - 1} must be published first")
+        if previous is not None and content["change"] == "minor":
+            before = {(p["code"], p["required"]) for p in previous.purposes}
+            after = {(p["code"], p["required"]) for p in content["purposes"]}
+            if before != after:
+                raise ConsentDocumentInvalid(
+                    f"{key} v{version}: a minor version cannot change the purposes asked about; make it major"
+                )
+        document = ConsentDocument(
+            key=key,
+            version=version,
+            change_class=content["change"],
+            content_hash=digest,
+            content=content,
+            published_at=clock.now(),
+        )
+        db.session.add(document)
+        db.session.flush()
+        audit.record(
+            "consent.document_published",
+            object_type="consent_document",
+            object_id=document.id,
+            details={"key": key, "version": version, "change": content["change"]},
+        )
+        results.append(PublishResult(key, version, "published"))
+    return results
+
+
+def _document(key: str, version: int) -> ConsentDocument | None:
+    return db.session.scalar(
+        sa.select(ConsentDocument).where(ConsentDocument.key == key, ConsentDocument.version == version)
+    )
+
+
+def document_key() -> str:
+    key: str = current_app.config["CONSENT_DOCUMENT"]
+    return key
+
+
+def current_document(at: datetime, key: str | None = None) -> ConsentDocument:
+    """The newest version of the consent document published at ``at``."""
+    document = _latest_version(key or document_key(), at)
+    if document is None:
+        raise ConsentDocumentMissing("No consent document has been published; try again later.")
+    return document
+
+
+def _latest_version(key: str, at: datetime, *, major_only: bool = False) -> ConsentDocument | None:
+    query = sa.select(ConsentDocument).where(ConsentDocument.key == key, ConsentDocument.published_at <= at)
+    if major_only:
+        query = query.where(ConsentDocument.change_class == "major")
+    return db.session.scalar(query.order_by(ConsentDocument.version.desc()).limit(1))
+
+
+# --- age -------------------------------------------------------------------------------------------
+
+
+def oslo_date(at: datetime) -> date:
+    """The calendar day in Norway at ``at``."""
+    return at.astimezone(OSLO).date()
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Completed years on ``day`` (someone born on 29 February has their birthday on 1 March)."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def is_of_age(participant: Participant, at: datetime) -> bool:
+    return age_on(participant.birth_date, oslo_date(at)) >= AGE_OF_CONSENT
+
+
+def coming_of_age(participant: Participant) -> datetime:
+    """The start (Oslo midnight, as UTC) of the participant's 18th birthday."""
+    born = participant.birth_date
+    try:
+        day = born.replace(year=born.year + AGE_OF_CONSENT)
+    except ValueError:  # 29 February
+        day = date(born.year + AGE_OF_CONSENT, 3, 1)
+    return datetime.combine(day, time(0), tzinfo=OSLO)
+
+
+# --- the ledger ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Standing:
+    """What the ledger says about one participant at one time."""
+
+    decisions: list[ConsentDecision] = field(default_factory=list)  # the latest submission
+    withdrawal: ConsentWithdrawal | None = None  # the strongest withdrawal since it
+
+    @property
+    def document(self) -> ConsentDocument | None:
+        return self.decisions[0].document if self.decisions else None
+
+    @property
+    def decided_at(self) -> datetime | None:
+        return self.decisions[0].decided_at if self.decisions else None
+
+    @property
+    def by_purpose(self) -> dict[str, str]:
+        return {d.purpose: d.decision for d in self.decisions}
+
+    @property
+    def scope(self) -> str | None:
+        return self.withdrawal.scope if self.withdrawal else None
+
+    @property
+    def takes_part(self) -> bool:
+        """Has decided, said yes to every required purpose, and has not withdrawn new data or data."""
+        document = self.document
+        if document is None or self.scope in (NO_NEW_DATA, DELETE_DATA):
+            return False
+        return all(self.by_purpose.get(code) == "yes" for code in document.required_codes)
+
+
+def standing(participant_id: uuid.UUID, at: datetime) -> Standing:
+    """The participant's latest decision at ``at`` and the strongest withdrawal made since (inclusive)."""
+    latest = db.session.scalar(
+        sa.select(ConsentDecision)
+        .where(ConsentDecision.participant_id == participant_id, ConsentDecision.decided_at <= at)
+        .order_by(ConsentDecision.decided_at.desc())
+        .limit(1)
+    )
+    decisions: list[ConsentDecision] = []
+    withdrawals = sa.select(ConsentWithdrawal).where(
+        ConsentWithdrawal.participant_id == participant_id, ConsentWithdrawal.withdrawn_at <= at
+    )
+    if latest is not None:
+        decisions = list(
+            db.session.scalars(sa.select(ConsentDecision).where(ConsentDecision.batch_id == latest.batch_id))
+        )
+        # A withdrawal at the same instant as a decision holds: when in doubt, do not use the data.
+        withdrawals = withdrawals.where(ConsentWithdrawal.withdrawn_at >= latest.decided_at)
+    strongest = max(
+        db.session.scalars(withdrawals), key=lambda w: WITHDRAWAL_SCOPES.index(w.scope), default=None
+    )
+    return Standing(decisions, strongest)
+
+
+def record_decisions(
+    participant_id: uuid.UUID,
+    document: ConsentDocument,
+    decisions: dict[str, str],
+    at: datetime,
+    evidence: Evidence,
+) -> uuid.UUID:
+    """Append one submission (a decision per purpose) to the ledger and audit it; returns its batch id.
+
+    No checks: :func:`decide` is the way in for participants.
+    """
+    batch_id = uuid.uuid4()
+    for code in document.purpose_codes:
+        db.session.add(
+            ConsentDecision(
+                participant_id=participant_id,
+                document_id=document.id,
+                batch_id=batch_id,
+                purpose=code,
+                decision=decisions[code],
+                decided_at=at,
+                acr=evidence.acr,
+                auth_time=evidence.auth_time,
+                session_id=evidence.session_id,
+            )
+        )
+    db.session.flush()
+    audit.record(
+        "consent.decided",
+        actor_kind="participant",
+        actor_id=participant_id,
+        object_type="consent_document",
+        object_id=document.id,
+        details={
+            "key": document.key,
+            "version": document.version,
+            "decisions": {code: decisions[code] for code in document.purpose_codes},
+            "acr": evidence.acr,
+        },
+    )
+    return batch_id
+
+
+def decide(
+    participant: Participant,
+    key: str,
+    version: int,
+    decisions: dict[str, str],
+    evidence: Evidence,
+    at: datetime,
+) -> Standing:
+    """The participant decides on ``key`` v``version``, one ``yes``/``no`` per purpose it asks about.
+
+    Refused under 18 (Oslo calendar day), for a version that is not the current one, and unless
+    every purpose of that version, and nothing else, is decided. Deciding again after a withdrawal
+    is how a participant re-joins.
+    """
+    if not is_of_age(participant, at):
+        raise ConsentUnderAge("You can decide on consent from the day you turn 18.")
+    document = _document(key, version)
+    if document is None or document.published_at > at:
+        raise ConsentDocumentNotFound(f"There is no consent document {key} v{version}.")
+    current = current_document(at, key)
+    if key != document_key() or current.version != version:
+        raise ConsentVersionOutdated(
+            f"{key} v{version} is not the current consent document; decide on {current.key} v{current.version}.",
+            current={"key": current.key, "version": current.version},
+        )
+    errors: dict[str, list[str]] = {}
+    for code in document.purpose_codes:
+        if code not in decisions:
+            errors[code] = ["A decision (yes or no) is needed for this purpose."]
+    for code in decisions:
+        if code not in document.purpose_codes:
+            errors[code] = ["This consent document does not ask about this purpose."]
+    if errors:
+        raise ValidationFailed({"decisions": errors})
+    record_decisions(participant.id, document, decisions, at, evidence)
+    return standing(participant.id, at)
+
+
+def record_withdrawal(
+    participant_id: uuid.UUID, scope: str, at: datetime, evidence: Evidence
+) -> ConsentWithdrawal:
+    """Append a withdrawal to the ledger and audit it. Its effects are applied by the withdrawal domain."""
+    if scope not in WITHDRAWAL_SCOPES:
+        raise ValidationFailed({"scope": [f"One of {', '.join(WITHDRAWAL_SCOPES)}."]})
+    withdrawal = ConsentWithdrawal(
+        participant_id=participant_id,
+        scope=scope,
+        withdrawn_at=at,
+        acr=evidence.acr,
+        auth_time=evidence.auth_time,
+        session_id=evidence.session_id,
+    )
+    db.session.add(withdrawal)
+    db.session.flush()
+    audit.record(
+        "consent.withdrawn",
+        actor_kind="participant",
+        actor_id=participant_id,
+        object_type="consent_withdrawal",
+        object_id=withdrawal.id,
+        details={"scope": scope, "acr": evidence.acr},
+    )
+    return withdrawal
+
+
+# --- the one question ------------------------------------------------------------------------------
+
+
 def may_use_data(participant_id: uuid.UUID, purpose: str, at: datetime) -> bool:
     """Whether the participant's data may be used for ``purpose`` at ``at``.
 
-    Placeholder until the decision ledger exists: answers yes, so that callers can be built against it.
+    Yes only if their latest decision at ``at`` says yes to ``purpose`` and to every required
+    purpose, and no withdrawal since then rules it out: ``delete_data`` rules out every use,
+    ``no_new_data`` rules out collecting (new tasks, submissions), ``no_contact`` no data use.
+    Collecting also needs a decision on the newest major version published by ``at``.
     """
+    now = standing(participant_id, at)
+    document = now.document
+    if document is None or now.scope == DELETE_DATA:
+        return False
+    if not all(now.by_purpose.get(code) == "yes" for code in document.required_codes):
+        return False
+    if now.by_purpose.get(purpose) != "yes":
+        return False
+    if purpose in COLLECTING_PURPOSES:
+        if now.scope == NO_NEW_DATA:
+            return False
+        if document.key != document_key():
+            return False
+        major = _latest_version(document.key, at, major_only=True)
+        if major is not None and major.version > document.version:
+            return False
     return True
 
 
 def may_contact(participant_id: uuid.UUID, at: datetime) -> bool:
-    """Whether the participant may be contacted (reminders, messages) at ``at``. Placeholder: yes."""
-    return True
+    """Whether the participant may be contacted (reminders, messages) at ``at``.
+
+    No after any withdrawal (until they consent again) and after declining to take part; yes
+    before a first decision, so that they can be asked to decide.
+    """
+    now = standing(participant_id, at)
+    if now.withdrawal is not None:
+        return False
+    document = now.document
+    if document is None:
+        return True
+    return all(now.by_purpose.get(code) == "yes" for code in document.required_codes)
 
 
 def require_data_use(participant_id: uuid.UUID, purpose: str, at: datetime) -> None:
@@ -43,3 +466,245 @@ def require_data_use(participant_id: uuid.UUID, purpose: str, at: datetime) -> N
         raise ConsentRequired(
             f"Your consent does not cover '{purpose}'. Decide on the current consent first."
         )
+
+
+def may_export(participant_id: uuid.UUID, purpose: str, given_at: datetime, at: datetime) -> bool:
+    """Whether data the participant gave at ``given_at`` may go into an extract for ``purpose`` at ``at``.
+
+    :func:`may_use_data` at ``at``, and the data was not given while new data was withdrawn, and
+    no ``delete_data`` withdrawal came after it: re-joining never brings earlier data back.
+    """
+    if not may_use_data(participant_id, purpose, at):
+        return False
+    if standing(participant_id, given_at).scope in (NO_NEW_DATA, DELETE_DATA):
+        return False
+    deleted_since = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ConsentWithdrawal)
+        .where(
+            ConsentWithdrawal.participant_id == participant_id,
+            ConsentWithdrawal.scope == DELETE_DATA,
+            ConsentWithdrawal.withdrawn_at >= given_at,
+            ConsentWithdrawal.withdrawn_at <= at,
+        )
+    )
+    return not deleted_since
+
+
+def decision_required(participant: Participant, at: datetime) -> bool:
+    """Whether the participant must decide now: of age, not withdrawn from new data, and either
+    never decided or last decided before the newest major version (those who declined are not asked)."""
+    if not is_of_age(participant, at):
+        return False
+    key = document_key()
+    return _must_decide(standing(participant.id, at), key, _latest_version(key, at), _major_version(key, at))
+
+
+def _major_version(key: str, at: datetime) -> int | None:
+    major = _latest_version(key, at, major_only=True)
+    return major.version if major else None
+
+
+def _must_decide(now: Standing, key: str, current: ConsentDocument | None, major_version: int | None) -> bool:
+    if current is None or now.scope in (NO_NEW_DATA, DELETE_DATA):
+        return False
+    document = now.document
+    if document is None:
+        return True
+    if not now.takes_part:
+        return False
+    return document.key != key or (major_version is not None and major_version > document.version)
+
+
+# --- reading the ledger ----------------------------------------------------------------------------
+
+
+def history(participant_id: uuid.UUID) -> list[tuple[ConsentDocument, list[ConsentDecision]]]:
+    """Every submission, newest first, with the document version it was made on."""
+    rows = db.session.scalars(
+        sa.select(ConsentDecision)
+        .where(ConsentDecision.participant_id == participant_id)
+        .order_by(ConsentDecision.decided_at.desc(), ConsentDecision.batch_id)
+    )
+    batches: dict[uuid.UUID, list[ConsentDecision]] = {}
+    for row in rows:
+        batches.setdefault(row.batch_id, []).append(row)
+    out = []
+    for decisions in batches.values():
+        order = decisions[0].document.purpose_codes
+        decisions.sort(key=lambda d: order.index(d.purpose))
+        out.append((decisions[0].document, decisions))
+    return out
+
+
+def withdrawals(participant_id: uuid.UUID) -> list[ConsentWithdrawal]:
+    """Every withdrawal, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(ConsentWithdrawal)
+            .where(ConsentWithdrawal.participant_id == participant_id)
+            .order_by(ConsentWithdrawal.withdrawn_at.desc())
+        )
+    )
+
+
+def summary(at: datetime) -> dict[str, Any]:
+    """Counts per document version, purpose and decision (each participant's latest decision), how
+    many have a withdrawal in force per scope, and how many must still decide on the current version."""
+    key = document_key()
+    current = _latest_version(key, at)
+    latest = (
+        sa.select(
+            ConsentDecision.participant_id.label("participant_id"),
+            sa.func.max(ConsentDecision.decided_at).label("decided_at"),
+        )
+        .where(ConsentDecision.decided_at <= at)
+        .group_by(ConsentDecision.participant_id)
+        .subquery()
+    )
+    on_latest = sa.and_(
+        ConsentDecision.participant_id == latest.c.participant_id,
+        ConsentDecision.decided_at == latest.c.decided_at,
+    )
+    counts = db.session.execute(
+        sa.select(
+            ConsentDocument.key,
+            ConsentDocument.version,
+            ConsentDecision.purpose,
+            ConsentDecision.decision,
+            sa.func.count(),
+        )
+        .join(latest, on_latest)
+        .join(ConsentDocument, ConsentDocument.id == ConsentDecision.document_id)
+        .group_by(
+            ConsentDocument.key, ConsentDocument.version, ConsentDecision.purpose, ConsentDecision.decision
+        )
+        .order_by(
+            ConsentDocument.key, ConsentDocument.version, ConsentDecision.purpose, ConsentDecision.decision
+        )
+    ).all()
+    latest_rows = db.session.scalars(sa.select(ConsentDecision).join(latest, on_latest))
+    standings: dict[uuid.UUID, Standing] = {}
+    for decision in latest_rows:
+        standings.setdefault(decision.participant_id, Standing()).decisions.append(decision)
+    for withdrawal in db.session.scalars(
+        sa.select(ConsentWithdrawal).where(ConsentWithdrawal.withdrawn_at <= at)
+    ):
+        now = standings.setdefault(withdrawal.participant_id, Standing())
+        if now.decided_at is not None and withdrawal.withdrawn_at < now.decided_at:
+            continue
+        if now.scope is None or WITHDRAWAL_SCOPES.index(withdrawal.scope) > WITHDRAWAL_SCOPES.index(
+            now.scope
+        ):
+            now.withdrawal = withdrawal
+    withdrawn: dict[str, int] = dict.fromkeys(WITHDRAWAL_SCOPES, 0)
+    for now in standings.values():
+        if now.scope:
+            withdrawn[now.scope] += 1
+    major_version = _major_version(key, at)
+    must_decide = 0
+    roster = db.session.execute(sa.select(Participant.id, Participant.birth_date)).all()
+    today = oslo_date(at)
+    for participant_id, birth_date in roster:
+        if age_on(birth_date, today) >= AGE_OF_CONSENT and _must_decide(
+            standings.get(participant_id, Standing()), key, current, major_version
+        ):
+            must_decide += 1
+    return {
+        "document_key": key,
+        "current_version": current.version if current else None,
+        "counts": [
+            {"key": k, "version": v, "purpose": p, "decision": d, "participants": n}
+            for k, v, p, d, n in counts
+        ],
+        "withdrawn": withdrawn,
+        "must_decide": must_decide,
+        "participants": len(roster),
+    }
+
+
+# --- what the participant sees ---------------------------------------------------------------------
+
+
+def document_view(document: ConsentDocument) -> dict[str, Any]:
+    content = document.content
+    return {
+        "key": document.key,
+        "version": document.version,
+        "change": document.change_class,
+        "change_note": content.get("change_note"),
+        "published_at": document.published_at,
+        "content_hash": document.content_hash,
+        "title": content["title"],
+        "text": content["text"],
+        "purposes": [
+            {
+                "code": p["code"],
+                "required": p["required"],
+                "duo": p.get("duo"),
+                "title": p["title"],
+                "explanation": p["explanation"],
+            }
+            for p in content["purposes"]
+        ],
+    }
+
+
+def state_view(participant: Participant, at: datetime) -> dict[str, Any]:
+    """``GET /v1/me/consents``: the current document and where the participant stands on it."""
+    current = current_document(at)
+    now = standing(participant.id, at)
+    decided = now.document
+    same_key = decided is not None and decided.key == current.key
+    by_purpose = now.by_purpose if same_key else {}
+    change: str | None = None
+    if decided is not None:
+        change = "major"  # a decision on another document counts as outdated by a major change
+        if same_key:
+            newer = db.session.scalars(
+                sa.select(ConsentDocument.change_class).where(
+                    ConsentDocument.key == current.key,
+                    ConsentDocument.version > decided.version,
+                    ConsentDocument.published_at <= at,
+                )
+            ).all()
+            change = "major" if "major" in newer else "minor" if newer else "none"
+    return {
+        "document": document_view(current),
+        "purposes": [
+            {"code": p["code"], "required": p["required"], "decision": by_purpose.get(p["code"])}
+            for p in current.purposes
+        ],
+        "decided_version": decided.version if same_key and decided else None,
+        "decided_at": now.decided_at,
+        "change_since_decision": change,
+        "decision_required": decision_required(participant, at),
+        "can_decide": is_of_age(participant, at),
+        "withdrawal": (
+            {"scope": now.withdrawal.scope, "withdrawn_at": now.withdrawal.withdrawn_at}
+            if now.withdrawal
+            else None
+        ),
+    }
+
+
+def history_view(participant_id: uuid.UUID) -> list[dict[str, Any]]:
+    """``GET /v1/me/consents/history``: every submission, newest first, with the text it was made on."""
+    return [
+        {
+            "batch_id": decisions[0].batch_id,
+            "decided_at": decisions[0].decided_at,
+            "acr": decisions[0].acr,
+            "auth_time": decisions[0].auth_time,
+            "document": document_view(document),
+            "decisions": [{"purpose": d.purpose, "decision": d.decision} for d in decisions],
+        }
+        for document, decisions in history(participant_id)
+    ]
+
+
+def withdrawals_view(participant_id: uuid.UUID) -> list[dict[str, Any]]:
+    return [
+        {"id": w.id, "scope": w.scope, "withdrawn_at": w.withdrawn_at, "acr": w.acr}
+        for w in withdrawals(participant_id)
+    ]

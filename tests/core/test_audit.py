@@ -24,6 +24,14 @@ def test_events_cannot_hold_a_fodselsnummer(app_ctx):
         audit.record("x", details={"who": "15830751340"})
 
 
+def test_a_uuid_object_id_with_an_eleven_digit_run_is_not_mistaken_for_one(app_ctx):
+    import uuid
+
+    audit.record("x", object_type="thing", object_id=uuid.UUID("00000000-0000-4000-8000-a12345678901"))
+    with pytest.raises(ValueError):
+        audit.record("x", object_id="15830751340")
+
+
 def test_postgres_refuses_updates_in_sql(app_ctx):
     if not db.is_postgres:
         pytest.skip("the trigger exists on PostgreSQL")

@@ -1,0 +1,103 @@
+"""Wire shapes of withdrawal, deletion requests and the participant's data copy."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from engagement.consent.models import WITHDRAWAL_SCOPES
+from engagement.consent.schemas import ConsentHistoryEntrySchema
+
+
+class WithdrawalLoadSchema(ma.Schema):
+    """Withdraw: stop contact, stop new data, or delete data (and optionally ask for childhood data too)."""
+
+    scope = fields.String(
+        required=True,
+        validate=validate.OneOf(WITHDRAWAL_SCOPES),
+        metadata={
+            "description": "no_contact: no reminders or messages, data stays in use; "
+            "no_new_data: no new tasks or reminders, data already given stays in research; "
+            "delete_data: as no_new_data, and responses and drafts are deleted and left out of every extract"
+        },
+    )
+    delete_childhood_data = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "with delete_data: also ask MoBa to delete what it collected in childhood "
+            "from the cohort's own files (done by coordinators; the data copy shows the status)"
+        },
+    )
+
+
+class EffectSchema(ma.Schema):
+    effect = fields.String(required=True)
+    status = fields.String(
+        required=True, metadata={"description": "done, not_applicable, or not_available in this service"}
+    )
+    count = fields.Integer(allow_none=True)
+    detail = fields.String(allow_none=True)
+
+
+class DeletionRequestSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    requested_at = fields.AwareDateTime(required=True)
+    status = fields.String(required=True, metadata={"description": "open or done"})
+    done_at = fields.AwareDateTime(allow_none=True)
+
+
+class WithdrawalReceiptSchema(ma.Schema):
+    """What was done, at once, in one transaction."""
+
+    withdrawal_id = fields.UUID(required=True)
+    scope = fields.String(required=True)
+    effective_scope = fields.String(
+        required=True, metadata={"description": "the strongest withdrawal in force now"}
+    )
+    withdrawn_at = fields.AwareDateTime(required=True)
+    effects = fields.List(fields.Nested(EffectSchema), required=True)
+    deletion_request = fields.Nested(DeletionRequestSchema, allow_none=True)
+
+
+class AdminDeletionRequestSchema(DeletionRequestSchema):
+    participant_id = fields.UUID(required=True)
+    cohort_person_id = fields.String(required=True)
+    withdrawal_id = fields.UUID(required=True)
+    done_by = fields.UUID(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class DeletionRequestQuerySchema(ma.Schema):
+    status = fields.String(validate=validate.OneOf(("open", "done", "all")), load_default="open")
+
+
+class DeletionDoneLoadSchema(ma.Schema):
+    note = fields.String(validate=validate.Length(max=500), load_default=None, allow_none=True)
+
+
+class ProfileSectionSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    cohort_person_id = fields.String(required=True)
+    birth_date = fields.Date(required=True)
+    language = fields.String(required=True)
+    time_zone = fields.String(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    updated_at = fields.AwareDateTime(allow_none=True)
+
+
+class WithdrawalSectionSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    scope = fields.String(required=True)
+    withdrawn_at = fields.AwareDateTime(required=True)
+    acr = fields.String(allow_none=True)
+    effects = fields.List(fields.Nested(EffectSchema), required=True)
+
+
+class DataCopySchema(ma.Schema):
+    """Everything the service holds about me (GDPR articles 15 and 20), one section per kind of data."""
+
+    generated_at = fields.AwareDateTime(required=True)
+    profile = fields.Nested(ProfileSectionSchema, required=True)
+    consent_history = fields.List(fields.Nested(ConsentHistoryEntrySchema), required=True)
+    withdrawals = fields.List(fields.Nested(WithdrawalSectionSchema), required=True)
+    deletion_requests = fields.List(fields.Nested(DeletionRequestSchema), required=True)

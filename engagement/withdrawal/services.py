@@ -1,0 +1,272 @@
+"""Withdrawal and its effects across the domains it touches, and the participant's copy of their data.
+
+This domain sits above every other one: it calls into them, none of them calls it. A withdrawal
+is appended to the consent ledger (so the one question answers differently from that moment on),
+then each effect runs as one explicit call in :func:`apply_withdrawal`, in the same transaction,
+and the receipt lists what each did.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from engagement import audit
+from engagement.consent import services as consent
+from engagement.consent.models import ConsentWithdrawal
+from engagement.errors import Conflict, NotFound, ValidationFailed
+from engagement.extensions import db
+from engagement.participants.models import Participant
+from engagement.withdrawal.models import DeletionRequest, WithdrawalReceipt
+
+DONE, NOT_APPLICABLE, NOT_AVAILABLE = "done", "not_applicable", "not_available"
+
+
+class DeletionRequestAlreadyDone(Conflict):
+    slug, title = "deletion-request-done", "This deletion request is already marked done"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One thing a withdrawal did: ``status`` is done, not_applicable, or not_available (the domain
+    that would do it is not part of this service yet); ``count`` says how many rows it touched."""
+
+    effect: str
+    status: str
+    count: int | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    withdrawal: ConsentWithdrawal
+    effective_scope: str
+    effects: list[Effect]
+    deletion_request: DeletionRequest | None
+
+
+def apply_withdrawal(
+    participant: Participant,
+    scope: str,
+    at: datetime,
+    evidence: consent.Evidence,
+    *,
+    delete_childhood_data: bool = False,
+) -> Receipt:
+    """Withdraw the participant with ``scope`` and apply every effect now, in this transaction.
+
+    - every scope: pending reminders cancelled, push registrations removed (no contact);
+    - ``no_new_data`` and ``delete_data``: open tasks cancelled (no new data);
+    - ``delete_data``: answers and drafts deleted, the person listed for deletion from extracts
+      already delivered, and left out of every future extract (by the ledger: see
+      :func:`engagement.consent.services.may_export`); on request, childhood data deletion is
+      recorded for coordinators.
+    """
+    if delete_childhood_data and scope != consent.DELETE_DATA:
+        raise ValidationFailed(
+            {"delete_childhood_data": ["Only together with the scope delete_data."]},
+        )
+    withdrawal = consent.record_withdrawal(participant.id, scope, at, evidence)
+    stops_new_data = scope in (consent.NO_NEW_DATA, consent.DELETE_DATA)
+    deletes = scope == consent.DELETE_DATA
+    reason = f"withdrawal:{scope}"
+
+    effects = [
+        cancel_pending_reminders(participant.id, reason),
+        remove_devices(participant.id),
+        cancel_open_tasks(participant.id, reason) if stops_new_data else _skipped("open_tasks_cancelled"),
+        delete_answers_and_drafts(participant.id) if deletes else _skipped("answers_and_drafts_deleted"),
+        list_for_deletion_from_delivered_extracts(withdrawal)
+        if deletes
+        else _skipped("listed_for_deletion_from_delivered_extracts"),
+        Effect("left_out_of_future_extracts", DONE) if deletes else _skipped("left_out_of_future_extracts"),
+    ]
+    deletion_request = None
+    if delete_childhood_data:
+        deletion_request = request_childhood_data_deletion(participant.id, withdrawal, at)
+        effects.append(Effect("childhood_data_deletion_requested", DONE, 1, str(deletion_request.id)))
+
+    db.session.add(
+        WithdrawalReceipt(
+            withdrawal_id=withdrawal.id,
+            participant_id=participant.id,
+            effects=[asdict(e) for e in effects],
+            created_at=at,
+        )
+    )
+    db.session.flush()
+    effective = consent.standing(participant.id, at).scope or scope
+    return Receipt(withdrawal, effective, effects, deletion_request)
+
+
+def _skipped(effect: str) -> Effect:
+    return Effect(effect, NOT_APPLICABLE)
+
+
+# --- the effects, one per domain; each is the one place that domain is told ----------------------
+
+
+def cancel_pending_reminders(participant_id: uuid.UUID, reason: str) -> Effect:
+    """Pending reminders (the waves outbox) are cancelled.
+
+    WIRE: when the waves domain lands, call its outbox cancellation here, e.g.
+    ``Effect("reminders_cancelled", DONE, waves.services.cancel_pending_reminders(participant_id, reason))``.
+    Until then the reminder worker still asks :func:`engagement.consent.services.may_contact` at send time.
+    """
+    return Effect("reminders_cancelled", NOT_AVAILABLE)
+
+
+def remove_devices(participant_id: uuid.UUID) -> Effect:
+    """Push registrations are removed.
+
+    WIRE: when the devices domain lands, call its removal here, e.g.
+    ``Effect("devices_removed", DONE, devices.services.remove_all(participant_id))``.
+    """
+    return Effect("devices_removed", NOT_AVAILABLE)
+
+
+def cancel_open_tasks(participant_id: uuid.UUID, reason: str) -> Effect:
+    """Open tasks are cancelled (``engagement.questionnaires.services.cancel_open_tasks``)."""
+    questionnaires = _domain_services("questionnaires")
+    if questionnaires is None:
+        return Effect("open_tasks_cancelled", NOT_AVAILABLE)
+    return Effect("open_tasks_cancelled", DONE, int(questionnaires.cancel_open_tasks(participant_id, reason)))
+
+
+def delete_answers_and_drafts(participant_id: uuid.UUID) -> Effect:
+    """Responses and drafts are deleted (``engagement.questionnaires.services.delete_participant_answers``)."""
+    questionnaires = _domain_services("questionnaires")
+    if questionnaires is None:
+        return Effect("answers_and_drafts_deleted", NOT_AVAILABLE)
+    return Effect(
+        "answers_and_drafts_deleted", DONE, int(questionnaires.delete_participant_answers(participant_id))
+    )
+
+
+def list_for_deletion_from_delivered_extracts(withdrawal: ConsentWithdrawal) -> Effect:
+    """Extract deliveries that contained the person get a deletion-list row per project (by pseudonym).
+
+    WIRE: when the research domain lands, call it here, e.g.
+    ``Effect(..., DONE, research.services.list_for_deletion(withdrawal.participant_id, withdrawal.id))``.
+    What it needs is recorded already: the withdrawal (participant, scope ``delete_data``, time).
+    """
+    return Effect("listed_for_deletion_from_delivered_extracts", NOT_AVAILABLE)
+
+
+def _domain_services(domain: str) -> Any:
+    """A lower domain's services module, or None while that domain is not part of the service."""
+    if importlib.util.find_spec(f"engagement.{domain}") is None:
+        return None
+    return importlib.import_module(f"engagement.{domain}.services")
+
+
+# --- childhood data: recorded for coordinators -----------------------------------------------------
+
+
+def request_childhood_data_deletion(
+    participant_id: uuid.UUID, withdrawal: ConsentWithdrawal, at: datetime
+) -> DeletionRequest:
+    request = DeletionRequest(participant_id=participant_id, withdrawal_id=withdrawal.id, requested_at=at)
+    db.session.add(request)
+    db.session.flush()
+    audit.record(
+        "withdrawal.deletion_requested",
+        actor_kind="participant",
+        actor_id=participant_id,
+        object_type="deletion_request",
+        object_id=request.id,
+    )
+    return request
+
+
+def deletion_requests(status: str | None = None) -> list[tuple[DeletionRequest, str]]:
+    """Deletion requests with the participant's cohort id, oldest first (``status``: open or done)."""
+    query = sa.select(DeletionRequest, Participant.cohort_person_id).join(
+        Participant, Participant.id == DeletionRequest.participant_id
+    )
+    if status == "open":
+        query = query.where(DeletionRequest.done_at.is_(None))
+    elif status == "done":
+        query = query.where(DeletionRequest.done_at.is_not(None))
+    rows = db.session.execute(query.order_by(DeletionRequest.requested_at))
+    return [(request, cohort_id) for request, cohort_id in rows]
+
+
+def mark_deletion_done(
+    request_id: uuid.UUID, staff_id: uuid.UUID, at: datetime, note: str | None = None
+) -> DeletionRequest:
+    """A coordinator has deleted the childhood data from the cohort's files; record when and who."""
+    request = db.session.get(DeletionRequest, request_id)
+    if request is None:
+        raise NotFound("No such deletion request.")
+    if request.done_at is not None:
+        raise DeletionRequestAlreadyDone(f"Marked done at {request.done_at.isoformat()}.")
+    request.done_at, request.done_by, request.note = at, staff_id, note
+    db.session.flush()
+    audit.record(
+        "withdrawal.deletion_done",
+        actor_kind="staff",
+        actor_id=staff_id,
+        object_type="deletion_request",
+        object_id=request.id,
+    )
+    return request
+
+
+# --- the participant's own data (GDPR articles 15 and 20) ------------------------------------------
+
+
+def data_copy(participant: Participant, at: datetime) -> dict[str, Any]:
+    """Everything the service holds about the participant, one section per domain.
+
+    Each section is one call; a domain adds its section here (and a field in ``DataCopySchema``)
+    when it lands: sessions (auth), tasks and answers with question texts (questionnaires),
+    devices, reminders sent (waves), research deliveries by project name and approval (research).
+    """
+    return {
+        "generated_at": at,
+        "profile": profile_section(participant),
+        "consent_history": consent.history_view(participant.id),
+        "withdrawals": withdrawals_section(participant.id),
+        "deletion_requests": deletion_requests_section(participant.id),
+    }
+
+
+def profile_section(participant: Participant) -> dict[str, Any]:
+    # Never the hash of their national identity number: it is an internal lookup key.
+    return {
+        "id": participant.id,
+        "cohort_person_id": participant.cohort_person_id,
+        "birth_date": participant.birth_date,
+        "language": participant.language,
+        "time_zone": participant.time_zone,
+        "created_at": participant.created_at,
+        "updated_at": participant.updated_at,
+    }
+
+
+def withdrawals_section(participant_id: uuid.UUID) -> list[dict[str, Any]]:
+    receipts = {
+        r.withdrawal_id: r.effects
+        for r in db.session.scalars(
+            sa.select(WithdrawalReceipt).where(WithdrawalReceipt.participant_id == participant_id)
+        )
+    }
+    return [{**w, "effects": receipts.get(w["id"], [])} for w in consent.withdrawals_view(participant_id)]
+
+
+def deletion_requests_section(participant_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = db.session.scalars(
+        sa.select(DeletionRequest)
+        .where(DeletionRequest.participant_id == participant_id)
+        .order_by(DeletionRequest.requested_at.desc())
+    )
+    return [
+        {"id": r.id, "requested_at": r.requested_at, "status": r.status, "done_at": r.done_at} for r in rows
+    ]

@@ -1,0 +1,168 @@
+"""The one question: may P's data be used for purpose X at time T, and may P be contacted.
+
+Task creation, submission, reminder sending and extracts all ask these functions; these tests pin
+down the answers they get, including a decision changed between planning and sending.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engagement import clock
+from engagement.consent import services as consent
+from engagement.consent.services import (
+    BIOBANK,
+    INTERNATIONAL_SHARING,
+    PARTICIPATION,
+    QUESTIONNAIRES,
+    REGISTRY_LINKAGE,
+    Evidence,
+)
+from tests.consent.helpers import all_yes, publish_version
+
+pytestmark = pytest.mark.usefixtures("app_ctx")
+
+T0 = datetime(2027, 3, 1, 9, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def _decide(person, at, **overrides):
+    consent.decide(
+        person, "moba-at-18", consent.current_document(at).version, all_yes(**overrides), Evidence(), at
+    )
+
+
+def test_nothing_may_be_used_before_a_first_decision(make_participant):
+    person = make_participant(consented=False)
+    assert not consent.may_use_data(person.id, PARTICIPATION, T0)
+    assert not consent.may_use_data(person.id, QUESTIONNAIRES, T0)
+    with pytest.raises(consent.ConsentRequired):
+        consent.require_data_use(person.id, QUESTIONNAIRES, T0)
+
+
+def test_each_purpose_follows_its_own_decision(make_participant):
+    person = make_participant(consented=False)
+    _decide(person, T0, biobank="no", international_sharing="no")
+    assert consent.may_use_data(person.id, QUESTIONNAIRES, T0)
+    assert consent.may_use_data(person.id, REGISTRY_LINKAGE, T0)
+    assert not consent.may_use_data(person.id, BIOBANK, T0)
+    assert not consent.may_use_data(person.id, INTERNATIONAL_SHARING, T0)
+    assert not consent.may_use_data(person.id, "a_purpose_nobody_asked_about", T0)
+    consent.require_data_use(person.id, QUESTIONNAIRES, T0)
+
+
+def test_declining_the_required_purpose_rules_out_every_use_and_contact(make_participant):
+    person = make_participant(consented=False)
+    _decide(person, T0, participation="no")
+    assert not any(consent.may_use_data(person.id, p, T0) for p in all_yes())
+    assert not consent.may_contact(person.id, T0)
+    assert not consent.decision_required(person, T0)
+
+
+def test_a_decision_changed_between_planning_and_sending_is_honoured(make_participant):
+    person = make_participant()
+    planned_at = T0
+    assert consent.may_use_data(person.id, QUESTIONNAIRES, planned_at)  # planner: create the reminder
+    _decide(person, T0 + DAY, questionnaires="no")  # the participant changes their mind
+    sending_at = T0 + 2 * DAY
+    assert not consent.may_use_data(person.id, QUESTIONNAIRES, sending_at)  # sender asks again: no
+    assert consent.may_use_data(person.id, QUESTIONNAIRES, planned_at)  # the past is not rewritten
+    _decide(person, T0 + 3 * DAY)  # and yes again
+    assert consent.may_use_data(person.id, QUESTIONNAIRES, T0 + 3 * DAY)
+
+
+def test_a_major_version_blocks_new_tasks_until_decided_but_not_other_uses(make_participant, tmp_path):
+    person = make_participant()
+    with clock.frozen(T0):
+        publish_version(tmp_path, 2, "major")
+    assert consent.may_use_data(person.id, QUESTIONNAIRES, T0 - DAY)
+    assert not consent.may_use_data(person.id, QUESTIONNAIRES, T0)
+    assert consent.may_use_data(person.id, REGISTRY_LINKAGE, T0)  # earlier decisions on using data stand
+    assert consent.may_contact(person.id, T0)  # they may be asked to decide
+    assert consent.decision_required(person, T0)
+    _decide(person, T0 + DAY)
+    assert consent.may_use_data(person.id, QUESTIONNAIRES, T0 + DAY)
+    assert not consent.decision_required(person, T0 + DAY)
+
+
+def test_a_minor_version_does_not_block(make_participant, tmp_path):
+    person = make_participant()
+    with clock.frozen(T0):
+        publish_version(tmp_path, 2, "minor")
+    assert consent.may_use_data(person.id, QUESTIONNAIRES, T0 + DAY)
+    assert not consent.decision_required(person, T0 + DAY)
+    with clock.frozen(T0 + DAY):
+        publish_version(tmp_path, 3, "major")
+    assert not consent.may_use_data(person.id, QUESTIONNAIRES, T0 + 2 * DAY)
+
+
+def test_no_contact_stops_contact_but_not_data_use(make_participant):
+    person = make_participant()
+    assert consent.may_contact(person.id, T0)
+    consent.record_withdrawal(person.id, consent.NO_CONTACT, T0, Evidence())
+    assert not consent.may_contact(person.id, T0)
+    assert consent.may_use_data(person.id, QUESTIONNAIRES, T0)
+    assert consent.may_use_data(person.id, REGISTRY_LINKAGE, T0)
+
+
+def test_no_new_data_stops_collecting_but_keeps_research_use(make_participant):
+    person = make_participant()
+    consent.record_withdrawal(person.id, consent.NO_NEW_DATA, T0, Evidence())
+    assert not consent.may_use_data(person.id, QUESTIONNAIRES, T0)
+    assert consent.may_use_data(person.id, PARTICIPATION, T0)
+    assert consent.may_use_data(person.id, REGISTRY_LINKAGE, T0)
+    assert not consent.may_contact(person.id, T0)
+
+
+def test_delete_data_rules_out_every_use(make_participant):
+    person = make_participant()
+    consent.record_withdrawal(person.id, consent.DELETE_DATA, T0, Evidence())
+    assert not any(consent.may_use_data(person.id, p, T0) for p in all_yes())
+    assert not consent.may_contact(person.id, T0)
+    assert consent.may_use_data(person.id, REGISTRY_LINKAGE, T0 - DAY)  # before it, it held
+
+
+def test_a_milder_withdrawal_afterwards_does_not_undo_a_stronger_one(make_participant):
+    person = make_participant()
+    consent.record_withdrawal(person.id, consent.DELETE_DATA, T0, Evidence())
+    consent.record_withdrawal(person.id, consent.NO_CONTACT, T0 + DAY, Evidence())
+    assert consent.standing(person.id, T0 + DAY).scope == consent.DELETE_DATA
+    assert not consent.may_use_data(person.id, PARTICIPATION, T0 + DAY)
+
+
+def test_consenting_again_rejoins(make_participant):
+    person = make_participant()
+    consent.record_withdrawal(person.id, consent.NO_NEW_DATA, T0, Evidence())
+    assert not consent.decision_required(person, T0)  # a withdrawn participant is not nagged
+    _decide(person, T0 + DAY)
+    assert consent.may_use_data(person.id, QUESTIONNAIRES, T0 + DAY)
+    assert consent.may_contact(person.id, T0 + DAY)
+
+
+def test_extracts_never_get_data_given_before_a_delete_data_withdrawal_even_after_rejoining(make_participant):
+    person = make_participant()
+    before = T0 - DAY
+    consent.record_withdrawal(person.id, consent.DELETE_DATA, T0, Evidence())
+    _decide(person, T0 + DAY)
+    after = T0 + 2 * DAY
+    now = T0 + 3 * DAY
+    assert consent.may_use_data(person.id, PARTICIPATION, now)
+    assert not consent.may_export(person.id, PARTICIPATION, before, now)
+    assert consent.may_export(person.id, PARTICIPATION, after, now)
+
+
+def test_extracts_keep_data_given_before_no_new_data_and_never_data_given_while_withdrawn(make_participant):
+    person = make_participant()
+    consent.record_withdrawal(person.id, consent.NO_NEW_DATA, T0, Evidence())
+    assert consent.may_export(person.id, PARTICIPATION, T0 - DAY, T0 + DAY)
+    assert not consent.may_export(person.id, PARTICIPATION, T0 + DAY, T0 + DAY)
+    _decide(person, T0 + 2 * DAY)
+    assert not consent.may_export(person.id, PARTICIPATION, T0 + DAY, T0 + 3 * DAY)
+    assert consent.may_export(person.id, PARTICIPATION, T0 + 2 * DAY, T0 + 3 * DAY)
+
+
+def test_extracts_follow_the_purpose_decision_at_extract_time(make_participant):
+    person = make_participant()
+    _decide(person, T0, international_sharing="no")
+    assert not consent.may_export(person.id, INTERNATIONAL_SHARING, T0 - DAY, T0 + DAY)
+    assert consent.may_export(person.id, INTERNATIONAL_SHARING, T0 - DAY, T0 - DAY / 2)

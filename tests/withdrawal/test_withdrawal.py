@@ -1,0 +1,189 @@
+"""Withdrawal over HTTP: each scope and each effect, the receipt, re-joining, childhood-data requests."""
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from engagement import clock
+from engagement.audit import AuditEvent
+from engagement.consent import services as consent
+from engagement.consent.models import ConsentLedgerViolation, ConsentWithdrawal
+from engagement.extensions import db
+from engagement.withdrawal import services
+from engagement.withdrawal.models import WithdrawalReceipt
+from tests.conftest import problem
+from tests.consent.helpers import decide
+
+EFFECTS = [
+    "reminders_cancelled",
+    "devices_removed",
+    "open_tasks_cancelled",
+    "answers_and_drafts_deleted",
+    "listed_for_deletion_from_delivered_extracts",
+    "left_out_of_future_extracts",
+]
+
+
+def withdraw(client, headers, scope, **extra):
+    return client.post("/v1/me/withdrawal", json={"scope": scope, **extra}, headers=headers)
+
+
+def _statuses(receipt):
+    return {e["effect"]: e["status"] for e in receipt["effects"]}
+
+
+@pytest.mark.parametrize(
+    "scope, applies",
+    [
+        ("no_contact", {"reminders_cancelled", "devices_removed"}),
+        ("no_new_data", {"reminders_cancelled", "devices_removed", "open_tasks_cancelled"}),
+        ("delete_data", set(EFFECTS)),
+    ],
+)
+def test_each_scope_applies_its_effects_and_answers_with_a_receipt(
+    client, make_participant, login_as, app, scope, applies
+):
+    person = make_participant()
+    response = withdraw(client, login_as(person), scope)
+    assert response.status_code == 201, response.get_json()
+    receipt = response.get_json()
+    assert receipt["scope"] == receipt["effective_scope"] == scope
+    statuses = _statuses(receipt)
+    assert list(statuses) == EFFECTS
+    assert {e for e, s in statuses.items() if s != "not_applicable"} == applies
+    with app.app_context():
+        stored = db.session.scalar(
+            sa.select(WithdrawalReceipt).where(WithdrawalReceipt.participant_id == person.id)
+        )
+        assert [e["effect"] for e in stored.effects] == EFFECTS
+        (event,) = db.session.scalars(
+            sa.select(AuditEvent).where(
+                AuditEvent.action == "consent.withdrawn", AuditEvent.actor_id == str(person.id)
+            )
+        ).all()
+        assert event.details["scope"] == scope
+
+
+def test_the_withdrawal_takes_effect_in_the_one_question_at_once(client, make_participant, login_as, app):
+    person = make_participant()
+    withdraw(client, login_as(person), "no_new_data")
+    with app.app_context():
+        now = clock.now()
+        assert not consent.may_use_data(person.id, consent.QUESTIONNAIRES, now)
+        assert consent.may_use_data(person.id, consent.REGISTRY_LINKAGE, now)
+        assert not consent.may_contact(person.id, now)
+    state = client.get("/v1/me/consents", headers=login_as(person)).get_json()
+    assert state["withdrawal"]["scope"] == "no_new_data"
+    assert state["decision_required"] is False
+
+
+def test_delete_data_leaves_the_person_out_of_extracts_of_earlier_data_even_after_rejoining(
+    client, make_participant, login_as, app
+):
+    person = make_participant()
+    withdraw(client, login_as(person), "delete_data")
+    assert decide(client, login_as(person)).status_code == 201  # re-joins
+    with app.app_context():
+        now = clock.now()
+        assert consent.may_use_data(person.id, consent.QUESTIONNAIRES, now)
+        assert not consent.may_export(person.id, consent.PARTICIPATION, consent.coming_of_age(person), now)
+    state = client.get("/v1/me/consents", headers=login_as(person)).get_json()
+    assert state["withdrawal"] is None and state["decision_required"] is False
+
+
+def test_an_unknown_scope_is_refused(client, make_participant, login_as):
+    problem(withdraw(client, login_as(make_participant()), "forget_me"), 422, "validation-failed")
+
+
+def test_staff_cannot_withdraw_someone(client, login_as):
+    problem(withdraw(client, login_as(staff=("coordinator",)), "no_contact"), 403, "forbidden")
+
+
+def test_childhood_deletion_can_only_be_asked_with_delete_data(client, make_participant, login_as, app):
+    person = make_participant()
+    body = problem(
+        withdraw(client, login_as(person), "no_new_data", delete_childhood_data=True),
+        422,
+        "validation-failed",
+    )
+    assert "delete_childhood_data" in body["errors"]
+    with app.app_context():
+        assert consent.withdrawals(person.id) == []  # nothing recorded
+
+
+def test_childhood_deletion_is_recorded_for_coordinators_who_mark_it_done(
+    client, make_participant, login_as, app
+):
+    person = make_participant()
+    receipt = withdraw(client, login_as(person), "delete_data", delete_childhood_data=True).get_json()
+    request_id = receipt["deletion_request"]["id"]
+    assert receipt["deletion_request"]["status"] == "open"
+    assert _statuses(receipt)["childhood_data_deletion_requested"] == "done"
+
+    coordinator_id = uuid.uuid4()
+    staff = login_as(staff=("coordinator",), staff_id=coordinator_id)
+    (listed,) = [
+        r
+        for r in client.get("/v1/admin/deletion-requests", headers=staff).get_json()
+        if r["id"] == request_id
+    ]
+    assert listed["cohort_person_id"] == person.cohort_person_id and listed["status"] == "open"
+
+    done = client.post(
+        f"/v1/admin/deletion-requests/{request_id}/done",
+        json={"note": "slettet i MoBa-filene"},
+        headers=staff,
+    )
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["status"] == "done" and done.get_json()["done_at"]
+    problem(
+        client.post(f"/v1/admin/deletion-requests/{request_id}/done", json={}, headers=staff),
+        409,
+        "deletion-request-done",
+    )
+    assert request_id not in [
+        r["id"] for r in client.get("/v1/admin/deletion-requests", headers=staff).get_json()
+    ]
+    (all_done,) = [
+        r
+        for r in client.get("/v1/admin/deletion-requests?status=done", headers=staff).get_json()
+        if r["id"] == request_id
+    ]
+    assert all_done["done_by"] == str(coordinator_id)
+
+    copy = client.get("/v1/me/data", headers=login_as(person)).get_json()
+    assert [(r["id"], r["status"]) for r in copy["deletion_requests"]] == [(request_id, "done")]
+    with app.app_context():
+        actions = set(db.session.scalars(sa.select(AuditEvent.action)))
+        assert {"withdrawal.deletion_requested", "withdrawal.deletion_done"} <= actions
+
+
+def test_participants_cannot_see_deletion_requests(client, make_participant, login_as):
+    problem(client.get("/v1/admin/deletion-requests", headers=login_as(make_participant())), 403)
+    problem(
+        client.post(
+            f"/v1/admin/deletion-requests/{uuid.uuid4()}/done",
+            json={},
+            headers=login_as(staff=("coordinator",)),
+        ),
+        404,
+    )
+
+
+def test_withdrawals_are_never_changed_in_place(make_participant, app_ctx):
+    person = make_participant()
+    withdrawal = consent.record_withdrawal(person.id, consent.NO_CONTACT, clock.now(), consent.Evidence())
+    withdrawal.scope = consent.DELETE_DATA
+    with pytest.raises(ConsentLedgerViolation):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_effects_of_domains_not_in_the_service_are_reported_as_not_available(make_participant, app_ctx):
+    person = make_participant()
+    receipt = services.apply_withdrawal(person, consent.DELETE_DATA, clock.now(), consent.Evidence())
+    statuses = {e.effect: e.status for e in receipt.effects}
+    assert statuses["left_out_of_future_extracts"] == "done"
+    assert set(statuses.values()) <= {"done", "not_available"}
+    assert isinstance(receipt.withdrawal, ConsentWithdrawal)
