@@ -10,6 +10,7 @@ import os
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 FUZZ_EXAMPLES = int(os.environ.get("ENGAGEMENT_FUZZ_EXAMPLES", "15"))
 
@@ -41,9 +42,10 @@ def test_every_operation_keeps_its_contract(app, make_participant, login_as):
             response = case.call(headers=headers)
             assert response.status_code < 500, f"{operation.label}: {response.text}"
             if response.status_code >= 400:
-                assert response.headers["Content-Type"][0].startswith("application/problem+json"), (
-                    operation.label
-                )
-            case.validate_response(response)
+                content_type = {k.lower(): v for k, v in response.headers.items()}["content-type"]
+                assert content_type[0].startswith("application/problem+json"), operation.label
+            # Schema-valid requests may still break a business rule (an outdated consent version, answers
+            # that fail the questionnaire's own rules) and get a documented 409/422; every other check stays.
+            case.validate_response(response, excluded_checks=[positive_data_acceptance])
 
         holds_contract()
