@@ -129,15 +129,19 @@ class Database:
         return engine
 
     @contextmanager
-    def bound_to(self, connection: sa.Connection) -> Iterator[so.Session]:
-        """Bind the session to an outer connection whose transaction the caller rolls back (tests)."""
+    def bound_to(self, connection: sa.Connection) -> Iterator[None]:
+        """Bind sessions to an outer connection whose transaction the caller rolls back (tests).
+
+        Each unit of work (request, command) still gets its own session, joined to the outer
+        transaction through a savepoint, so one failed request cannot poison the next."""
+        engine = connection.engine
         self.session.remove()
         self._factory.configure(bind=connection, join_transaction_mode="create_savepoint")
         try:
-            yield self.session()
+            yield
         finally:
             self.session.remove()
-            self._factory.configure(bind=self.engine, join_transaction_mode="conservative_savepoint")
+            self._factory.configure(bind=engine, join_transaction_mode="conservative_savepoint")
 
     @property
     def is_postgres(self) -> bool:

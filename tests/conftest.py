@@ -92,13 +92,15 @@ def _transaction(request: pytest.FixtureRequest, app: Flask) -> Iterator[None]:
         yield
         truncate_all(app)
         return
+    # No app context stays open during the test: each request (and each ``app_ctx``) pushes its own,
+    # as in production, so ``g`` and the session never carry over from one request to the next.
     with app.app_context():
         connection = db.engine.connect()
-        outer = connection.begin()
-        with db.bound_to(connection):
-            yield
-        outer.rollback()
-        connection.close()
+    outer = connection.begin()
+    with db.bound_to(connection):
+        yield
+    outer.rollback()
+    connection.close()
 
 
 def publish_content(app: Flask) -> None:
