@@ -271,7 +271,9 @@ def acr_allowlist() -> list[str]:
 
 
 def take_login(kind: ClientKind, state: str | None, browser_secret: str | None) -> LoginTransaction:
-    """The login this callback belongs to, consumed at once (single use, same browser, not expired)."""
+    """The login this callback belongs to, consumed at once (single use, same browser, not expired).
+
+    A callback from another browser neither finishes nor uses up the login."""
     if not state or not browser_secret:
         raise UnknownLogin()
     now = clock.now()
@@ -279,6 +281,7 @@ def take_login(kind: ClientKind, state: str | None, browser_secret: str | None) 
         sa.update(LoginTransaction)
         .where(
             LoginTransaction.state_hash == sha256(state),
+            LoginTransaction.browser_hash == sha256(browser_secret),
             LoginTransaction.kind == kind,
             LoginTransaction.consumed_at.is_(None),
             LoginTransaction.expires_at > now,
@@ -291,8 +294,6 @@ def take_login(kind: ClientKind, state: str | None, browser_secret: str | None) 
     login = db.session.get(LoginTransaction, row[0])
     assert login is not None
     db.session.refresh(login)
-    if not hmac.compare_digest(login.browser_hash, sha256(browser_secret)):
-        raise UnknownLogin()
     return login
 
 

@@ -29,7 +29,9 @@ def init_app(app: Flask) -> None:
         people={p.login_hint: p for p in demo_persons(clock.now().date())},
         clients={
             "engagement-idporten": StandInClient(
-                "engagement-idporten", (f"{base}/auth/idporten/callback",), secret="dev-secret-idporten"
+                "engagement-idporten",
+                (f"{base}/auth/idporten/callback",),
+                secret="dev-secret-idporten",  # noqa: S106 (development stand-in)
             )
         },
     )
@@ -38,7 +40,9 @@ def init_app(app: Flask) -> None:
         people={s.login_hint: s for s in DEMO_STAFF},
         clients={
             "engagement-staff": StandInClient(
-                "engagement-staff", (f"{base}/auth/staff/callback",), secret="dev-secret-staff"
+                "engagement-staff",
+                (f"{base}/auth/staff/callback",),
+                secret="dev-secret-staff",  # noqa: S106 (development stand-in)
             )
         },
     )

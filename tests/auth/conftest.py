@@ -95,4 +95,5 @@ def live(live_servers: Live, make_participant: Any) -> Live:
         if person.on_roster and person.pid:
             make_participant(birth_date=person.birth_date, pid=person.pid, cohort_person_id=f"R-{hint}")
     live_servers.idporten.id_token_overrides.clear()
+    live_servers.idporten._codes.clear()
     return live_servers

@@ -54,7 +54,6 @@ def test_participant_goes_from_authorize_to_me(live):
 
 def test_upstream_request_has_pkce_state_nonce_and_minimum_acr(live):
     browser = live.browser()
-    browser.login(None, ui_locales="nn xx", prompt="login") if False else None
     verifier_query = {}
 
     def stop(url: str) -> bool:
