@@ -64,15 +64,18 @@ def banner(base: str) -> list[str]:
     )
     people = ", ".join(f"{p.login_hint} ({p.note})" for p in demo_persons(clock.now().date()))
     staff = ", ".join(f"{s.login_hint} ({'/'.join(s.roles)})" for s in DEMO_STAFF)
+    hop = "curl -s -o /dev/null -w '%{redirect_url}' -c jar -b jar"
     return [
-        "Log in as a demo participant (development ID-porten stand-in, synthetic people only):",
-        f"  1. open in a browser: {authorize}",
-        f"     and pick a person: {people}",
-        "     (with curl: add &login_hint=... is not passed on; instead follow the links:",
-        f"      curl -si -c jar '{authorize}' | grep -i location, then curl -si -b jar the next locations)",
-        "  2. the browser lands on http://127.0.0.1/callback?code=...; trade the code:",
-        f"     curl -s {base}/auth/app/token -d grant_type=authorization_code -d client_id=moba-app \\",
-        f"          -d redirect_uri=http://127.0.0.1/callback -d code_verifier={verifier} -d code=CODE",
-        f"  3. curl -s {base}/v1/me -H 'Authorization: Bearer ACCESS_TOKEN'",
-        f"Staff: same with client_id=moba-staff-cli; staff users: {staff}",
+        "Log in as a demo participant (development ID-porten stand-in; synthetic people only):",
+        f"  in a browser: {authorize}",
+        f"    pick a person: {people};",
+        "    the browser then fails to open http://127.0.0.1/callback?code=CODE: copy CODE from the address bar.",
+        "  or with curl (PERSON=ola):",
+        f"    A=$({hop} '{authorize}')",
+        f'    B=$({hop} "$A&login_hint=ola"); C=$({hop} "$B"); CODE=${{C##*code=}}; CODE=${{CODE%%&*}}',
+        "  then trade the code and call the API:",
+        f"    curl -s {base}/auth/app/token -d grant_type=authorization_code -d client_id=moba-app \\",
+        f'         -d redirect_uri=http://127.0.0.1/callback -d code_verifier={verifier} -d code="$CODE"',
+        f"    curl -s {base}/v1/me -H 'Authorization: Bearer ACCESS_TOKEN'",
+        f"Staff: the same with client_id=moba-staff-cli (login_hint: {staff}).",
     ]

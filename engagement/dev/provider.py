@@ -209,7 +209,7 @@ class StandInProvider:
         claims: dict[str, Any] = {
             "iss": issuer,
             "aud": pending.client_id,
-            "sub": _pairwise(pending.client_id, hint),
+            "sub": pairwise_subject(pending.client_id, hint),
             "nonce": pending.nonce,
             "iat": now,
             "exp": now + ID_TOKEN_SECONDS,
@@ -320,7 +320,8 @@ class StandInProvider:
 StandInProvider._token._accepts = frozenset({"application/x-www-form-urlencoded"})  # type: ignore[attr-defined]
 
 
-def _pairwise(client_id: str, hint: str) -> str:
+def pairwise_subject(client_id: str, hint: str) -> str:
+    """The ``sub`` this provider gives ``hint`` at ``client_id`` (pairwise, like ID-porten)."""
     return base64.urlsafe_b64encode(hashlib.sha256(f"{client_id}|{hint}".encode()).digest()[:18]).decode()
 
 
