@@ -53,18 +53,17 @@ def test_participant_goes_from_authorize_to_me(live):
 
 
 def test_upstream_request_has_pkce_state_nonce_and_minimum_acr(live):
+    from urllib.parse import parse_qsl, urlsplit
+
     browser = live.browser()
-    verifier_query = {}
+    upstream_query: dict[str, str] = {}
 
     def stop(url: str) -> bool:
         if "/idporten/authorize?" in url:
-            from urllib.parse import parse_qsl, urlsplit
-
-            verifier_query.update(parse_qsl(urlsplit(url).query))
+            upstream_query.update(parse_qsl(urlsplit(url).query))
             return True
         return False
 
-    browser.verifier = "x"
     url = (
         f"{live.url}/auth/app/authorize?client_id=moba-app&redirect_uri=no.moba.engagement:/oauth/callback"
         "&response_type=code&code_challenge="
@@ -72,7 +71,7 @@ def test_upstream_request_has_pkce_state_nonce_and_minimum_acr(live):
         + "&code_challenge_method=S256&state=s1&ui_locales=nn+xx&prompt=login"
     )
     browser.follow(url, None, stop_at=stop)
-    q = verifier_query
+    q = upstream_query
     assert (
         q["response_type"] == "code"
         and q["code_challenge_method"] == "S256"
