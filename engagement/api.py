@@ -14,10 +14,16 @@ from webargs.flaskparser import FlaskParser
 from engagement.errors import PROBLEM_CONTENT_TYPE, BadRequest, handle_http_exception
 
 MAX_JSON_DEPTH = 32
+# I-JSON (RFC 7493 §2.2): integers beyond ±(2**53 - 1) do not survive every JSON implementation.
+MAX_JSON_INTEGER = 2**53 - 1
 
 
 class MalformedJson(BadRequest):
     slug, title = "malformed-json", "The request body is not valid JSON"
+
+
+class NumberOutOfRange(BadRequest):
+    slug, title = "number-out-of-range", "A number in the request is out of range"
 
 
 class InvalidText(BadRequest):
@@ -36,6 +42,8 @@ def check_json_value(value: Any, depth: int = 0) -> None:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise InvalidText("Text must be valid Unicode (no lone surrogates).") from exc
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_JSON_INTEGER:
+        raise NumberOutOfRange(f"Integers must lie within ±{MAX_JSON_INTEGER} (RFC 7493).")
     elif isinstance(value, dict):
         for key, item in value.items():
             check_json_value(key, depth + 1)
@@ -58,7 +66,12 @@ class JsonParser(FlaskParser):
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details, as every error response of this API is shaped."""
+    """RFC 9457 problem details, as every error response of this API is shaped.
+
+    Problem types may add extension members (RFC 9457 §3.2), so other properties are allowed."""
+
+    class Meta:
+        unknown = ma.INCLUDE
 
     type = ma.fields.String(required=True, metadata={"description": "stable URI of the problem type"})
     title = ma.fields.String(required=True)

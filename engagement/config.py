@@ -26,6 +26,7 @@ class Setting:
     kind: type = str
     secret: bool = False
     dev_only_if: Any = None  # a value that is refused in production
+    optional: bool = False  # a secret that production may leave unset (another setting stands in)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -73,6 +74,60 @@ SETTINGS: tuple[Setting, ...] = (
         dev_only_if=True,
     ),
     Setting("CONSENT_DOCUMENT", "moba-at-18", "key of the consent document participants decide on"),
+    Setting(
+        "IDPORTEN_ISSUER", None, "ID-porten issuer (discovery); development: the stand-in at `/dev/idporten`"
+    ),
+    Setting("IDPORTEN_CLIENT_ID", None, "this service's client id at ID-porten"),
+    Setting(
+        "IDPORTEN_CLIENT_SECRET",
+        None,
+        "ID-porten client secret (`client_secret_post`)",
+        secret=True,
+        optional=True,
+    ),
+    Setting(
+        "IDPORTEN_CLIENT_KEY",
+        None,
+        "file with the private JWK for `private_key_jwt` at ID-porten (required in production)",
+        secret=True,
+        optional=True,
+    ),
+    Setting(
+        "IDPORTEN_ACR_VALUES",
+        "idporten-loa-substantial idporten-loa-high",
+        "accepted `acr` values, space-separated; the first is requested as the minimum",
+    ),
+    Setting(
+        "STAFF_ISSUER", None, "the staff OpenID provider's issuer; development: the stand-in at `/dev/staff`"
+    ),
+    Setting("STAFF_CLIENT_ID", None, "this service's client id at the staff OpenID provider"),
+    Setting(
+        "STAFF_CLIENT_SECRET",
+        None,
+        "staff provider client secret (`client_secret_post`)",
+        secret=True,
+        optional=True,
+    ),
+    Setting(
+        "STAFF_CLIENT_KEY",
+        None,
+        "file with the private JWK for `private_key_jwt` at the staff provider",
+        secret=True,
+        optional=True,
+    ),
+    Setting("STAFF_ROLES_CLAIM", "roles", "ID-token claim of the staff provider that lists the user's roles"),
+    Setting(
+        "APP_CLIENTS",
+        None,
+        "JSON list of `{client_id, kind, redirect_uris}` (kind `participant` or `staff`); development: demo clients",
+        kind=list,
+    ),
+    Setting(
+        "SESSION_IDLE_MINUTES", 30, "a login ends after this many minutes without a token refresh", kind=int
+    ),
+    Setting(
+        "SESSION_MAX_HOURS", 12, "a login ends this many hours after it began, whatever its use", kind=int
+    ),
 )
 
 _DEV_SECRETS = {
@@ -140,7 +195,7 @@ def validate(values: Mapping[str, Any]) -> list[str]:
         return problems
     for s in SETTINGS:
         value = values.get(s.name)
-        if s.secret and not value:
+        if s.secret and not s.optional and not value:
             problems.append(f"ENGAGEMENT_{s.name} is required in production ({s.description})")
         if s.dev_only_if is not None and value == s.dev_only_if:
             problems.append(f"ENGAGEMENT_{s.name} is a development setting and is refused in production")
@@ -152,6 +207,34 @@ def validate(values: Mapping[str, Any]) -> list[str]:
     for name, dev_value in _DEV_SECRETS.items():
         if values.get(name) == dev_value:
             problems.append(f"ENGAGEMENT_{name} holds the development value")
+    problems.extend(_login_problems(values))
+    return problems
+
+
+def _login_problems(values: Mapping[str, Any]) -> list[str]:
+    """Production login: https issuers (never ID-porten TEST), one client authentication, app clients."""
+    problems: list[str] = []
+    for prefix in ("IDPORTEN", "STAFF"):
+        issuer = str(values.get(f"{prefix}_ISSUER") or "")
+        if not issuer.startswith("https://"):
+            problems.append(f"ENGAGEMENT_{prefix}_ISSUER must be an https:// issuer in production")
+        if not values.get(f"{prefix}_CLIENT_ID"):
+            problems.append(f"ENGAGEMENT_{prefix}_CLIENT_ID is required in production")
+        secret, key = values.get(f"{prefix}_CLIENT_SECRET"), values.get(f"{prefix}_CLIENT_KEY")
+        if secret and key:
+            problems.append(f"ENGAGEMENT_{prefix}_CLIENT_SECRET and _CLIENT_KEY: set only one")
+        elif not (secret or key):
+            problems.append(f"ENGAGEMENT_{prefix}_CLIENT_KEY (or _CLIENT_SECRET) is required in production")
+    if "test.idporten.no" in str(values.get("IDPORTEN_ISSUER") or ""):
+        problems.append("ENGAGEMENT_IDPORTEN_ISSUER names ID-porten TEST; refused in production")
+    if values.get("IDPORTEN_CLIENT_SECRET"):
+        problems.append(
+            "ENGAGEMENT_IDPORTEN_CLIENT_KEY (private_key_jwt) is required by ID-porten in production"
+        )
+    if not values.get("APP_CLIENTS"):
+        problems.append("ENGAGEMENT_APP_CLIENTS is required in production")
+    if os.environ.get("AUTHLIB_INSECURE_TRANSPORT"):
+        problems.append("AUTHLIB_INSECURE_TRANSPORT is set; refused in production")
     return problems
 
 

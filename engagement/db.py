@@ -141,7 +141,7 @@ class Database:
             yield
         finally:
             self.session.remove()
-            self._factory.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+            self._factory.configure(bind=engine, join_transaction_mode="conditional_savepoint")
 
     @property
     def is_postgres(self) -> bool:

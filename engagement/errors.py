@@ -168,6 +168,17 @@ def handle_database_unavailable(error: Exception) -> Response:
     )
 
 
+def handle_data_error(error: Exception) -> Response:
+    # The database refused a value the schemas let through (e.g. a number beyond a column's range).
+    log.warning("database refused a value: %s", type(getattr(error, "orig", error)).__name__)
+    return problem_response(
+        422,
+        "value-out-of-range",
+        "A value is outside what can be stored",
+        "A value in the request is out of range for its field. Nothing was stored.",
+    )
+
+
 def handle_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
@@ -183,6 +194,7 @@ def handle_unexpected(error: Exception) -> Response:
 def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(sa_exc.DataError, handle_data_error)
     app.register_error_handler(sa_exc.OperationalError, handle_database_unavailable)
     app.register_error_handler(sa_exc.InterfaceError, handle_database_unavailable)
     app.register_error_handler(sa_exc.TimeoutError, handle_database_unavailable)

@@ -70,3 +70,5 @@ def init_app(app: Flask) -> None:
         registry = _registry()
         body = generate_latest(registry) if registry is not None else generate_latest()
         return Response(body, mimetype=CONTENT_TYPE_LATEST.split(";")[0])
+
+    metrics._access = "metrics token"  # type: ignore[attr-defined]

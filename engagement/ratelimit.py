@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -20,7 +20,7 @@ def client_address() -> str:
 
 def participant_or_address() -> str:
     """The calling participant when authenticated (tokens are checked before the limit), else the address."""
-    principal = g.get("principal")
+    principal = request.environ.get("engagement.principal")
     return f"p:{principal.subject}" if principal is not None else f"a:{get_remote_address()}"
 
 
@@ -48,5 +48,3 @@ def init_app(app: Flask) -> None:
         if response.status_code == 429 and "Retry-After" not in response.headers:
             response.headers["Retry-After"] = "60"
         return response
-
-    _ = request  # imported for type checkers of decorated views

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
@@ -164,7 +164,8 @@ def _challenge(error: str | None = None) -> dict[str, str]:
 
 def current_principal() -> Principal:
     """The verified caller of this request (authenticating it on first use)."""
-    principal: Principal | None = g.get("principal")
+    # cached per request (not on ``g``: an app context may outlive one request, e.g. in tests)
+    principal: Principal | None = request.environ.get("engagement.principal")
     if principal is not None:
         return principal
     header = request.headers.get("Authorization", "")
@@ -175,7 +176,7 @@ def current_principal() -> Principal:
     check: SessionCheck | None = current_app.extensions.get("engagement.session_check")
     if check is not None and not check(principal):
         raise Unauthorized("This session has ended; log in again.", headers=_challenge("invalid_token"))
-    g.principal = principal
+    request.environ["engagement.principal"] = principal
     return principal
 
 
@@ -216,9 +217,3 @@ def staff_required(*roles: str) -> Callable[[F], F]:
 
 def init_app(app: Flask) -> None:
     app.extensions["engagement.token_keys"] = TokenKeys.from_config(app)
-
-    @app.before_request
-    def _forget_principal() -> None:
-        # Requests can share one app context (and so ``g``), e.g. under a test's outer context:
-        # the caller is authenticated per request, never inherited from an earlier one.
-        g.pop("principal", None)

@@ -23,7 +23,7 @@ from engagement.db import Base
 from engagement.extensions import db
 from engagement.participants.models import Participant
 from engagement.participants.services import hash_pid
-from engagement.security import Principal, issue_access_token
+from engagement.security import issue_access_token
 from tests.identities import synthetic_fnr
 
 OSLO_NOON = "12:00"
@@ -138,7 +138,8 @@ def app_ctx(app: Flask) -> Iterator[None]:
 
 @pytest.fixture
 def make_participant(app: Flask) -> Callable[..., Participant]:
-    """Builder: ``make_participant(age=18)`` adds a roster participant (synthetic identity) and flushes."""
+    """Builder: ``make_participant(age=18)`` adds a roster participant (synthetic identity) and commits it
+    (to the test's rolled-back transaction; for real in ``committing`` tests)."""
 
     def build(
         age: int = 19,
@@ -190,7 +191,13 @@ def consent_to_everything(participant: Participant) -> None:
 
 @pytest.fixture
 def login_as(app: Flask) -> Callable[..., dict[str, str]]:
-    """``login_as(participant)`` or ``login_as(staff=("coordinator",))``: request headers with a valid token."""
+    """``login_as(participant)`` or ``login_as(staff=("coordinator",))``: request headers with a valid token.
+
+    Opens a real session (and, for staff, a StaffUser row with ``staff_id``) so the token passes the
+    per-request session check; the rows are committed to the test's transaction.
+    """
+    from engagement.auth import services as auth
+    from engagement.auth.models import StaffUser
 
     def headers(
         participant: Participant | None = None,
@@ -199,16 +206,37 @@ def login_as(app: Flask) -> Callable[..., dict[str, str]]:
         staff_id: uuid.UUID | None = None,
         acr: str = "idporten-loa-high",
     ) -> dict[str, str]:
-        if participant is not None:
-            principal = Principal(
-                "participant", participant.id, uuid.uuid4(), "test-app", acr=acr, auth_time=clock.now()
-            )
-        else:
-            principal = Principal(
-                "staff", staff_id or uuid.uuid4(), uuid.uuid4(), "test-staff", roles=frozenset(staff)
-            )
         with app.test_request_context():
-            token = issue_access_token(principal)
+            if participant is not None:
+                family = auth.open_session(
+                    kind="participant",
+                    client_id="test-app",
+                    participant_id=participant.id,
+                    upstream_issuer="https://test-idporten.invalid",
+                    upstream_sid=uuid.uuid4().hex,
+                    acr=acr,
+                    auth_time=clock.now(),
+                )
+            else:
+                user = db.session.get(StaffUser, staff_id) if staff_id else None
+                if user is None:
+                    user = StaffUser(
+                        id=staff_id or uuid.uuid4(),
+                        issuer="https://test-staff.invalid",
+                        subject=uuid.uuid4().hex,
+                        roles=list(staff),
+                    )
+                    db.session.add(user)
+                    db.session.flush()
+                family = auth.open_session(
+                    kind="staff",
+                    client_id="test-staff",
+                    staff_user_id=user.id,
+                    upstream_issuer=user.issuer,
+                    roles=list(staff),
+                )
+            db.session.commit()
+            token = issue_access_token(auth.principal_for(family))
         return {"Authorization": f"Bearer {token}"}
 
     return headers

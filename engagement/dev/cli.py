@@ -10,6 +10,7 @@ import sys
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from werkzeug.serving import run_simple
 
 from engagement import migrate
 from engagement.consent.cli import publish_consent_documents
@@ -23,7 +24,56 @@ def prepare() -> list[str]:
     done = ["database migrated to head"]
     migrate.upgrade("head")
     done += publish_consent_documents()
+    done.extend(seed_demo_identities())
     return done
+
+
+def seed_demo_identities() -> list[str]:
+    """The demo roster and staff users of the stand-in, once, on a database without participants."""
+    import sqlalchemy as sa
+
+    from engagement import clock
+    from engagement.auth.models import StaffUser
+    from engagement.auth.oidc import upstream
+    from engagement.dev.identities import DEMO_STAFF, demo_persons
+    from engagement.extensions import db
+    from engagement.participants import services as participants
+    from engagement.participants.models import Participant
+
+    if db.session.scalar(sa.select(sa.func.count()).select_from(Participant)):
+        return ["demo roster: database already has participants, left as it is"]
+    people = [p for p in demo_persons(clock.now().date()) if p.on_roster and p.pid and p.birth_date]
+    records = [
+        (
+            i,
+            {
+                "cohort_person_id": f"DEMO-{p.login_hint}",
+                "fodselsnummer": p.pid,
+                "birth_date": str(p.birth_date),
+                "language": p.locale,
+            },
+        )
+        for i, p in enumerate(people, 1)
+    ]
+    result = participants.import_roster(records)
+    issuer = upstream("staff").issuer
+    from engagement.dev.provider import pairwise_subject
+
+    client_id = upstream("staff").client_id
+    for member in DEMO_STAFF:
+        db.session.add(
+            StaffUser(
+                issuer=issuer,
+                subject=pairwise_subject(client_id, member.login_hint),
+                name=member.name,
+                roles=list(member.roles),
+            )
+        )
+    db.session.commit()
+    return [
+        f"demo roster: {result.created} participants (synthetic numbers)",
+        f"demo staff users: {', '.join(s.login_hint for s in DEMO_STAFF)}",
+    ]
 
 
 @cli.command("up")
@@ -52,7 +102,8 @@ def up(port: int, worker: bool) -> None:
     for line in app.extensions.get("engagement.dev_banner", []):
         click.echo(line)
     try:
-        app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False)
+        # app.run() refuses to block inside the flask CLI; serve with Werkzeug directly
+        run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False)
     finally:
         for child in children:
             child.send_signal(signal.SIGTERM)

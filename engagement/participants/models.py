@@ -1,4 +1,8 @@
-"""Participants. The fødselsnummer never reaches this table: only its keyed hash (see ``services``)."""
+"""Participants. The fødselsnummer never reaches this table: only its keyed hash (see ``services``).
+
+This is the identity side of the cohort (roster link, hash, profile); what a participant answers lives
+in other tables that point here by ``id`` only.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,10 @@ class Participant(IdMixin, CreatedMixin, Base):
     birth_date: so.Mapped[date]
     language: so.Mapped[str] = so.mapped_column(sa.String(2), default="nb")
     time_zone: so.Mapped[str] = so.mapped_column(sa.String(64), default=DEFAULT_TIME_ZONE)
+    # hours of the day (0-23, in ``time_zone``) at which the participant welcomes reminders; None: any
+    preferred_reminder_hours: so.Mapped[list[int] | None] = so.mapped_column(sa.JSON)
+    # once the participant picks a language themselves, a roster re-import no longer changes it
+    is_language_chosen: so.Mapped[bool] = so.mapped_column(default=False)
     updated_at: so.Mapped[datetime | None]
 
     def __repr__(self) -> str:  # never show the hash

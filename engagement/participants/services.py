@@ -1,14 +1,390 @@
-"""The identity vault: a fødselsnummer becomes its keyed hash at the door and is never kept."""
+"""The identity vault and the roster: a fødselsnummer becomes its keyed hash at the door and is never kept.
+
+Nothing here logs, stores or returns a fødselsnummer; errors about one name the line and the reason.
+"""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
+import io
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
+import sqlalchemy as sa
 from flask import current_app
+
+from engagement import audit, clock
+from engagement.errors import NotFound, ValidationFailed
+from engagement.extensions import db
+from engagement.participants.models import LANGUAGES, Participant
+
+OSLO = ZoneInfo("Europe/Oslo")
+ADULT_AGE = 18
+ROSTER_COLUMNS = ("cohort_person_id", "fodselsnummer", "birth_date", "language")
+_COHORT_ID = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
+_W1 = (3, 7, 6, 1, 8, 9, 4, 5, 2, 1)
+_W2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2, 1)
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+# --- the fødselsnummer ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonNumber:
+    """What a valid number tells (never the number itself): day, month, two-digit year, and its kind."""
+
+    day: int
+    month: int
+    year2: int
+    is_d_number: bool
+    is_synthetic: bool
+
+
+class InvalidPersonNumber(ValueError):
+    """The reason a number is not a valid fødselsnummer or D-number (the message never holds the number)."""
+
+
+def parse_person_number(value: str, *, allow_synthetic: bool) -> PersonNumber:
+    """Validate a fødselsnummer or D-number: eleven digits, a plausible date, and both mod-11 check digits.
+
+    From 2032 the first check digit may leave a remainder of 0, 1, 2 or 3 (Skatteetaten's new rule,
+    valid for numbers issued from then on to people of any age); the second must still leave 0.
+    Synthetic test numbers (Tenor: month + 80) only when ``allow_synthetic``.
+    """
+    digits = value.strip() if isinstance(value, str) else ""
+    if len(digits) != 11 or not digits.isdigit():
+        raise InvalidPersonNumber("must be exactly eleven digits")
+    d = [int(c) for c in digits]
+    if sum(w * x for w, x in zip(_W1, d[:10], strict=True)) % 11 not in (0, 1, 2, 3):
+        raise InvalidPersonNumber("the first check digit does not match")
+    if sum(w * x for w, x in zip(_W2, d, strict=True)) % 11 != 0:
+        raise InvalidPersonNumber("the second check digit does not match")
+    day, month, year2 = int(digits[0:2]), int(digits[2:4]), int(digits[4:6])
+    is_d = day > 40
+    if is_d:
+        day -= 40
+    is_synthetic = month > 80
+    if is_synthetic:
+        if not allow_synthetic:
+            raise InvalidPersonNumber("synthetic test numbers are not accepted here")
+        month -= 80
+    if not 1 <= month <= 12 or not 1 <= day <= _DAYS_IN_MONTH[month - 1]:
+        raise InvalidPersonNumber("the date part is not a date")
+    return PersonNumber(day, month, year2, is_d, is_synthetic)
+
+
+def allow_synthetic() -> bool:
+    return bool(current_app.config["ALLOW_SYNTHETIC_PID"]) and current_app.config["ENV"] != "production"
 
 
 def hash_pid(pid: str) -> str:
     """HMAC-SHA256 of a fødselsnummer or D-number with the service's pepper (hex)."""
     pepper = current_app.config["PID_PEPPER"].encode()
     return hmac.new(pepper, pid.strip().encode(), hashlib.sha256).hexdigest()
+
+
+def find_by_pid(pid: str) -> Participant | None:
+    """The roster participant with this (already validated) number, by its keyed hash."""
+    return db.session.scalar(sa.select(Participant).where(Participant.pid_hash == hash_pid(pid)))
+
+
+# --- age ------------------------------------------------------------------------------------------
+
+
+def today_in_oslo(now: datetime | None = None) -> date:
+    return (now or clock.now()).astimezone(OSLO).date()
+
+
+def birthday_in(year: int, birth_date: date) -> date:
+    """The birthday in ``year``; 29 February births have it on 1 March in other years."""
+    if birth_date.month == 2 and birth_date.day == 29:
+        try:
+            return date(year, 2, 29)
+        except ValueError:
+            return date(year, 3, 1)
+    return birth_date.replace(year=year)
+
+
+def age_on(birth_date: date, day: date) -> int:
+    years = day.year - birth_date.year
+    return years if day >= birthday_in(day.year, birth_date) else years - 1
+
+
+def adult_from(birth_date: date) -> date:
+    """The first day (Europe/Oslo) on which this person is 18 and may log in."""
+    return birthday_in(birth_date.year + ADULT_AGE, birth_date)
+
+
+# --- profile --------------------------------------------------------------------------------------
+
+ProfileExtra = Callable[[Participant, datetime], Mapping[str, Any]]
+
+
+def get_participant(participant_id: uuid.UUID) -> Participant:
+    participant = db.session.get(Participant, participant_id)
+    if participant is None:
+        raise NotFound("No such participant.")
+    return participant
+
+
+def profile(participant: Participant, now: datetime) -> dict[str, Any]:
+    """The participant's own profile; higher layers add fields (e.g. ``consent_decision_pending``)
+    through the callables in ``app.extensions["engagement.profile_extras"]``."""
+    data: dict[str, Any] = {
+        "id": participant.id,
+        "language": participant.language,
+        "time_zone": participant.time_zone,
+        "age": age_on(participant.birth_date, today_in_oslo(now)),
+        "preferred_reminder_hours": participant.preferred_reminder_hours,
+    }
+    extras: list[ProfileExtra] = current_app.extensions.get("engagement.profile_extras", [])
+    for extra in extras:
+        data.update(extra(participant, now))
+    return data
+
+
+def update_preferences(participant: Participant, changes: Mapping[str, Any], now: datetime) -> Participant:
+    """Change language, time zone and preferred reminder hours (each optional)."""
+    if "language" in changes:
+        participant.language = changes["language"]
+        participant.is_language_chosen = True
+    if "time_zone" in changes:
+        if changes["time_zone"] not in _time_zones():
+            raise ValidationFailed({"json": {"time_zone": ["Not a known IANA time zone."]}})
+        participant.time_zone = changes["time_zone"]
+    if "preferred_reminder_hours" in changes:
+        hours = changes["preferred_reminder_hours"]
+        participant.preferred_reminder_hours = sorted(set(hours)) if hours is not None else None
+    participant.updated_at = now
+    db.session.flush()
+    return participant
+
+
+def _time_zones() -> set[str]:
+    zones: set[str] | None = current_app.extensions.get("engagement.time_zones")
+    if zones is None:
+        zones = available_timezones()
+        current_app.extensions["engagement.time_zones"] = zones
+    return zones
+
+
+# --- the roster -----------------------------------------------------------------------------------
+
+
+@dataclass
+class RosterRow:
+    line: int
+    cohort_person_id: str
+    pid_hash: str
+    birth_date: date
+    language: str
+
+
+@dataclass
+class RosterResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+@dataclass
+class LineProblem:
+    line: int
+    reasons: list[str] = field(default_factory=list)
+
+
+class RosterRejected(ValidationFailed):
+    """The roster file had bad lines; nothing was changed. ``errors.lines`` lists each with its reasons."""
+
+    slug, title = "roster-rejected", "The roster was not imported"
+
+
+def parse_roster(data: bytes, media_type: str) -> list[tuple[int, Mapping[str, Any]]]:
+    """(line number, raw record) pairs from CSV (comma or semicolon, header line 1) or a JSON array
+    (the "line" of a JSON record is its 1-based position in the array)."""
+    if media_type == "application/json":
+        try:
+            records = json.loads(data.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _rejected([LineProblem(0, [f"not valid JSON ({type(exc).__name__})"])]) from None
+        if isinstance(records, dict) and set(records) == {"rows"}:
+            records = records["rows"]
+        if not isinstance(records, list):
+            raise _rejected([LineProblem(0, ["expected a JSON array of roster records"])])
+        return [(i, r if isinstance(r, dict) else {"__invalid__": True}) for i, r in enumerate(records, 1)]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _rejected([LineProblem(0, ["the file is not UTF-8 text"])]) from None
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [h.strip().lower() for h in next(reader, [])]
+    missing = [c for c in ROSTER_COLUMNS if c not in header]
+    unknown = [h for h in header if h not in ROSTER_COLUMNS]
+    if missing or unknown:
+        reasons = [f"missing column {c}" for c in missing] + [f"unknown column {c}" for c in unknown]
+        raise _rejected([LineProblem(1, reasons)])
+    rows: list[tuple[int, Mapping[str, Any]]] = []
+    for values in reader:
+        if not any(v.strip() for v in values):
+            continue
+        line = reader.line_num
+        if len(values) != len(header):
+            rows.append((line, {"__columns__": len(values)}))
+            continue
+        rows.append((line, dict(zip(header, values, strict=True))))
+    return rows
+
+
+def _rejected(problems: list[LineProblem]) -> RosterRejected:
+    lines = [{"line": p.line, "reasons": p.reasons} for p in sorted(problems, key=lambda p: p.line)]
+    return RosterRejected(
+        {"lines": lines}, detail=f"{len(lines)} line(s) are not valid; nothing was imported. See 'errors'."
+    )
+
+
+def _validate_record(line: int, raw: Mapping[str, Any], synthetic_ok: bool) -> RosterRow | LineProblem:
+    problem = LineProblem(line)
+    if raw.get("__invalid__"):
+        problem.reasons.append("expected an object with the roster columns")
+        return problem
+    if "__columns__" in raw:
+        problem.reasons.append(f"expected {len(ROSTER_COLUMNS)} columns, got {raw['__columns__']}")
+        return problem
+    extra = sorted(set(raw) - set(ROSTER_COLUMNS))
+    if extra:
+        problem.reasons.append("unknown field(s): " + ", ".join(extra))
+    cohort_id = str(raw.get("cohort_person_id") or "").strip()
+    if not _COHORT_ID.match(cohort_id):
+        problem.reasons.append("cohort_person_id: 1-32 letters, digits, '.', '_' or '-'")
+    born: date | None = None
+    try:
+        born = date.fromisoformat(str(raw.get("birth_date") or "").strip())
+    except ValueError:
+        problem.reasons.append("birth_date: not an ISO date (YYYY-MM-DD)")
+    language = str(raw.get("language") or "").strip().lower()
+    if language not in LANGUAGES:
+        problem.reasons.append(f"language: one of {', '.join(LANGUAGES)}")
+    number = raw.get("fodselsnummer")
+    number = number.strip() if isinstance(number, str) else ""
+    parsed: PersonNumber | None = None
+    try:
+        parsed = parse_person_number(number, allow_synthetic=synthetic_ok)
+    except InvalidPersonNumber as exc:
+        problem.reasons.append(f"fodselsnummer: {exc}")
+    if (
+        parsed is not None
+        and born is not None
+        and ((parsed.day, parsed.month, parsed.year2) != (born.day, born.month, born.year % 100))
+    ):
+        problem.reasons.append("fodselsnummer: does not match birth_date")
+    if problem.reasons or born is None:
+        return problem
+    return RosterRow(line, cohort_id, hash_pid(number), born, language)
+
+
+def import_roster(
+    records: Iterable[tuple[int, Mapping[str, Any]]], *, actor_id: uuid.UUID | None = None
+) -> RosterResult:
+    """Add or update every roster record, or change nothing and raise :class:`RosterRejected`
+    listing every bad line. Re-importing updates by ``cohort_person_id``; it never duplicates."""
+    synthetic_ok = allow_synthetic()
+    rows: list[RosterRow] = []
+    problems: list[LineProblem] = []
+    seen_ids: dict[str, int] = {}
+    seen_hashes: dict[str, int] = {}
+    for line, raw in records:
+        checked = _validate_record(line, raw, synthetic_ok)
+        if isinstance(checked, LineProblem):
+            problems.append(checked)
+            continue
+        duplicate = []
+        if checked.cohort_person_id in seen_ids:
+            duplicate.append(f"cohort_person_id repeats line {seen_ids[checked.cohort_person_id]}")
+        if checked.pid_hash in seen_hashes:
+            duplicate.append(f"fodselsnummer repeats line {seen_hashes[checked.pid_hash]}")
+        if duplicate:
+            problems.append(LineProblem(line, duplicate))
+            continue
+        seen_ids[checked.cohort_person_id] = line
+        seen_hashes[checked.pid_hash] = line
+        rows.append(checked)
+    existing = {p.cohort_person_id: p for p in _existing(rows)}
+    owners = _hash_owners([r.pid_hash for r in rows])
+    for row in rows:
+        owner = owners.get(row.pid_hash)
+        if owner is not None and owner != row.cohort_person_id:
+            problems.append(LineProblem(row.line, ["fodselsnummer belongs to another cohort_person_id"]))
+    if problems:
+        raise _rejected(problems)
+    if not rows:
+        raise _rejected([LineProblem(0, ["the roster has no records"])])
+    result = RosterResult()
+    now = clock.now()
+    for row in rows:
+        participant = existing.get(row.cohort_person_id)
+        if participant is None:
+            db.session.add(
+                Participant(
+                    cohort_person_id=row.cohort_person_id,
+                    pid_hash=row.pid_hash,
+                    birth_date=row.birth_date,
+                    language=row.language,
+                )
+            )
+            result.created += 1
+            continue
+        before = (participant.pid_hash, participant.birth_date, participant.language)
+        participant.pid_hash = row.pid_hash
+        participant.birth_date = row.birth_date
+        if not participant.is_language_chosen:
+            participant.language = row.language
+        if before == (participant.pid_hash, participant.birth_date, participant.language):
+            result.unchanged += 1
+        else:
+            participant.updated_at = now
+            result.updated += 1
+    db.session.flush()
+    audit.record(
+        "roster.imported",
+        actor_kind="staff" if actor_id else "system",
+        actor_id=actor_id,
+        details={"created": result.created, "updated": result.updated, "unchanged": result.unchanged},
+    )
+    return result
+
+
+def _existing(rows: list[RosterRow]) -> list[Participant]:
+    ids = [r.cohort_person_id for r in rows]
+    found: list[Participant] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.extend(
+            db.session.scalars(sa.select(Participant).where(Participant.cohort_person_id.in_(chunk)))
+        )
+    return found
+
+
+def _hash_owners(hashes: list[str]) -> dict[str, str]:
+    owners: dict[str, str] = {}
+    for start in range(0, len(hashes), 500):
+        chunk = hashes[start : start + 500]
+        query = sa.select(Participant.pid_hash, Participant.cohort_person_id).where(
+            Participant.pid_hash.in_(chunk)
+        )
+        owners.update({h: c for h, c in db.session.execute(query)})  # noqa: C416
+    return owners

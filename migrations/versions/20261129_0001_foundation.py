@@ -42,6 +42,8 @@ def upgrade() -> None:
     sa.Column('birth_date', sa.Date(), nullable=False),
     sa.Column('language', sa.String(length=2), nullable=False),
     sa.Column('time_zone', sa.String(length=64), nullable=False),
+    sa.Column('preferred_reminder_hours', sa.JSON(), nullable=True),
+    sa.Column('is_language_chosen', sa.Boolean(), nullable=False),
     sa.Column('updated_at', engagement.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', engagement.db.UTCDateTime(timezone=True), nullable=False),

@@ -23,8 +23,10 @@ def _rows(participant_id):
     ).all()
 
 
-def _audit(action):
-    return db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)).all()
+def _audit(action, actor_id):
+    return db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == action, AuditEvent.actor_id == str(actor_id))
+    ).all()
 
 
 def test_first_consent_at_18_is_appended_with_version_acr_and_login_time(
@@ -48,7 +50,7 @@ def test_first_consent_at_18_is_appended_with_version_acr_and_login_time(
         assert {(r.acr, r.auth_time, r.decided_at, r.document.version) for r in rows} == {
             ("idporten-loa-substantial", OSLO_MIDNIGHT_PAST, OSLO_MIDNIGHT_PAST, 1)
         }
-        (event,) = _audit("consent.decided")
+        (event,) = _audit("consent.decided", person.id)
         assert event.actor_id == str(person.id) and event.details["decisions"]["biobank"] == "no"
 
 

@@ -39,3 +39,13 @@ def test_postgres_refuses_updates_in_sql(app_ctx):
     db.session.flush()
     with pytest.raises(sa.exc.DBAPIError), db.session.begin_nested():
         db.session.execute(sa.text("UPDATE audit_event SET action = 'forged'"))
+
+
+def test_a_uuid_whose_last_group_has_eleven_digits_is_not_mistaken_for_a_pid(app_ctx):
+    import uuid as _uuid
+
+    from engagement import audit as _audit
+
+    tricky = _uuid.UUID("069cd670-1ead-4188-9941-a12345678901")
+    event = _audit.record("test.uuid", object_id=tricky, details={"session": str(tricky)})
+    assert event.object_id == str(tricky)

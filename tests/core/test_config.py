@@ -58,6 +58,13 @@ def test_production_with_real_settings_starts():
         "ENGAGEMENT_TOKEN_SIGNING_KEY": "/run/secrets/signing.jwk",
         "ENGAGEMENT_DATABASE_URL": "postgresql+psycopg://engagement@db/engagement",
         "ENGAGEMENT_PUBLIC_URL": "https://api.example.test",
+        "ENGAGEMENT_IDPORTEN_ISSUER": "https://idporten.no",
+        "ENGAGEMENT_IDPORTEN_CLIENT_ID": "moba-engagement",
+        "ENGAGEMENT_IDPORTEN_CLIENT_KEY": "/run/secrets/idporten.jwk",
+        "ENGAGEMENT_STAFF_ISSUER": "https://login.example.test",
+        "ENGAGEMENT_STAFF_CLIENT_ID": "moba-engagement-staff",
+        "ENGAGEMENT_STAFF_CLIENT_SECRET": "x" * 32,
+        "ENGAGEMENT_APP_CLIENTS": '[{"client_id": "app", "kind": "participant", "redirect_uris": ["no.moba:/cb"]}]',
     }
     assert config.validate(config.load(environ=environ)) == []
 

@@ -177,3 +177,8 @@ def test_metrics_need_the_token(c):
 
 def test_metrics_do_not_exist_without_a_configured_token(client):
     problem(client.get("/metrics"), 404, "not-found")
+
+
+def test_integers_beyond_ijson_range_are_refused(c):
+    problem(c.post("/v1/echo", json={"name": "x", "count": 2**53}), 400, "number-out-of-range")
+    assert c.post("/v1/echo", json={"name": "x", "count": 2**53 - 1}).status_code == 200

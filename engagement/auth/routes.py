@@ -1,0 +1,281 @@
+"""OAuth endpoints for the app (``/auth/app/*``), the upstream callbacks, logout, and session lists."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from flask import Flask, Response, current_app, redirect, request
+from flask.views import MethodView
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from engagement.api import Blueprint
+from engagement.auth import schemas, services
+from engagement.auth.models import StaffUser
+from engagement.auth.oidc import UpstreamError, upstream
+from engagement.errors import BadRequest, NotFound
+from engagement.extensions import db
+from engagement.security import (
+    current_principal,
+    participant_required,
+    staff_required,
+    verify_access_token,
+)
+
+LOGIN_COOKIE = "engagement_login"
+FORM = "application/x-www-form-urlencoded"
+
+oauth = Blueprint(
+    "oauth", __name__, url_prefix="/auth", description="Login (OAuth 2.1 with PKCE for the app)."
+)
+sessions = Blueprint("sessions", __name__, url_prefix="/v1", description="The caller's own sessions.")
+wellknown = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Keys and metadata.")
+blueprints = [oauth, sessions, wellknown]
+
+
+def _no_store(response: WerkzeugResponse) -> WerkzeugResponse:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def _to_app(redirect_uri: str, params: dict[str, str]) -> WerkzeugResponse:
+    params = {**params, "iss": current_app.config["PUBLIC_URL"]}
+    separator = "&" if urlsplit(redirect_uri).query else "?"
+    return _no_store(redirect(redirect_uri + separator + urlencode(params), code=302))
+
+
+@oauth.route("/app/authorize")
+class Authorize(MethodView):
+    @oauth.arguments(schemas.AuthorizeQuerySchema, location="query")
+    @oauth.response(302, description="To the login provider, or back to the app with an OAuth error")
+    @oauth.alt_response(400, description="Unknown client or redirect_uri (never redirected)")
+    def get(self, _args: dict[str, Any]) -> WerkzeugResponse:
+        """Start a login (the app opens this in the system browser)"""
+        params = {k: v for k, v in request.args.items() if isinstance(v, str)}
+        client = services.check_redirect(params)
+        try:
+            started = services.start_login(client, params, request.cookies.get(LOGIN_COOKIE))
+        except services.LoginFailed as failed:
+            extra = {"state": params["state"]} if params.get("state") else {}
+            return _to_app(
+                params["redirect_uri"],
+                {"error": failed.error, "error_description": failed.description, **extra},
+            )
+        db.session.commit()
+        response = _no_store(redirect(started.upstream_url, code=302))
+        response.set_cookie(
+            LOGIN_COOKIE,
+            started.browser_secret,
+            max_age=int(services.LOGIN_LIFETIME.total_seconds()),
+            path="/auth",
+            httponly=True,
+            secure=current_app.config["PUBLIC_URL"].startswith("https://"),
+            samesite="Lax",
+        )
+        return response
+
+
+def _callback(kind: services.ClientKind) -> WerkzeugResponse:
+    args = {k: v for k, v in request.args.items() if isinstance(v, str)}
+    login = services.take_login(kind, args.get("state"), request.cookies.get(LOGIN_COOKIE))
+    try:
+        identity = services.finish_login(login, args)
+        code = services.issue_app_code(login, identity)
+    except services.LoginFailed as failed:
+        db.session.commit()  # the consumed login and the audit event stay
+        return _to_app(
+            login.redirect_uri,
+            {
+                "error": failed.error,
+                "error_description": failed.description,
+                **failed.extra,
+                "state": login.client_state,
+            },
+        )
+    db.session.commit()
+    return _to_app(login.redirect_uri, {"code": code, "state": login.client_state})
+
+
+@oauth.route("/idporten/callback")
+class IdPortenCallback(MethodView):
+    @oauth.arguments(schemas.CallbackQuerySchema, location="query")
+    @oauth.response(302, description="Back to the app with a one-time code, or an OAuth error")
+    @oauth.alt_response(400, description="Unknown, used, expired or other-browser state")
+    def get(self, _args: dict[str, Any]) -> WerkzeugResponse:
+        """ID-porten's redirect back after login"""
+        return _callback("participant")
+
+
+@oauth.route("/staff/callback")
+class StaffCallback(MethodView):
+    @oauth.arguments(schemas.CallbackQuerySchema, location="query")
+    @oauth.response(302, description="Back to the staff client with a one-time code, or an OAuth error")
+    @oauth.alt_response(400, description="Unknown, used, expired or other-browser state")
+    def get(self, _args: dict[str, Any]) -> WerkzeugResponse:
+        """The staff provider's redirect back after login"""
+        return _callback("staff")
+
+
+@oauth.route("/app/token")
+class Token(MethodView):
+    @oauth.arguments(schemas.TokenRequestSchema, location="form")
+    @oauth.response(200, schemas.TokenSchema)
+    @oauth.alt_response(400, description="OAuth error (`error`: invalid_grant, invalid_request, ...)")
+    @Blueprint.accepts(FORM)
+    def post(self, args: dict[str, str]) -> WerkzeugResponse:
+        """Trade a one-time code, or a refresh token, for tokens"""
+        grant = args.get("grant_type")
+        try:
+            if grant == "authorization_code":
+                if not args.get("code") or not args.get("code_verifier") or not args.get("redirect_uri"):
+                    raise services.InvalidRequest("code, code_verifier and redirect_uri are required.")
+                tokens = services.redeem_code(
+                    args.get("client_id", ""), args["code"], args["redirect_uri"], args["code_verifier"]
+                )
+            elif grant == "refresh_token":
+                if not args.get("refresh_token"):
+                    raise services.InvalidRequest("refresh_token is required.")
+                tokens = services.refresh(args.get("client_id", ""), args["refresh_token"])
+            else:
+                raise services.UnsupportedGrantType("grant_type must be authorization_code or refresh_token.")
+        except services.RefreshTokenReuse:
+            db.session.commit()  # the revocation must outlive the error answer
+            raise
+        db.session.commit()
+        body = {
+            "access_token": tokens.access_token,
+            "token_type": "Bearer",
+            "expires_in": tokens.expires_in,
+            "refresh_token": tokens.refresh_token,
+        }
+        return _no_store(
+            current_app.response_class(schemas.TokenSchema().dumps(body), mimetype="application/json")
+        )
+
+
+@oauth.route("/app/logout")
+class Logout(MethodView):
+    @oauth.arguments(schemas.LogoutRequestSchema, location="form")
+    @oauth.response(204, description="The session has ended (also when it already had)")
+    @Blueprint.accepts(FORM)
+    def post(self, args: dict[str, str]) -> WerkzeugResponse:
+        """End this session (refresh token in the form, or the bearer access token)"""
+        header = request.headers.get("Authorization", "")
+        if header.lower().startswith("bearer "):
+            principal = verify_access_token(header[7:].strip())
+            services.revoke_family(principal.session_id, "logout")
+        elif args.get("refresh_token"):
+            services.logout_refresh_token(args.get("client_id", ""), args["refresh_token"])
+        else:
+            raise services.InvalidRequest("Send the refresh_token, or the access token as a bearer token.")
+        db.session.commit()
+        return _no_store(Response(status=204))
+
+
+@oauth.route("/idporten/frontchannel-logout")
+class FrontchannelLogout(MethodView):
+    @oauth.arguments(schemas.FrontchannelLogoutQuerySchema, location="query")
+    @oauth.response(200, description="Done (an unknown issuer or sid changes nothing)")
+    @oauth.alt_response(400, description="No sid")
+    def get(self, args: dict[str, str]) -> WerkzeugResponse:
+        """ID-porten's front-channel logout: end every session of that ID-porten session"""
+        if not args.get("sid"):
+            raise BadRequest("sid is required.")
+        provider = upstream("idporten")
+        frame_ancestors = ["'self'"]
+        try:
+            metadata = provider.metadata()
+        except UpstreamError:
+            metadata = {}
+        if metadata and args.get("iss") == metadata.get("issuer"):
+            services.revoke_upstream_session(metadata["issuer"], args["sid"])
+            db.session.commit()
+        for url in (provider.issuer, metadata.get("authorization_endpoint", "")):
+            parts = urlsplit(url)
+            if parts.scheme and parts.netloc:
+                frame_ancestors.append(f"{parts.scheme}://{parts.netloc}")
+        response = _no_store(Response("", status=200, mimetype="text/plain"))
+        response.headers["Content-Security-Policy"] = "frame-ancestors " + " ".join(
+            dict.fromkeys(frame_ancestors)
+        )
+        return response
+
+
+@sessions.route("/me/sessions")
+class MySessions(MethodView):
+    decorators = [participant_required]
+
+    @sessions.doc(security=[{"bearer": []}])
+    @sessions.response(200, schemas.SessionSchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """The participant's logged-in devices"""
+        principal = current_principal()
+        return [
+            {
+                "id": s.id,
+                "client_id": s.client_id,
+                "created_at": s.created_at,
+                "last_used_at": s.last_used_at,
+                "auth_time": s.auth_time,
+                "acr": s.acr,
+                "current": s.id == principal.session_id,
+            }
+            for s in services.list_sessions(principal.subject)
+        ]
+
+    @sessions.doc(security=[{"bearer": []}])
+    @sessions.response(204)
+    def delete(self) -> None:
+        """Log out on every device"""
+        services.revoke_participant_sessions(current_principal().subject, "logout_everywhere")
+        db.session.commit()
+
+
+@sessions.route("/staff/me")
+class StaffMe(MethodView):
+    decorators = [staff_required()]
+
+    @sessions.doc(security=[{"bearer": []}])
+    @sessions.response(200, schemas.StaffMeSchema)
+    def get(self) -> dict[str, Any]:
+        """The logged-in staff user and their roles"""
+        principal = current_principal()
+        staff = db.session.get(StaffUser, principal.subject)
+        if staff is None:
+            raise NotFound("No such staff user.")
+        return {"id": staff.id, "name": staff.name, "roles": sorted(principal.roles)}
+
+
+@wellknown.route("/jwks.json")
+class Jwks(MethodView):
+    @wellknown.response(200, description="JWK Set")
+    def get(self) -> dict[str, Any]:
+        """The public keys that verify this service's access tokens"""
+        keys: dict[str, Any] = current_app.extensions["engagement.token_keys"].public_jwks()
+        return keys
+
+
+@wellknown.route("/oauth-authorization-server")
+class AuthorizationServerMetadata(MethodView):
+    @wellknown.response(200, description="RFC 8414 metadata")
+    def get(self) -> dict[str, Any]:
+        """This service's OAuth metadata for its app clients"""
+        base = current_app.config["PUBLIC_URL"].rstrip("/")
+        return {
+            "issuer": current_app.config["PUBLIC_URL"],
+            "authorization_endpoint": f"{base}/auth/app/authorize",
+            "token_endpoint": f"{base}/auth/app/token",
+            "jwks_uri": f"{base}/.well-known/jwks.json",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "authorization_response_iss_parameter_supported": True,
+        }
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["engagement.session_check"] = services.session_is_active
+    with app.app_context():
+        services.app_clients()  # a malformed ENGAGEMENT_APP_CLIENTS fails at start, not at first login

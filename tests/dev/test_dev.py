@@ -1,0 +1,91 @@
+"""The development stand-in: seeded demo data, a login banner, and never in production."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from engagement import config, create_app
+from engagement.auth.models import StaffUser
+from engagement.config import ConfigError
+from engagement.dev import DevelopmentOnly, ensure_development
+from engagement.dev.cli import seed_demo_identities
+from engagement.dev.identities import demo_persons
+from engagement.extensions import db
+from engagement.participants.models import Participant
+from engagement.participants.services import hash_pid
+from tests.conftest import TEST_CONFIG
+
+
+def test_production_refuses_the_stand_in_and_synthetic_numbers():
+    with pytest.raises(ConfigError) as caught:
+        config.load({"ENV": "production", "DEV_IDPORTEN": True, "ALLOW_SYNTHETIC_PID": True}, environ={})
+    assert "ENGAGEMENT_DEV_IDPORTEN" in str(caught.value) and "ENGAGEMENT_ALLOW_SYNTHETIC_PID" in str(
+        caught.value
+    )
+
+
+def test_development_tools_refuse_a_production_app():
+    class Fake:
+        config = {"ENV": "production"}
+
+    with pytest.raises(DevelopmentOnly):
+        ensure_development(Fake())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"IDPORTEN_ISSUER": "https://test.idporten.no"}, "ID-porten TEST"),
+        ({"IDPORTEN_ISSUER": "http://idporten.no"}, "IDPORTEN_ISSUER must be an https"),
+        ({"IDPORTEN_CLIENT_KEY": None, "IDPORTEN_CLIENT_SECRET": "s"}, "private_key_jwt"),
+        ({"STAFF_CLIENT_SECRET": "s", "STAFF_CLIENT_KEY": "/k"}, "set only one"),
+        ({"APP_CLIENTS": None}, "APP_CLIENTS"),
+    ],
+)
+def test_production_login_settings_are_checked(changes, needle):
+    values = {
+        "ENV": "production",
+        "SECRET_KEY": "s" * 32,
+        "PID_PEPPER": "p" * 32,
+        "TOKEN_SIGNING_KEY": "/k",
+        "DATABASE_URL": "postgresql+psycopg://db/x",
+        "PUBLIC_URL": "https://api.example",
+        "IDPORTEN_ISSUER": "https://idporten.no",
+        "IDPORTEN_CLIENT_ID": "c",
+        "IDPORTEN_CLIENT_KEY": "/k",
+        "STAFF_ISSUER": "https://login.example",
+        "STAFF_CLIENT_ID": "c",
+        "STAFF_CLIENT_SECRET": "s",
+        "APP_CLIENTS": [{"client_id": "a", "kind": "participant", "redirect_uris": ["x:/cb"]}],
+    }
+    assert config.validate(values) == []
+    problems = config.validate({**values, **changes})
+    assert any(needle in p for p in problems), problems
+
+
+def test_stand_in_is_served_and_announced_only_when_enabled(tmp_path):
+    off = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"})
+    assert off.test_client().get("/dev/idporten/.well-known/openid-configuration").status_code == 404
+    on = create_app({**TEST_CONFIG, "DEV_IDPORTEN": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}"})
+    discovery = on.test_client().get("/dev/idporten/.well-known/openid-configuration").get_json()
+    assert discovery["code_challenge_methods_supported"] == ["S256"]
+    banner = "\n".join(on.extensions["engagement.dev_banner"])
+    assert "/auth/app/authorize" in banner and "login_hint=ola" in banner and "/v1/me" in banner
+    for app in (off, on):
+        app.extensions["engagement.db"].dispose()
+
+
+def test_demo_roster_is_seeded_once_with_one_minor_and_one_stranger(app, app_ctx):
+    from engagement import clock
+
+    lines = seed_demo_identities()
+    assert any("demo roster" in line for line in lines)
+    people = demo_persons(clock.now().date())
+    hashes = set(db.session.scalars(sa.select(Participant.pid_hash)))
+    on_roster = [p for p in people if p.on_roster]
+    assert all(hash_pid(p.pid) in hashes for p in on_roster)
+    assert any(not p.on_roster for p in people) and any(p.note.endswith("under 18") for p in people)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(StaffUser)) == 3
+    again = seed_demo_identities()
+    assert "left as it is" in again[0]
