@@ -128,6 +128,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SESSION_MAX_HOURS", 12, "a login ends this many hours after it began, whatever its use", kind=int
     ),
+    Setting(
+        "FCM_PROJECT_ID", None, "Firebase project that sends push reminders (default: the service account's)"
+    ),
+    Setting(
+        "FCM_CREDENTIALS",
+        None,
+        "service-account JSON file for FCM, or `static` for a local endpoint; unset: reminders are only logged (refused in production)",
+    ),
+    Setting(
+        "FCM_ENDPOINT",
+        "https://fcm.googleapis.com",
+        "base URL the FCM v1 path `/v1/projects/{project}/messages:send` is appended to",
+    ),
 )
 
 _DEV_SECRETS = {

@@ -2,6 +2,46 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
+import click
 from flask.cli import AppGroup
 
+from notifications.planner import DEFAULT_TIMEZONE, PolicyError, ReminderPolicy, plan_task, zone_of
+
 reminders = AppGroup("reminders", help="Plan and send push reminders.")
+
+
+def _aware(value: str, zone_name: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone_of(zone_name))
+
+
+@reminders.command("simulate")
+@click.option(
+    "--policy", "policy_json", default="{}", help="reminder policy as JSON (defaults fill the rest)"
+)
+@click.option("--opens-at", required=True, help="ISO date-time the task opens (local to --tz if no offset)")
+@click.option("--due-at", default=None, help="ISO date-time the task is due")
+@click.option(
+    "--tz", "zone_name", default=DEFAULT_TIMEZONE, show_default=True, help="participant's time zone"
+)
+def simulate(policy_json: str, opens_at: str, due_at: str | None, zone_name: str) -> None:
+    """Print when a task's reminders would be sent under a policy (a dry run; touches no data)."""
+    try:
+        policy = ReminderPolicy.from_dict(json.loads(policy_json))
+        opens, due = _aware(opens_at, zone_name), _aware(due_at, zone_name) if due_at else None
+    except (PolicyError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    zone = zone_of(zone_name)
+    plan = plan_task(policy, opens_at=opens, due_at=due, timezone=zone_name)
+    click.echo(f"policy: {json.dumps(policy.to_dict())}")
+    for reminder in plan:
+        local = reminder.send_at.astimezone(zone)
+        click.echo(
+            f"#{reminder.sequence}  day +{reminder.offset_days:<3} {local.isoformat()}  "
+            f"({reminder.send_at.strftime('%Y-%m-%dT%H:%MZ')})"
+        )
+    if not plan:
+        click.echo("no reminder before the task is due")
