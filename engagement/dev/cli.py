@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 
 from engagement import migrate
 from engagement.dev import ensure_development
+from engagement.questionnaires.cli import publish_folder
 
 cli = AppGroup("dev", help="Development tools (refused unless ENGAGEMENT_ENV=development).")
 
@@ -21,6 +22,7 @@ def prepare() -> list[str]:
     """Bring the development database up to date and seed it when new; returns what it did."""
     done = ["database migrated to head"]
     migrate.upgrade("head")
+    done += publish_folder()
     return done
 
 
