@@ -85,12 +85,13 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
-def read_file(path: Path) -> Any:
+def read_file(path: Path, source: str | None = None) -> Any:
     """The YAML document in ``path`` (``yaml.safe_load``); :class:`DefinitionError` when it does not parse."""
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise DefinitionError([Problem(path.name, None, f"not valid YAML: {exc}")]) from exc
+        reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        raise DefinitionError([Problem(source or path.name, None, f"not valid YAML: {reason}")]) from exc
 
 
 def check_schema(raw: Any, source: str) -> list[Problem]:
@@ -153,7 +154,7 @@ def content_hash(definition: Mapping[str, Any]) -> str:
 def load(path: Path, *, root: Path | None = None) -> dict[str, Any]:
     """Read, check and normalise one definition file on its own; :class:`DefinitionError` lists every problem."""
     source = str(path.relative_to(root)) if root else path.name
-    raw = read_file(path)
+    raw = read_file(path, source)
     problems = check_schema(raw, source)
     if not problems:
         problems = check_rules(raw, source)
@@ -759,6 +760,8 @@ def validate_answers(
     enabled = enabled_items(definition, typed)
     for item in iter_items(definition):
         name = item["name"]
+        if any(c["item"] in errors for c in item.get("enable_when", [])):
+            continue  # shown or not cannot be judged while the answer it depends on is wrong
         answered = name in given and given[name] not in ("", [])
         if name not in enabled and name in given:
             errors.setdefault(name, []).append("answered, but the item is not shown given the other answers")
