@@ -137,7 +137,7 @@ class Database:
             yield self.session()
         finally:
             self.session.remove()
-            self._factory.configure(bind=self.engine, join_transaction_mode="conservative_savepoint")
+            self._factory.configure(bind=self.engine, join_transaction_mode="conditional_savepoint")
 
     @property
     def is_postgres(self) -> bool:

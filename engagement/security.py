@@ -216,3 +216,9 @@ def staff_required(*roles: str) -> Callable[[F], F]:
 
 def init_app(app: Flask) -> None:
     app.extensions["engagement.token_keys"] = TokenKeys.from_config(app)
+
+    @app.before_request
+    def _forget_principal() -> None:
+        # Requests can share one app context (and so ``g``), e.g. under a test's outer context:
+        # the caller is authenticated per request, never inherited from an earlier one.
+        g.pop("principal", None)

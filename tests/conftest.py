@@ -145,6 +145,9 @@ def make_participant(app: Flask) -> Callable[..., Participant]:
             )
             db.session.add(participant)
             db.session.flush()
+            # Commit into the test's outer transaction: a flush alone is rolled back when the app
+            # context ends (the session's savepoint closes), and requests run in their own contexts.
+            db.session.commit()
         return participant
 
     return build

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +85,10 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
-def read_file(path: Path, source: str | None = None) -> Any:
+def read_file(path: Path, source: str | None = None, content: bytes | None = None) -> Any:
     """The YAML document in ``path`` (``yaml.safe_load``); :class:`DefinitionError` when it does not parse."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load((path.read_bytes() if content is None else content).decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         raise DefinitionError([Problem(source or path.name, None, f"not valid YAML: {reason}")]) from exc
@@ -154,7 +154,13 @@ def content_hash(definition: Mapping[str, Any]) -> str:
 def load(path: Path, *, root: Path | None = None) -> dict[str, Any]:
     """Read, check and normalise one definition file on its own; :class:`DefinitionError` lists every problem."""
     source = str(path.relative_to(root)) if root else path.name
-    raw = read_file(path, source)
+    return copy.deepcopy(_load_checked(path.read_bytes(), Path(path.parent.name, path.name), source))
+
+
+@lru_cache(maxsize=64)
+def _load_checked(content: bytes, path: Path, source: str) -> dict[str, Any]:
+    # Keyed by the file's bytes, name and folder: checking the same file twice gives the same answer.
+    raw = read_file(path, source, content)
     problems = check_schema(raw, source)
     if not problems:
         problems = check_rules(raw, source)

@@ -30,7 +30,8 @@ class QuestionnaireVersion(IdMixin, Base):
     version: so.Mapped[int]
     version_label: so.Mapped[str] = so.mapped_column(sa.String(32))
     content_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
-    definition: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
+    # Deferred: large, and immutable, so services keep parsed copies (``services.definition_of``).
+    definition: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, deferred=True)
     consent_purpose: so.Mapped[str] = so.mapped_column(sa.String(64), default="questionnaires")
     published_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
 

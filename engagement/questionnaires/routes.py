@@ -48,8 +48,13 @@ def _locale(asked: str | None) -> str:
         return asked
     if not request.headers.get("Accept-Language"):
         return "all"
-    match = request.accept_languages.best_match(["nb", "nn", "en", "no"], default="nb")
-    return "nb" if match == "no" else match
+    for tag, _quality in request.accept_languages:  # best first; "en-GB" counts as "en", "no" as "nb"
+        primary = tag.split("-")[0].lower()
+        if primary in ("nb", "nn", "en"):
+            return primary
+        if primary == "no":
+            return "nb"
+    return "nb"
 
 
 @catalogue.route("")
@@ -69,14 +74,14 @@ class Version(MethodView):
     def get(self, args: dict[str, Any], key: str, version: int) -> Any:
         """One published version, whole, in one language or all three; immutable, with a strong ETag."""
         current_principal()
-        row = services.get_version(key, version)
         locale = _locale(args.get("locale"))
-        etag = f"{row.content_hash}.{locale}"
+        etag = f"{services.version_hash(key, version)}.{locale}"
         headers = {"Cache-Control": IMMUTABLE, "Vary": "Accept-Language"}
         if request.if_none_match.contains(etag) or request.if_none_match.star_tag:
             not_modified = HttpResponse(status=304, headers=headers)
             not_modified.set_etag(etag)
             return not_modified
+        row = services.get_version(key, version)
         body = {
             "key": row.key,
             "version": row.version,

@@ -63,6 +63,12 @@ class TaskQuestionnaireSchema(ma.Schema):
     href = ma.fields.Function(lambda v: f"/v1/questionnaires/{v.key}/versions/{v.version}")
 
 
+class QuestionnaireRefSchema(ma.Schema):
+    key = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+    href = ma.fields.Function(lambda v: f"/v1/questionnaires/{v.key}/versions/{v.version}")
+
+
 def _status(task: Any) -> str:
     status: str = task.status_at(clock.now())
     return status
@@ -126,6 +132,6 @@ class SubmittedSchema(ma.Schema):
     id = ma.fields.UUID(required=True)
     submission_id = ma.fields.UUID(required=True)
     task_id = ma.fields.UUID(required=True)
-    questionnaire = ma.fields.Nested(TaskQuestionnaireSchema, attribute="questionnaire_version")
+    questionnaire = ma.fields.Nested(QuestionnaireRefSchema, attribute="questionnaire_version")
     submitted_at = ma.fields.AwareDateTime(required=True)
     answers = ma.fields.Dict(keys=ma.fields.String(), required=True)

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -182,6 +182,29 @@ def latest_versions() -> list[QuestionnaireVersion]:
     return list(db.session.scalars(query))
 
 
+_DEFINITIONS: dict[uuid.UUID, dict[str, Any]] = {}
+
+
+def definition_of(version: QuestionnaireVersion) -> dict[str, Any]:
+    """The definition of a published version, loaded once per process (versions never change)."""
+    cached = _DEFINITIONS.get(version.id)
+    if cached is None:
+        cached = _DEFINITIONS[version.id] = version.definition
+    return cached
+
+
+def version_hash(key: str, version: int) -> str:
+    """The content hash of a published version, without loading its definition (ETag checks)."""
+    digest = db.session.scalar(
+        sa.select(QuestionnaireVersion.content_hash).where(
+            QuestionnaireVersion.key == key, QuestionnaireVersion.version == version
+        )
+    )
+    if digest is None:
+        raise QuestionnaireNotFound(f"Questionnaire {key!r} has no published version {version}")
+    return digest
+
+
 def get_version(key: str, version: int | None = None) -> QuestionnaireVersion:
     """A published version (the latest when ``version`` is None), or :class:`QuestionnaireNotFound`."""
     query = sa.select(QuestionnaireVersion).where(QuestionnaireVersion.key == key)
@@ -231,13 +254,21 @@ def list_tasks(participant_id: uuid.UUID) -> list[Task]:
 
 def get_task(participant_id: uuid.UUID, task_id: uuid.UUID, *, for_update: bool = False) -> Task:
     """The participant's own task, or :class:`TaskNotFound` (also for somebody else's task)."""
-    query = sa.select(Task).where(Task.id == task_id, Task.participant_id == participant_id)
+    return _task_and_zone(participant_id, task_id, for_update=for_update)[0]
+
+
+def _task_and_zone(participant_id: uuid.UUID, task_id: uuid.UUID, *, for_update: bool) -> tuple[Task, str]:
+    query = (
+        sa.select(Task, Participant.time_zone)
+        .join(Participant, Participant.id == Task.participant_id)
+        .where(Task.id == task_id, Task.participant_id == participant_id)
+    )
     if for_update:
         query = query.with_for_update(of=Task)
-    task = db.session.scalars(query).first()
-    if task is None:
+    row = db.session.execute(query).first()
+    if row is None:
         raise TaskNotFound()
-    return task
+    return row[0], row[1]
 
 
 def _close(tasks: list[Task], status: str, reason: str, at: datetime) -> int:
@@ -311,7 +342,7 @@ def save_draft(
     task = get_task(participant_id, task_id, for_update=True)
     _ensure_answerable(task, now)
     require_data_use(participant_id, task.questionnaire_version.consent_purpose, now)
-    errors = qdef.check_draft(task.questionnaire_version.definition, answers)
+    errors = qdef.check_draft(definition_of(task.questionnaire_version), answers)
     if errors:
         raise DraftInvalid(errors)
     draft = db.session.get(Draft, task.id, populate_existing=True)
@@ -344,11 +375,6 @@ def body_hash(answers: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _local_today(participant_id: uuid.UUID, at: datetime) -> Any:
-    zone = db.session.scalar(sa.select(Participant.time_zone).where(Participant.id == participant_id))
-    return at.astimezone(ZoneInfo(zone or DEFAULT_TIME_ZONE)).date()
-
-
 def _replay(existing: Response, task: Task, digest: str) -> Response:
     if existing.task_id != task.id or existing.body_hash != digest:
         raise SubmissionConflict(
@@ -370,7 +396,7 @@ def submit(
     now = clock.now()
     # The row lock serialises submissions to one task: a concurrent duplicate waits here, then finds
     # the stored response below.
-    task = get_task(participant_id, task_id, for_update=True)
+    task, zone = _task_and_zone(participant_id, task_id, for_update=True)
     digest = body_hash(answers)
     existing = db.session.scalars(sa.select(Response).where(Response.submission_id == submission_id)).first()
     if existing is not None:
@@ -378,10 +404,13 @@ def submit(
     _ensure_answerable(task, now)
     version = task.questionnaire_version
     require_data_use(participant_id, version.consent_purpose, now)
-    errors = qdef.validate_answers(version.definition, answers, today=_local_today(participant_id, now))
+    definition = definition_of(version)
+    today = now.astimezone(ZoneInfo(zone or DEFAULT_TIME_ZONE)).date()
+    errors = qdef.validate_answers(definition, answers, today=today)
     if errors:
         raise AnswersInvalid(errors)
     response = Response(
+        id=uuid.uuid4(),
         submission_id=submission_id,
         task_id=task.id,
         participant_id=participant_id,
@@ -389,28 +418,56 @@ def submit(
         answers=answers,
         body_hash=digest,
         submitted_at=now,
+        questionnaire_version=version,
     )
+    db.session.add(response)
     try:
-        with db.session.begin_nested():
-            db.session.add(response)
-    except sa_exc.IntegrityError:
-        # Another request stored a response for this task or submission_id first.
-        existing = db.session.scalars(
-            sa.select(Response).where(Response.submission_id == submission_id)
-        ).first()
-        if existing is not None:
-            return _replay(existing, task, digest), False
-        raise TaskAlreadySubmitted() from None
-    db.session.add_all(
-        Answer(response_id=response.id, item=item, variable=variable, value_number=number, value_text=text)
-        for item, variable, number, text in qdef.answer_rows(version.definition, answers)
-    )
+        db.session.flush()
+    except sa_exc.IntegrityError as exc:
+        # Only a submission_id reused on another task at the same moment gets here: the task's row
+        # lock serialises everything else. The unit of work ends with this error and rolls back.
+        raise SubmissionConflict() from exc
+    rows = qdef.answer_rows(definition, answers)
+    if rows:
+        _insert_answers(response.id, rows)
+    had_draft = task.status == "in_progress"  # a draft exists only once the task is in progress
     task.status = "submitted"
     task.submitted_at = now
     task.started_at = task.started_at or now
-    db.session.execute(sa.delete(Draft).where(Draft.task_id == task.id))
+    if had_draft:
+        db.session.execute(sa.delete(Draft).where(Draft.task_id == task.id))
     db.session.flush()
     return response, True
+
+
+_UNNEST_ANSWERS = sa.text(
+    "INSERT INTO answer (response_id, item, variable, value_number, value_text) "
+    "SELECT :response_id, * FROM unnest("
+    "CAST(:items AS text[]), CAST(:variables AS text[]), CAST(:numbers AS float8[]), CAST(:texts AS text[]))"
+)
+
+
+def _insert_answers(response_id: uuid.UUID, rows: list[tuple[str, str, float | None, str | None]]) -> None:
+    """Insert the normalised answers of one response: on PostgreSQL one statement with arrays (one
+    round trip, one plan); elsewhere an executemany."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        items, variables, numbers, texts = (list(column) for column in zip(*rows, strict=True))
+        params = {"response_id": response_id, "items": items, "variables": variables}
+        db.session.execute(_UNNEST_ANSWERS, {**params, "numbers": numbers, "texts": texts})
+        return
+    db.session.execute(
+        sa.insert(cast(sa.Table, Answer.__table__)),
+        [
+            {
+                "response_id": response_id,
+                "item": item,
+                "variable": var,
+                "value_number": num,
+                "value_text": txt,
+            }
+            for item, var, num, txt in rows
+        ],
+    )
 
 
 def delete_participant_answers(participant_id: uuid.UUID) -> int:

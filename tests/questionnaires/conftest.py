@@ -248,6 +248,7 @@ def published(app: Any, tiny_folder: Path) -> dict[tuple[str, int], Questionnair
             target.parent.mkdir(exist_ok=True)
             target.write_bytes(source.read_bytes())
         services.publish_all(tiny_folder)
+        db.session.commit()  # into the test's outer transaction, which is rolled back at the end
         return services.published_definitions()
 
 
@@ -264,7 +265,7 @@ def make_task(app: Any, published: Any) -> Callable[..., Task]:
     ) -> Task:
         with app.app_context():
             task = services.create_task(participant.id, published[(key, version)], opens_at, due_at)
-            db.session.flush()
+            db.session.commit()  # into the test's outer transaction
             return task
 
     return build
