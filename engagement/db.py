@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy.engine import Engine
 
 from engagement import clock
@@ -26,6 +26,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -117,6 +120,13 @@ class Database:
         app.extensions["engagement.db"] = engine
         self._factory.configure(bind=engine)
 
+        @app.before_request
+        def _sqlite_write_lock() -> None:
+            # SQLite has one writer: a request that may write takes the lock before its first read
+            # (the session check reads), so concurrent writers queue instead of failing mid-way.
+            if request.method in _WRITE_METHODS:
+                self.lock_for_write()
+
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:
             self.session.remove()
@@ -142,6 +152,13 @@ class Database:
         finally:
             self.session.remove()
             self._factory.configure(bind=engine, join_transaction_mode="conditional_savepoint")
+
+    def lock_for_write(self) -> None:
+        """SQLite: begin this unit of work with ``BEGIN IMMEDIATE`` (a no-op on PostgreSQL, whose row
+        locks do the job, and once a transaction is open)."""
+        session = self.session()
+        if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
+            session.connection(execution_options={"sqlite_immediate": True})
 
     @property
     def is_postgres(self) -> bool:

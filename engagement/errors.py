@@ -195,6 +195,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(sa_exc.DataError, handle_data_error)
+    app.register_error_handler(OverflowError, handle_data_error)
     app.register_error_handler(sa_exc.OperationalError, handle_database_unavailable)
     app.register_error_handler(sa_exc.InterfaceError, handle_database_unavailable)
     app.register_error_handler(sa_exc.TimeoutError, handle_database_unavailable)

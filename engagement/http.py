@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, current_app, request
 from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.routing import IntegerConverter
 
 JSON = "application/json"
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -20,7 +23,17 @@ def accepted_media_types() -> frozenset[str]:
     return declared if declared is not None else frozenset({JSON})
 
 
+class BoundedIntegerConverter(IntegerConverter):
+    """``<int:...>`` path parameters fit a 32-bit column; larger ones simply match no route (404)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedIntegerConverter
+
     @app.before_request
     def _strict_content_type() -> None:
         if request.method not in _BODY_METHODS or request.endpoint is None:

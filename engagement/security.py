@@ -180,6 +180,18 @@ def current_principal() -> Principal:
     return principal
 
 
+def login_required(view: F) -> F:
+    """Any logged-in caller, participant or staff, may call the view."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        current_principal()
+        return view(*args, **kwargs)
+
+    wrapper._access = "participant or staff"  # type: ignore[attr-defined]
+    return cast(F, wrapper)
+
+
 def participant_required(view: F) -> F:
     """Only a logged-in participant may call the view."""
 

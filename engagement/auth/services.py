@@ -588,12 +588,6 @@ class TokenSet:
     expires_in: int
 
 
-def _lock_for_write() -> None:
-    """SQLite: take the write lock up front so concurrent grants queue instead of failing."""
-    if db.session.get_bind().dialect.name == "sqlite" and not db.session().in_transaction():
-        db.session.connection(execution_options={"sqlite_immediate": True})
-
-
 def _mint(family: SessionFamily, parent_id: uuid.UUID | None) -> TokenSet:
     idle, _absolute = session_lifetimes()
     now = clock.now()
@@ -617,7 +611,7 @@ def _mint(family: SessionFamily, parent_id: uuid.UUID | None) -> TokenSet:
 def redeem_code(client_id: str, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
     """authorization_code grant: single use (a replay revokes the session), 60 s, PKCE S256, same client
     and redirect. Raises :class:`RefreshTokenReuse` (commit first) on a replay."""
-    _lock_for_write()
+    db.lock_for_write()
     client = get_client(client_id)
     now = clock.now()
     code_hash = sha256(code or "")
@@ -653,7 +647,7 @@ def redeem_code(client_id: str, code: str, redirect_uri: str, code_verifier: str
 def refresh(client_id: str, refresh_token: str) -> TokenSet:
     """refresh_token grant: rotate atomically; a rotated token coming back revokes its family
     (raises :class:`RefreshTokenReuse`; commit first). Of two concurrent uses exactly one wins."""
-    _lock_for_write()
+    db.lock_for_write()
     client = get_client(client_id)
     now = clock.now()
     token_hash = sha256(refresh_token or "")

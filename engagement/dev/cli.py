@@ -15,6 +15,7 @@ from werkzeug.serving import run_simple
 from engagement import migrate
 from engagement.consent.cli import publish_consent_documents
 from engagement.dev import ensure_development
+from engagement.questionnaires.cli import publish_folder
 
 cli = AppGroup("dev", help="Development tools (refused unless ENGAGEMENT_ENV=development).")
 
@@ -25,6 +26,7 @@ def prepare() -> list[str]:
     migrate.upgrade("head")
     done += publish_consent_documents()
     done.extend(seed_demo_identities())
+    done += publish_folder()
     return done
 
 

@@ -1,0 +1,283 @@
+"""Submissions per second under gunicorn on PostgreSQL, against a trivial authenticated endpoint.
+
+Creates its own database, migrates it, publishes the questionnaires, seeds participants with one
+open task each, mints access tokens, starts gunicorn, and drives both endpoints with the same
+number of concurrent clients (threads with keep-alive sessions). Prints requests/s, p50, p99 and the
+ratio submissions/baseline. The baseline is ``GET /v1/questionnaires/ung18/versions/1`` with a
+current ``If-None-Match``: authenticate, one indexed lookup, ``304``.
+
+    .venv/bin/python bench/submissions.py [--clients 32] [--requests 2000] [--workers 4]
+
+Target (issue): ratio >= 0.5 and p99 < 100 ms for submissions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DATABASE = "engagement_bench_submissions"
+
+
+def ung18_answers() -> dict[str, Any]:
+    """A complete, valid answer set for ung18 v1 (a young woman who has moved out)."""
+    answers: dict[str, Any] = {
+        "XA10": [2, 9],
+        "XA24": True,
+        "XA25": 2,
+        "XA26": [4],
+        "XA32": 1,
+        "XA33": 12,
+        "XA34": 6,
+        "XA37": 1,
+        "XA38": 1,
+        "XA39": False,
+        "XA40": 168,
+        "XA41": 62,
+        "XA42": 2,
+        "XA43": 7,
+        "XA44": 4,
+        "XA45": "23:30",
+        "XA46": 7.5,
+        "XA48": False,
+        "XA49": False,
+        "XA75": 1,
+        "XA76": 3,
+        "XA76_N": 5,
+        "XA77": 1,
+        "XA78": 3,
+        "XA79": 2,
+        "XA80": 2,
+        "XA81": False,
+        "XA85": True,
+        "XA86": "2025-08",
+        "XA87": "2025-08-15",
+        "XA88": 3,
+        "XA90_TEKST": "Nei takk.",
+    }
+    answers.update({f"XA{n}": 1 + n % 4 for n in range(50, 55)})
+    answers.update({f"XA{n}": 1 + n % 7 for n in range(55, 60)})
+    answers.update({f"XA{n}": 1 + n % 3 for n in range(60, 73)})
+    return answers
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _admin(sql: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(sql))
+    engine.dispose()
+
+
+def seed(env: dict[str, str], participants: int) -> tuple[list[tuple[str, str]], str]:
+    """Migrate, publish, add participants with one open ung18 v1 task each; (token, task id) pairs."""
+    from engagement import clock, create_app, migrate
+    from engagement.extensions import db
+    from engagement.participants.models import Participant
+    from engagement.questionnaires import services
+    from engagement.questionnaires.models import Task
+    from engagement.security import Principal, issue_access_token
+
+    os.environ.update(env)
+    app = create_app()
+    pairs = []
+    with app.app_context():
+        migrate.upgrade("head")
+        services.publish_all(ROOT / "questionnaires")
+        version = services.get_version("ung18", 1)
+        now = clock.now()
+        people = [
+            Participant(
+                id=uuid.uuid4(),
+                cohort_person_id=f"B{i:08d}",
+                pid_hash=uuid.uuid4().hex + uuid.uuid4().hex,
+                birth_date=(now - timedelta(days=365 * 19)).date(),
+            )
+            for i in range(participants)
+        ]
+        db.session.add_all(people)
+        db.session.flush()
+        tasks = [
+            Task(
+                id=uuid.uuid4(),
+                participant_id=p.id,
+                questionnaire_version_id=version.id,
+                status="open",
+                opens_at=now - timedelta(hours=1),
+                due_at=now + timedelta(days=7),
+                created_at=now,
+            )
+            for p in people
+        ]
+        db.session.add_all(tasks)
+        db.session.commit()
+        digest = version.content_hash
+        with app.test_request_context():
+            for person, task in zip(people, tasks, strict=True):
+                principal = Principal(
+                    "participant", person.id, uuid.uuid4(), "bench", acr="idporten-loa-high"
+                )
+                pairs.append((issue_access_token(principal), str(task.id)))
+    app.extensions["engagement.db"].dispose()
+    return pairs, f'"{digest}.nb"'
+
+
+def drive(
+    base: str, jobs: list[tuple[str, str, dict[str, str], bytes | None]], clients: int
+) -> dict[str, Any]:
+    """Run ``jobs`` (method, path, headers, body) from ``clients`` threads; rate, latencies and statuses."""
+    import requests
+
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    cursor = iter(jobs)
+
+    def worker() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                job = next(cursor, None)
+            if job is None:
+                break
+            method, path, headers, body = job
+            started = time.perf_counter()
+            response = session.request(method, base + path, headers=headers, data=body, timeout=30)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        session.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    ordered = sorted(latencies)
+    return {
+        "rate": len(latencies) / wall,
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000,
+        "statuses": statuses,
+    }
+
+
+def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+    import requests
+
+    for _ in range(300):
+        if process.poll() is not None:
+            raise SystemExit("gunicorn exited early")
+        try:
+            if requests.get(base + "/health/ready", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("gunicorn did not become ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=2000, help="submissions (one task each)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    from engagement.security import generate_signing_key
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-submissions-"))
+    key_file = scratch / "signing-key.json"
+    key_file.write_text(json.dumps(generate_signing_key().as_dict(private=True)))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ENGAGEMENT_ENV": "development",
+        "ENGAGEMENT_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}",
+        "ENGAGEMENT_TOKEN_SIGNING_KEY": str(key_file),
+        "ENGAGEMENT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "ENGAGEMENT_LOG_LEVEL": "WARNING",
+        "ENGAGEMENT_DB_POOL_SIZE": str(args.threads + 1),
+    }
+    _admin(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    _admin(f"CREATE DATABASE {DATABASE}")
+    server = None
+    try:
+        warmup = 200
+        pairs, etag = seed(env, args.requests + warmup)
+        gunicorn = [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--workers", str(args.workers),
+            "--worker-class", "gthread",
+            "--threads", str(args.threads),
+            "--bind", f"127.0.0.1:{port}",
+            "--log-level", "warning",
+            "wsgi:app",
+        ]  # fmt: skip
+        server = subprocess.Popen(gunicorn, cwd=ROOT, env=env)
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, server)
+
+        body = json.dumps({"answers": ung18_answers()})
+
+        def submission(token: str, task: str) -> tuple[str, str, dict[str, str], bytes]:
+            payload = body[:-1] + f', "submission_id": "{uuid.uuid4()}"}}'
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            return ("POST", f"/v1/me/tasks/{task}/submission", headers, payload.encode())
+
+        def baseline(token: str) -> tuple[str, str, dict[str, str], None]:
+            headers = {"Authorization": f"Bearer {token}", "If-None-Match": etag}
+            return ("GET", "/v1/questionnaires/ung18/versions/1?locale=nb", headers, None)
+
+        drive(base, [submission(*p) for p in pairs[:warmup]], args.clients)
+        drive(base, [baseline(t) for t, _ in pairs[:warmup]], args.clients)
+        trivial = drive(base, [baseline(t) for t, _ in pairs[warmup:]], args.clients)
+        submitted = drive(base, [submission(*p) for p in pairs[warmup:]], args.clients)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=20)
+        _admin(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+
+    print(f"gunicorn {args.workers} workers x {args.threads} threads, {args.clients} concurrent clients, "
+          f"{args.requests} requests each, {os.cpu_count()} CPUs")  # fmt: skip
+    for name, result in (("baseline (304, authenticated)", trivial), ("submission (201)", submitted)):
+        print(
+            f"{name:32} {result['rate']:8.1f} req/s   p50 {result['p50_ms']:6.1f} ms   "
+            f"p99 {result['p99_ms']:6.1f} ms   statuses {result['statuses']}"
+        )
+    print(f"ratio submissions/baseline: {submitted['rate'] / trivial['rate']:.2f}  (target >= 0.5)")
+    print(f"submission p99: {submitted['p99_ms']:.1f} ms  (target < 100 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Questionnaires: versioned definition files, publishing, the catalogue, tasks, drafts and submissions."""

@@ -1,0 +1,131 @@
+"""Published questionnaire versions, tasks (assignments), drafts, submitted responses and their answers.
+
+A published version and a stored response never change (enforced on flush); a response may only be
+deleted, with its answers, when a participant withdraws with deletion.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from engagement import clock
+from engagement.db import Base, CreatedMixin, IdMixin
+
+TASK_STATUSES = ("open", "in_progress", "submitted", "expired", "cancelled")
+ACTIVE_STATUSES = ("open", "in_progress")
+
+
+class QuestionnaireVersion(IdMixin, Base):
+    """One published, immutable version of a questionnaire definition file."""
+
+    __tablename__ = "questionnaire_version"
+    __table_args__ = (sa.UniqueConstraint("key", "version"),)
+
+    key: so.Mapped[str] = so.mapped_column(sa.String(32))
+    version: so.Mapped[int]
+    version_label: so.Mapped[str] = so.mapped_column(sa.String(32))
+    content_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+    # Deferred: large, and immutable, so services keep parsed copies (``services.definition_of``).
+    definition: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, deferred=True)
+    consent_purpose: so.Mapped[str] = so.mapped_column(sa.String(64), default="questionnaires")
+    published_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+
+    def __repr__(self) -> str:
+        return f"<QuestionnaireVersion {self.key} v{self.version}>"
+
+
+class Task(IdMixin, CreatedMixin, Base):
+    """A participant's assignment to answer one questionnaire version, with its status history."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('open', 'in_progress', 'submitted', 'expired', 'cancelled')", name="status"
+        ),
+        sa.Index("ix_task_participant_id_status", "participant_id", "status"),
+    )
+
+    participant_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("participant.id"))
+    questionnaire_version_id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.ForeignKey("questionnaire_version.id"), index=True
+    )
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="open")
+    opens_at: so.Mapped[datetime]
+    due_at: so.Mapped[datetime | None]
+    started_at: so.Mapped[datetime | None]
+    submitted_at: so.Mapped[datetime | None]
+    closed_at: so.Mapped[datetime | None]
+    closed_reason: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+
+    questionnaire_version: so.Mapped[QuestionnaireVersion] = so.relationship(lazy="joined", innerjoin=True)
+
+    def status_at(self, at: datetime) -> str:
+        """The status as the participant sees it at ``at``: an active task past its due time is expired."""
+        if self.status in ACTIVE_STATUSES and self.due_at is not None and at >= self.due_at:
+            return "expired"
+        return self.status
+
+
+class Draft(Base):
+    """Partial answers to a task, saved from any device; ``etag`` changes on every save."""
+
+    __tablename__ = "draft"
+
+    task_id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.ForeignKey("task.id", ondelete="CASCADE"), primary_key=True
+    )
+    answers: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
+    etag: so.Mapped[str] = so.mapped_column(sa.String(32))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    updated_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+
+
+class Response(IdMixin, Base):
+    """A submission: immutable, bound to the exact version answered, identified by the client's UUID."""
+
+    __tablename__ = "response"
+
+    submission_id: so.Mapped[uuid.UUID] = so.mapped_column(unique=True)
+    task_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("task.id"), unique=True)
+    participant_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("participant.id"), index=True)
+    questionnaire_version_id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.ForeignKey("questionnaire_version.id"), index=True
+    )
+    answers: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
+    body_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+    submitted_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+
+    questionnaire_version: so.Mapped[QuestionnaireVersion] = so.relationship()
+
+
+class Answer(Base):
+    """One export variable of one response (multiple choice: one 0/1 row per option)."""
+
+    __tablename__ = "answer"
+
+    response_id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
+    )
+    variable: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    item: so.Mapped[str] = so.mapped_column(sa.String(64))
+    value_number: so.Mapped[float | None] = so.mapped_column(sa.Float)
+    value_text: so.Mapped[str | None] = so.mapped_column(sa.Text)
+
+
+class ImmutableRecordChanged(RuntimeError):
+    pass
+
+
+@sa.event.listens_for(so.Session, "before_flush")
+def _published_things_do_not_change(session: so.Session, _ctx: Any, _instances: Any) -> None:
+    for obj in session.dirty:
+        if isinstance(obj, QuestionnaireVersion | Response | Answer) and session.is_modified(obj):
+            raise ImmutableRecordChanged(f"{type(obj).__name__} rows are never changed")
+    for obj in session.deleted:
+        if isinstance(obj, QuestionnaireVersion):
+            raise ImmutableRecordChanged("published questionnaire versions are never deleted")
