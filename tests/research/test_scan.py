@@ -68,3 +68,9 @@ def test_dates_in_data_files_are_found_but_not_in_the_manifest(tmp_path: Path) -
         ("PDB1_X.parquet", "date-column", "column WHEN"),
         ("PDB1_X.parquet", "date", "column TXT row 1"),
     }
+
+
+def test_a_number_across_the_scan_s_read_boundary_is_found(tmp_path: Path) -> None:
+    fnr = synthetic_fnr(date(2005, 8, 21))
+    (tmp_path / "big.bin").write_bytes(b"\x01" * (2**22 - 5) + fnr.encode() + b"\x00" + b"2" * 12)
+    assert [f.where for f in find_identifiers(tmp_path)] == [f"byte {2**22 - 5}"]
