@@ -1,0 +1,1 @@
+"""Research extracts: pseudonymised, consent-filtered deliveries with codebooks into the research data store."""

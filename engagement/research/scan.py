@@ -1,0 +1,191 @@
+"""The last safety net before a delivery leaves: no fødselsnummer, and no dates in the data.
+
+Every file is searched byte by byte for an 11-digit run that passes the fødselsnummer mod-11 check
+(including the rule for numbers issued from 2032, and D-, H- and synthetic numbers, which all pass the
+same check). Parquet files, being compressed, are read back instead: text cells are searched the same
+way, and whole numbers are checked as 11-digit numbers, and as 10-digit ones with the leading zero a
+numeric column drops (except in key columns, whose pseudonyms are 10-digit by design and below any
+number a zero-led fødselsnummer can become beyond 2,147,483,647). Data files (CSV and Parquet) must also
+hold no date (ISO ``YYYY-MM-DD`` or Norwegian ``DD.MM.YYYY``) and no date or time column. Findings name
+the file and place, never the number found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from engagement.errors import DomainError
+
+_W1 = (3, 7, 6, 1, 8, 9, 4, 5, 2, 1)  # the last weight applies to the first check digit itself
+_W2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2, 1)
+_ELEVEN = re.compile(rb"(?<![0-9])[0-9]{11}(?![0-9])")  # for short texts; files use numpy
+_ELEVEN_TEXT = r"(^|[^0-9])[0-9]{11}([^0-9]|$)"
+_DATE = re.compile(
+    rb"(?:19|20)[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    rb"|(?:0[1-9]|[12][0-9]|3[01])\.(?:0[1-9]|1[0-2])\.(?:19|20)[0-9]{2}"
+)
+_DATE_TEXT = (
+    r"(^|[^0-9])((19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"|(0[1-9]|[12][0-9]|3[01])\.(0[1-9]|1[0-2])\.(19|20)[0-9]{2})([^0-9]|$)"
+)
+# CSV files that describe data rather than hold it.
+METADATA_CSV = frozenset({"codebook.csv", "instruments.csv", "deletion_list.csv"})
+INT32_MAX = 2**31 - 1
+
+
+class IdentifiersFound(DomainError):
+    """The delivery was refused: it would have carried a fødselsnummer or a date."""
+
+    status, slug, title = (
+        500,
+        "research-delivery-holds-identifiers",
+        "The delivery was refused by the identity scan",
+    )
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str  # relative to the scanned folder
+    kind: Literal["fodselsnummer", "date", "date-column"]
+    where: str  # byte offset, or column and row; never the value
+
+
+def passes_mod11(digits: str) -> bool:
+    """True if the 11 digits pass the fødselsnummer check (k1 remainder 0-3 from 2032, k2 remainder 0)."""
+    if len(digits) != 11 or not digits.isdigit():
+        return False
+    numbers = [int(c) for c in digits]
+    first = sum(w * d for w, d in zip(_W1, numbers[:10], strict=True)) % 11
+    second = sum(w * d for w, d in zip(_W2, numbers, strict=True)) % 11
+    return second == 0 and first in (0, 1, 2, 3)
+
+
+def find_identifiers(folder: Path) -> list[Finding]:
+    """Every fødselsnummer-like number and every date in the delivery folder (see the module text)."""
+    findings: list[Finding] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if path.suffix == ".parquet":
+            findings.extend(_scan_parquet(path, relative))
+            continue
+        is_data = path.suffix == ".csv" and path.name not in METADATA_CSV
+        findings.extend(_scan_bytes(path, relative, dates=is_data))
+    return findings
+
+
+def refuse_identifiers(folder: Path) -> None:
+    """Raise ``IdentifiersFound`` if ``find_identifiers`` finds anything."""
+    findings = find_identifiers(folder)
+    if findings:
+        shown = "; ".join(f"{f.kind} in {f.path} at {f.where}" for f in findings[:10])
+        more = f" and {len(findings) - 10} more" if len(findings) > 10 else ""
+        raise IdentifiersFound(f"{len(findings)} finding(s): {shown}{more}", findings=len(findings))
+
+
+def _scan_bytes(path: Path, relative: str, *, dates: bool) -> list[Finding]:
+    found: list[Finding] = []
+    for base, piece in _pieces(path):
+        # Digits become "0", date separators stay, everything else becomes "x": plain substring
+        # searches (C speed) then find every run of exactly 11 digits and every date shape.
+        shape = b"x" + piece.translate(_SHAPES) + b"x"
+        for start in _occurrences(shape, b"x" + b"0" * 11 + b"x"):
+            if passes_mod11(piece[start : start + 11].decode()):
+                found.append(Finding(relative, "fodselsnummer", f"byte {base + start}"))
+        if dates:
+            for pattern in (b"x0000-00-00x", b"x00.00.0000x"):
+                for start in _occurrences(shape, pattern):
+                    if _DATE.fullmatch(piece, start, start + 10):
+                        found.append(Finding(relative, "date", f"byte {base + start}"))
+    return found
+
+
+_SHAPES = bytes(0x30 if 0x30 <= b <= 0x39 else b if b in b"-." else 0x78 for b in range(256))
+
+
+def _occurrences(haystack: bytes, needle: bytes) -> Iterator[int]:
+    """Start of every (overlapping) occurrence of ``needle``, shifted back by its 1-byte lead."""
+    at = haystack.find(needle)
+    while at >= 0:
+        yield at
+        at = haystack.find(needle, at + 1)
+
+
+def _pieces(path: Path, size: int = 1 << 22) -> Iterator[tuple[int, bytes]]:
+    """The file in pieces that never split a run of digits (or a date), with each piece's offset."""
+    base = 0
+    carry = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(size):
+            buffer = carry + chunk
+            cut = len(buffer) - 1 - _trailing_digits(buffer)  # the last byte outside a number or date
+            yield base, buffer[: cut + 1]
+            base += cut + 1
+            carry = buffer[cut + 1 :]
+    if carry:
+        yield base, carry
+
+
+def _trailing_digits(buffer: bytes) -> int:
+    count = 0
+    while count < len(buffer) and buffer[-1 - count] in b"0123456789-.":
+        count += 1
+    return count
+
+
+def _scan_parquet(path: Path, relative: str) -> list[Finding]:
+    found: list[Finding] = []
+    parquet = pq.ParquetFile(path)
+    schema = parquet.schema_arrow
+    texts = [value.decode("utf-8", "replace") for value in (schema.metadata or {}).values()]
+    for field in schema:
+        texts.extend(value.decode("utf-8", "replace") for value in (field.metadata or {}).values())
+    for text in texts:
+        for match in _ELEVEN.finditer(text.encode()):
+            if passes_mod11(match.group().decode()):
+                found.append(Finding(relative, "fodselsnummer", "metadata"))
+    for field in schema:
+        if pa.types.is_temporal(field.type):
+            found.append(Finding(relative, "date-column", f"column {field.name}"))
+            continue
+        is_key = (field.metadata or {}).get(b"role") == b"key"
+        offset = 0
+        for group in range(parquet.num_row_groups):
+            column = parquet.read_row_group(group, columns=[field.name]).column(0).combine_chunks()
+            found.extend(_scan_column(column, field.name, offset, relative, is_key))
+            offset += len(column)
+    return found
+
+
+def _scan_column(column: pa.Array, name: str, offset: int, relative: str, is_key: bool) -> list[Finding]:
+    found: list[Finding] = []
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        for row in _rows_matching(column, _ELEVEN_TEXT):
+            text = column[row].as_py() or ""
+            if any(passes_mod11(m.group().decode()) for m in _ELEVEN.finditer(text.encode())):
+                found.append(Finding(relative, "fodselsnummer", f"column {name} row {offset + row + 1}"))
+        for row in _rows_matching(column, _DATE_TEXT):
+            found.append(Finding(relative, "date", f"column {name} row {offset + row + 1}"))
+        return found
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+        return found
+    values = column.cast(pa.float64()).fill_null(0).to_numpy(zero_copy_only=False)
+    lowest = 10**9 if not is_key else INT32_MAX + 1
+    candidates = np.flatnonzero((values >= lowest) & (values < 10**11) & (values == np.floor(values)))
+    for index in candidates:
+        if passes_mod11(f"{int(values[index]):011d}"):
+            found.append(Finding(relative, "fodselsnummer", f"column {name} row {offset + int(index) + 1}"))
+    return found
+
+
+def _rows_matching(column: pa.Array, pattern: str) -> list[int]:
+    matches = pc.match_substring_regex(column, pattern).fill_null(False)
+    return [int(i) for i in np.flatnonzero(matches.to_numpy(zero_copy_only=False))]

@@ -1,0 +1,76 @@
+"""The identity scan: fødselsnumre (synthetic ones here) and dates never leave in a delivery."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from engagement.research.scan import IdentifiersFound, find_identifiers, passes_mod11, refuse_identifiers
+from tests.identities import synthetic_fnr
+
+from .helpers import COLUMNS, KEY, info, ung18
+
+
+def test_synthetic_numbers_pass_the_check_and_a_changed_digit_fails() -> None:
+    fnr = synthetic_fnr(date(2007, 3, 9))
+    assert passes_mod11(fnr)
+    changed = fnr[:10] + str((int(fnr[10]) + 1) % 10)
+    assert not passes_mod11(changed)
+    assert passes_mod11(synthetic_fnr(date(2007, 3, 9), d_number=True))
+
+
+def test_a_number_in_any_text_file_is_found_without_showing_it(tmp_path: Path) -> None:
+    fnr = synthetic_fnr(date(2006, 11, 30))
+    (tmp_path / "README.md").write_text(f"Kontakt: {fnr}\n", encoding="utf-8")
+    (tmp_path / "ok.txt").write_text("12345678901 is not valid; 1234567890123 is longer\n", encoding="utf-8")
+    findings = find_identifiers(tmp_path)
+    assert [(f.path, f.kind, f.where) for f in findings] == [("README.md", "fodselsnummer", "byte 9")]
+    with pytest.raises(IdentifiersFound) as caught:
+        refuse_identifiers(tmp_path)
+    assert fnr not in str(caught.value.detail)
+
+
+def test_numbers_in_parquet_columns_are_found_even_without_their_leading_zero(tmp_path: Path) -> None:
+    eleven = synthetic_fnr(date(2006, 11, 30))
+    zero_led = synthetic_fnr(date(2006, 1, 5))
+    assert zero_led.startswith("0")
+    table = pa.table({"A": [1, int(eleven)], "B": [int(zero_led), 2], "T": ["ok", f"fnr {eleven}"]})
+    pq.write_table(table, tmp_path / "x.parquet", compression="zstd")
+    found = {(f.kind, f.where) for f in find_identifiers(tmp_path)}
+    assert found == {
+        ("fodselsnummer", "column A row 2"),
+        ("fodselsnummer", "column B row 1"),
+        ("fodselsnummer", "column T row 2"),
+    }
+
+
+def test_pseudonyms_in_key_columns_are_not_mistaken_for_numbers(tmp_path: Path) -> None:
+    from engagement.research.writers import deliver
+
+    delivery = deliver(tmp_path, [ung18()], info())
+    assert find_identifiers(delivery.path) == []
+    assert COLUMNS[KEY]
+
+
+def test_dates_in_data_files_are_found_but_not_in_the_manifest(tmp_path: Path) -> None:
+    (tmp_path / "PDB1_X.csv").write_text("ID,WHEN\n1,2024-03-05\n2,05.03.2024\n", encoding="utf-8")
+    (tmp_path / "manifest.json").write_text('{"created_at": "2026-01-15T09:30:00+00:00"}', encoding="utf-8")
+    table = pa.table({"ID": [1], "WHEN": pa.array([date(2024, 3, 5)]), "TXT": ["født 2005-06-07"]})
+    pq.write_table(table, tmp_path / "PDB1_X.parquet")
+    found = {(f.path, f.kind, f.where) for f in find_identifiers(tmp_path)}
+    assert found == {
+        ("PDB1_X.csv", "date", "byte 10"),
+        ("PDB1_X.csv", "date", "byte 23"),
+        ("PDB1_X.parquet", "date-column", "column WHEN"),
+        ("PDB1_X.parquet", "date", "column TXT row 1"),
+    }
+
+
+def test_a_number_across_the_scan_s_read_boundary_is_found(tmp_path: Path) -> None:
+    fnr = synthetic_fnr(date(2005, 8, 21))
+    (tmp_path / "big.bin").write_bytes(b"\x01" * (2**22 - 5) + fnr.encode() + b"\x00" + b"2" * 12)
+    assert [f.where for f in find_identifiers(tmp_path)] == [f"byte {2**22 - 5}"]
