@@ -107,7 +107,12 @@ class Database:
     def __init__(self) -> None:
         self._factory = so.sessionmaker(expire_on_commit=False)
         self.session = so.scoped_session(self._factory)
-        self._engines: dict[int, Engine] = {}
+        self._lock_free: set[str] = set()
+
+    def never_writes(self, blueprint_name: str) -> None:
+        """Declare that a blueprint's views never touch this database (e.g. the development OpenID
+        provider, which the login callback calls while holding the SQLite write lock)."""
+        self._lock_free.add(blueprint_name)
 
     def init_app(self, app: Flask) -> None:
         cfg = app.config
@@ -124,7 +129,7 @@ class Database:
         def _sqlite_write_lock() -> None:
             # SQLite has one writer: a request that may write takes the lock before its first read
             # (the session check reads), so concurrent writers queue instead of failing mid-way.
-            if request.method in _WRITE_METHODS:
+            if request.method in _WRITE_METHODS and request.blueprint not in self._lock_free:
                 self.lock_for_write()
 
         @app.teardown_appcontext

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from engagement import clock
+from engagement.extensions import db
 
 
 class DevelopmentOnly(RuntimeError):
@@ -48,6 +49,8 @@ def init_app(app: Flask) -> None:
     )
     app.register_blueprint(idporten.blueprint("dev_idporten", "/dev/idporten"))
     app.register_blueprint(staff.blueprint("dev_staff", "/dev/staff"))
+    db.never_writes("dev_idporten")  # an upstream provider of its own: no share in this database
+    db.never_writes("dev_staff")
     app.extensions["engagement.dev_providers"] = {"idporten": idporten, "staff": staff}
     app.extensions["engagement.dev_banner"] = banner(base)
 

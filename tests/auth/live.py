@@ -23,8 +23,8 @@ STAFF_REDIRECT = "http://127.0.0.1:8765/callback"
 class Server:
     """A threaded WSGI server on 127.0.0.1 (free port), in a daemon thread."""
 
-    def __init__(self, app: Any) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+    def __init__(self, app: Any, port: int = 0) -> None:
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -89,3 +89,35 @@ def test_demo_roster_is_seeded_once_with_one_minor_and_one_stranger(app, app_ctx
     assert db.session.scalar(sa.select(sa.func.count()).select_from(StaffUser)) == 3
     again = seed_demo_identities()
     assert "left as it is" in again[0]
+
+
+def test_make_run_setup_logs_a_demo_participant_in_end_to_end(tmp_path):
+    """What `make run` serves: one process with the stand-in beside the API, on SQLite, over real HTTP."""
+    import socket
+
+    from engagement.dev.cli import prepare
+    from tests.auth.live import Browser, Server
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dev = create_app(
+        {
+            **TEST_CONFIG,
+            "ENV": "development",
+            "DEV_IDPORTEN": True,
+            "PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}",
+        }
+    )
+    with dev.app_context():
+        prepare()
+    server = Server(dev, port)
+    try:
+        browser = Browser(server.url, redirect_uri="http://127.0.0.1/callback")
+        tokens = browser.tokens("ola")
+        me = browser.get("/v1/me", tokens["access_token"])
+        assert me.status_code == 200 and me.json()["age"] >= 18
+    finally:
+        server.close()
+        dev.extensions["engagement.db"].dispose()
