@@ -312,8 +312,11 @@ def finish_login(login: LoginTransaction, args: dict[str, str]) -> Identity:
     """Check ``iss`` (RFC 9207), trade the code, validate the ID token and find who logged in."""
     provider = upstream("idporten" if login.kind == "participant" else "staff")
     if args.get("error"):
-        error = args["error"] if args["error"] in ("access_denied", "login_required") else "access_denied"
-        raise LoginFailed(error, "login_cancelled")
+        if args["error"] in ("access_denied", "login_required"):
+            raise LoginFailed(args["error"], "login_cancelled")
+        # The provider refused this service's own request (invalid_request, ...): not the user's doing.
+        _login_failure(login, "provider_error", "error=" + re.sub(r"[^a-z_]", "", args["error"])[:40])
+        raise LoginFailed("access_denied", "login_failed")
     try:
         metadata = provider.metadata()
     except UpstreamError as exc:
