@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 FLASK  := $(BIN)/flask --app wsgi
+IDP    := tests/idp
+IDP_STAMP := $(IDP)/node_modules/.installed
 
 export ENGAGEMENT_ENV ?= development
 
@@ -16,6 +18,17 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The OpenID-certified provider the login tests run against (npm oidc-provider, exact lockfile).
+# Installed once per lockfile change; without node the tests that need it are skipped.
+$(IDP_STAMP): $(IDP)/package.json $(IDP)/package-lock.json
+	@if ! command -v node >/dev/null 2>&1; then \
+		echo "node not found: the certified-provider login tests will be skipped"; \
+	elif ! command -v npm >/dev/null 2>&1; then \
+		echo "node is installed but npm is not: cannot run npm ci --prefix $(IDP)" >&2; exit 1; \
+	else \
+		npm ci --prefix $(IDP) --no-audit --no-fund --loglevel=error && touch $@; \
+	fi
 
 run: $(STAMP)
 	ENGAGEMENT_DEV_IDPORTEN=$${ENGAGEMENT_DEV_IDPORTEN:-true} \
@@ -30,7 +43,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy engagement notifications
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(IDP_STAMP)
 	ENGAGEMENT_ENV=test $(BIN)/python -m pytest
 	@if [ -n "$$ENGAGEMENT_TEST_POSTGRES_URL" ]; then \
 		echo "== again on PostgreSQL =="; \
@@ -40,4 +53,4 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache $(IDP)/node_modules
