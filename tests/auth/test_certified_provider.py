@@ -86,7 +86,9 @@ class CertifiedProvider:
             )
         lines: queue.Queue[str | None] = queue.Queue()
         assert self.process.stdout is not None
-        self._drain = threading.Thread(target=_drain, args=(self.process.stdout, lines, self.log), daemon=True)
+        self._drain = threading.Thread(
+            target=_drain, args=(self.process.stdout, lines, self.log), daemon=True
+        )
         self._drain.start()
         while True:
             try:
@@ -362,7 +364,8 @@ def test_provider_key_rotation_is_followed_through_a_jwks_reload(certified):
 
     def kids() -> set[str]:
         with certified.app.app_context():
-            return {k.kid for k in upstream("idporten").keys() if k.kid}
+            published = upstream("idporten").keys()
+            return {k.kid for k in published if k.kid}
 
     assert "code" in certified.browser().login("ola")
     assert kids() == {old.kid}
