@@ -300,7 +300,6 @@ def standings(
         ranked = ranked.where(ConsentDecision.participant_id.in_(participant_ids))
         withdrawn = withdrawn.where(ConsentWithdrawal.participant_id.in_(participant_ids))
     latest = ranked.subquery()
-    documents = {d.id: d for d in db.session.scalars(sa.select(ConsentDocument))}
     result: dict[uuid.UUID, Standing] = {}
     for participant_id, document_id, purpose, decision, decided_at in db.session.execute(
         sa.select(
@@ -313,7 +312,8 @@ def standings(
     ):
         now = result.get(participant_id)
         if now is None:
-            now = result[participant_id] = Standing(documents[document_id], decided_at)
+            # a handful of documents: the session's identity map loads each once
+            now = result[participant_id] = Standing(db.session.get(ConsentDocument, document_id), decided_at)
         now.by_purpose[purpose] = decision
     for participant_id, scope, withdrawn_at in db.session.execute(withdrawn):
         result.setdefault(participant_id, Standing()).withdrew(scope, withdrawn_at)
