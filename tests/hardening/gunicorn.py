@@ -1,0 +1,70 @@
+"""The app under gunicorn in a child process on a free loopback port, as production runs it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def gunicorn(settings: dict[str, str], *, workers: int = 2, threads: int = 4) -> Iterator[str]:
+    """Serve ``wsgi:app`` with ``ENGAGEMENT_<name>`` = value for each setting; yields the base URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")}
+    env.update({f"ENGAGEMENT_{k}": v for k, v in settings.items()})
+    env.setdefault("ENGAGEMENT_ENV", "test")
+    env.setdefault("ENGAGEMENT_LOG_LEVEL", "WARNING")
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--workers", str(workers),
+        "--worker-class", "gthread",
+        "--threads", str(threads),
+        "--bind", f"127.0.0.1:{port}",
+        "--graceful-timeout", "2",
+        "--log-level", "warning",
+        "wsgi:app",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_live(base, process)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _wait_live(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+        try:
+            with requests.get(base + "/health/live", timeout=1) as response:
+                if response.status_code == 200:
+                    return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("gunicorn did not answer within 30 s")
