@@ -26,33 +26,46 @@ def free_port() -> int:
 @contextmanager
 def gunicorn(settings: dict[str, str], *, workers: int = 2, threads: int = 4) -> Iterator[str]:
     """Serve ``wsgi:app`` with ``ENGAGEMENT_<name>`` = value for each setting; yields the base URL."""
-    port = free_port()
+    with gunicorns(settings, 1, workers=workers, threads=threads) as (base,):
+        yield base
+
+
+@contextmanager
+def gunicorns(
+    settings: dict[str, str], count: int, *, workers: int = 2, threads: int = 4
+) -> Iterator[list[str]]:
+    """``count`` servers of the same configuration (hosts behind one load balancer), started together."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")}
     env.update({f"ENGAGEMENT_{k}": v for k, v in settings.items()})
     env.setdefault("ENGAGEMENT_ENV", "test")
     env.setdefault("ENGAGEMENT_LOG_LEVEL", "WARNING")
-    command = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "--workers", str(workers),
-        "--worker-class", "gthread",
-        "--threads", str(threads),
-        "--bind", f"127.0.0.1:{port}",
-        "--graceful-timeout", "2",
-        "--log-level", "warning",
-        "wsgi:app",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
+    started: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
-        _wait_live(base, process)
-        yield base
+        for _ in range(count):
+            port = free_port()
+            command = [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "--workers", str(workers),
+                "--worker-class", "gthread",
+                "--threads", str(threads),
+                "--bind", f"127.0.0.1:{port}",
+                "--graceful-timeout", "2",
+                "--log-level", "warning",
+                "wsgi:app",
+            ]  # fmt: skip
+            started.append((f"http://127.0.0.1:{port}", subprocess.Popen(command, cwd=ROOT, env=env)))
+        for base, process in started:
+            _wait_live(base, process)
+        yield [base for base, _ in started]
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        for _, process in started:
+            process.terminate()
+        for _, process in started:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
 
 
 def _wait_live(base: str, process: subprocess.Popen[bytes]) -> None:

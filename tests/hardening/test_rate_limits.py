@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import problem
-from tests.hardening.gunicorn import gunicorn
+from tests.hardening.gunicorn import gunicorns
 
 REDIS_URL = "redis://127.0.0.1:6379"
 AUTH_ENDPOINTS = [
@@ -115,7 +115,7 @@ def test_redis_storage_shares_the_auth_limit_across_processes(database_url):
         "TRUSTED_PROXIES": "1",
     }
     # two servers, as two hosts behind one load balancer; the requests alternate between them
-    with gunicorn(settings, workers=1, threads=2) as one, gunicorn(settings, workers=1, threads=2) as two:
+    with gunicorns(settings, 2, workers=1, threads=2) as (one, two):
         statuses, retry_after = [], None
         for i in range(8):
             with requests.post(
