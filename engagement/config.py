@@ -141,6 +141,12 @@ SETTINGS: tuple[Setting, ...] = (
         "https://fcm.googleapis.com",
         "base URL the FCM v1 path `/v1/projects/{project}/messages:send` is appended to",
     ),
+    Setting(
+        "TRUSTED_PROXIES",
+        0,
+        "trusted proxies in front of the service (their `X-Forwarded-For` gives the client address)",
+        kind=int,
+    ),
 )
 
 _DEV_SECRETS = {

@@ -1,4 +1,4 @@
-"""Request guards every endpoint shares: strict content types on request bodies."""
+"""Request guards every endpoint shares: strict content types on request bodies, no sniffing of answers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, current_app, request
 from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 JSON = "application/json"
@@ -33,6 +34,17 @@ class BoundedIntegerConverter(IntegerConverter):
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedIntegerConverter
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        # Behind a load balancer every request comes from its address; without this, one client's
+        # rate limit would be every client's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+    @app.after_request
+    def _no_sniffing(response: Any) -> Any:
+        # Answers echo text participants typed; a browser must never take a JSON body for HTML.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
 
     @app.before_request
     def _strict_content_type() -> None:

@@ -65,6 +65,9 @@ TEST_CONFIG: dict[str, Any] = {
     "ALLOW_SYNTHETIC_PID": True,
     "LOG_JSON": True,
     "LOG_LEVEL": "INFO",
+    # high enough that no test trips them by accident; tests/hardening lowers them where it tests them
+    "RATE_LIMIT_AUTH": "100000/minute",
+    "RATE_LIMIT_SUBMISSION": "100000/minute",
 }
 
 

@@ -30,6 +30,9 @@ METADATA_TTL = 24 * 3600.0
 JWKS_TTL = 3600.0
 JWKS_FORCED_RELOAD_INTERVAL = 60.0
 HTTP_TIMEOUT = 5.0
+# After a failed discovery, logins fail at once for this long instead of each waiting out the timeout
+# in turn behind the lock (a hanging provider would otherwise queue every login for N times the timeout).
+RETRY_AFTER_FAILURE = 10.0
 LEEWAY_SECONDS = 30
 MAX_TOKEN_BYTES = 16_384
 ID_TOKEN_ALGORITHMS = ("RS256", "ES256", "PS256")
@@ -55,6 +58,8 @@ class Upstream:
     _keys: KeySet | None = None
     _keys_loaded: float = 0.0
     _last_forced_reload: float = -1e9
+    _failed_at: float = -1e9
+    _failure: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- discovery and keys -----------------------------------------------------------------------
@@ -62,8 +67,20 @@ class Upstream:
     def metadata(self) -> dict[str, Any]:
         with self._lock:
             if self._metadata is None or time.monotonic() - self._metadata_loaded > METADATA_TTL:
-                self._metadata = self._fetch_metadata()
+                if time.monotonic() - self._failed_at < RETRY_AFTER_FAILURE:
+                    if self._metadata is not None:
+                        return self._metadata  # stale but still the provider's; better than no login
+                    raise UpstreamError(f"{self._failure} (not asked again yet)")
+                try:
+                    fetched = self._fetch_metadata()
+                except UpstreamError as exc:
+                    self._failed_at, self._failure = time.monotonic(), str(exc)
+                    if self._metadata is not None:
+                        return self._metadata
+                    raise
+                self._metadata = fetched
                 self._metadata_loaded = time.monotonic()
+                self._failed_at = -1e9
                 self._keys = None
             return self._metadata
 

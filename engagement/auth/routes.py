@@ -15,6 +15,7 @@ from engagement.auth.models import StaffUser
 from engagement.auth.oidc import UpstreamError, upstream
 from engagement.errors import BadRequest, NotFound
 from engagement.extensions import db
+from engagement.ratelimit import auth_limit
 from engagement.security import (
     current_principal,
     participant_required,
@@ -47,8 +48,11 @@ def _to_app(redirect_uri: str, params: dict[str, str]) -> WerkzeugResponse:
 
 @oauth.route("/app/authorize")
 class Authorize(MethodView):
+    decorators = [auth_limit()]
+
     @oauth.arguments(schemas.AuthorizeQuerySchema, location="query")
     @oauth.response(302, description="To the login provider, or back to the app with an OAuth error")
+    @oauth.alt_response(429, description="Too many requests from this address; see Retry-After")
     @oauth.alt_response(400, description="Unknown client or redirect_uri (never redirected)")
     def get(self, _args: dict[str, Any]) -> WerkzeugResponse:
         """Start a login (the app opens this in the system browser)"""
@@ -99,8 +103,11 @@ def _callback(kind: services.ClientKind) -> WerkzeugResponse:
 
 @oauth.route("/idporten/callback")
 class IdPortenCallback(MethodView):
+    decorators = [auth_limit()]
+
     @oauth.arguments(schemas.CallbackQuerySchema, location="query")
     @oauth.response(302, description="Back to the app with a one-time code, or an OAuth error")
+    @oauth.alt_response(429, description="Too many requests from this address; see Retry-After")
     @oauth.alt_response(400, description="Unknown, used, expired or other-browser state")
     def get(self, _args: dict[str, Any]) -> WerkzeugResponse:
         """ID-porten's redirect back after login"""
@@ -109,8 +116,11 @@ class IdPortenCallback(MethodView):
 
 @oauth.route("/staff/callback")
 class StaffCallback(MethodView):
+    decorators = [auth_limit()]
+
     @oauth.arguments(schemas.CallbackQuerySchema, location="query")
     @oauth.response(302, description="Back to the staff client with a one-time code, or an OAuth error")
+    @oauth.alt_response(429, description="Too many requests from this address; see Retry-After")
     @oauth.alt_response(400, description="Unknown, used, expired or other-browser state")
     def get(self, _args: dict[str, Any]) -> WerkzeugResponse:
         """The staff provider's redirect back after login"""
@@ -119,8 +129,11 @@ class StaffCallback(MethodView):
 
 @oauth.route("/app/token")
 class Token(MethodView):
+    decorators = [auth_limit()]
+
     @oauth.arguments(schemas.TokenRequestSchema, location="form")
     @oauth.response(200, schemas.TokenSchema)
+    @oauth.alt_response(429, description="Too many requests from this address; see Retry-After")
     @oauth.alt_response(400, description="OAuth error (`error`: invalid_grant, invalid_request, ...)")
     @Blueprint.accepts(FORM)
     def post(self, args: dict[str, str]) -> WerkzeugResponse:
@@ -156,8 +169,11 @@ class Token(MethodView):
 
 @oauth.route("/app/logout")
 class Logout(MethodView):
+    decorators = [auth_limit()]
+
     @oauth.arguments(schemas.LogoutRequestSchema, location="form")
     @oauth.response(204, description="The session has ended (also when it already had)")
+    @oauth.alt_response(429, description="Too many requests from this address; see Retry-After")
     @Blueprint.accepts(FORM)
     def post(self, args: dict[str, str]) -> WerkzeugResponse:
         """End this session (refresh token in the form, or the bearer access token)"""
@@ -175,8 +191,11 @@ class Logout(MethodView):
 
 @oauth.route("/idporten/frontchannel-logout")
 class FrontchannelLogout(MethodView):
+    decorators = [auth_limit()]
+
     @oauth.arguments(schemas.FrontchannelLogoutQuerySchema, location="query")
     @oauth.response(200, description="Done (an unknown issuer or sid changes nothing)")
+    @oauth.alt_response(429, description="Too many requests from this address; see Retry-After")
     @oauth.alt_response(400, description="No sid")
     def get(self, args: dict[str, str]) -> WerkzeugResponse:
         """ID-porten's front-channel logout: end every session of that ID-porten session"""

@@ -11,7 +11,9 @@ from flask.views import MethodView
 
 from engagement import audit
 from engagement.api import Blueprint
+from engagement.errors import DomainError
 from engagement.extensions import db
+from engagement.metrics import SUBMISSIONS
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services
 from engagement.questionnaires.schemas import (
@@ -25,6 +27,7 @@ from engagement.questionnaires.schemas import (
     TaskCreateSchema,
     TaskSchema,
 )
+from engagement.ratelimit import submission_limit
 from engagement.security import current_principal, login_required, participant_required, staff_required
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -142,21 +145,29 @@ class MyDraft(MethodView):
 
 @tasks.route("/<uuid:task_id>/submission")
 class MySubmission(MethodView):
-    decorators = [participant_required]
+    # the limit sits inside participant_required, so that it counts per participant
+    decorators = [submission_limit(), participant_required]
 
     @tasks.arguments(SubmissionSchema)
     @tasks.response(201, SubmittedSchema)
     @tasks.alt_response(200, schema=SubmittedSchema, description="Already stored with this submission_id")
     @tasks.alt_response(409, description="Submitted already, expired, cancelled, or submission_id reused")
     @tasks.alt_response(422, description="Answers not valid for this version; `errors` per item")
+    @tasks.alt_response(429, description="Too many submissions from this participant; see Retry-After")
     def post(self, args: dict[str, Any], task_id: uuid.UUID) -> Any:
         """Submit the answers once, validated against the task's exact questionnaire version."""
-        response, created = services.submit(
-            current_principal().subject, task_id, args["submission_id"], args["answers"]
-        )
+        try:
+            response, created = services.submit(
+                current_principal().subject, task_id, args["submission_id"], args["answers"]
+            )
+        except DomainError as refused:
+            SUBMISSIONS.labels(refused.slug).inc()
+            raise
         if not created:
+            SUBMISSIONS.labels("repeated").inc()
             return response, 200
         db.session.commit()
+        SUBMISSIONS.labels("stored").inc()
         return response, 201
 
 
