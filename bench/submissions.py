@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -94,17 +94,22 @@ def _admin(sql: str) -> None:
 def seed(env: dict[str, str], participants: int) -> tuple[list[tuple[str, str]], str]:
     """Migrate, publish, add participants with one open ung18 v1 task each; (token, task id) pairs."""
     from engagement import clock, create_app, migrate
+    from engagement.auth import services as auth
+    from engagement.consent import services as consent
+    from engagement.consent.cli import publish_consent_documents
     from engagement.extensions import db
     from engagement.participants.models import Participant
     from engagement.questionnaires import services
     from engagement.questionnaires.models import Task
-    from engagement.security import Principal, issue_access_token
+    from engagement.security import issue_access_token
 
     os.environ.update(env)
     app = create_app()
     pairs = []
     with app.app_context():
         migrate.upgrade("head")
+        with clock.frozen(datetime(2000, 1, 1, tzinfo=UTC)):
+            publish_consent_documents()
         services.publish_all(ROOT / "questionnaires")
         version = services.get_version("ung18", 1)
         now = clock.now()
@@ -132,14 +137,25 @@ def seed(env: dict[str, str], participants: int) -> tuple[list[tuple[str, str]],
             for p in people
         ]
         db.session.add_all(tasks)
-        db.session.commit()
-        digest = version.content_hash
+        document = consent.current_document(now)
+        yes = dict.fromkeys(document.purpose_codes, "yes")
         with app.test_request_context():
             for person, task in zip(people, tasks, strict=True):
-                principal = Principal(
-                    "participant", person.id, uuid.uuid4(), "bench", acr="idporten-loa-high"
+                consent.record_decisions(
+                    person.id, document, yes, now - timedelta(days=1), consent.Evidence()
                 )
-                pairs.append((issue_access_token(principal), str(task.id)))
+                family = auth.open_session(
+                    kind="participant",
+                    client_id="bench",
+                    participant_id=person.id,
+                    upstream_issuer="https://idporten.invalid",
+                    upstream_sid=uuid.uuid4().hex,
+                    acr="idporten-loa-high",
+                    auth_time=now,
+                )
+                pairs.append((issue_access_token(auth.principal_for(family)), str(task.id)))
+            db.session.commit()
+        digest = version.content_hash
     app.extensions["engagement.db"].dispose()
     return pairs, f'"{digest}.nb"'
 
