@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 
 from engagement.consent.models import WITHDRAWAL_SCOPES
 from engagement.consent.schemas import ConsentHistoryEntrySchema
+from engagement.research.schemas import ResearchDeliverySectionSchema
 
 
 class WithdrawalLoadSchema(ma.Schema):
@@ -101,3 +102,8 @@ class DataCopySchema(ma.Schema):
     consent_history = fields.List(fields.Nested(ConsentHistoryEntrySchema), required=True)
     withdrawals = fields.List(fields.Nested(WithdrawalSectionSchema), required=True)
     deletion_requests = fields.List(fields.Nested(DeletionRequestSchema), required=True)
+    research_deliveries = fields.List(
+        fields.Nested(ResearchDeliverySectionSchema),
+        required=True,
+        metadata={"description": "research projects that received my data (name, approval), and when"},
+    )

@@ -150,13 +150,13 @@ def delete_answers_and_drafts(participant_id: uuid.UUID) -> Effect:
 
 
 def list_for_deletion_from_delivered_extracts(withdrawal: ConsentWithdrawal) -> Effect:
-    """Extract deliveries that contained the person get a deletion-list row per project (by pseudonym).
-
-    WIRE: when the research domain lands, call it here, e.g.
-    ``Effect(..., DONE, research.services.list_for_deletion(withdrawal.participant_id, withdrawal.id))``.
-    What it needs is recorded already: the withdrawal (participant, scope ``delete_data``, time).
-    """
-    return Effect("listed_for_deletion_from_delivered_extracts", NOT_AVAILABLE)
+    """Every research project that received the person's data lists their pseudonym for deletion in its
+    next delivery (``engagement.research.services.list_for_deletion``)."""
+    research = _domain_services("research")
+    if research is None:
+        return Effect("listed_for_deletion_from_delivered_extracts", NOT_AVAILABLE)
+    count = research.list_for_deletion(withdrawal.participant_id, withdrawal.id, withdrawal.withdrawn_at)
+    return Effect("listed_for_deletion_from_delivered_extracts", DONE, int(count))
 
 
 def _domain_services(domain: str) -> Any:
@@ -235,7 +235,14 @@ def data_copy(participant: Participant, at: datetime) -> dict[str, Any]:
         "consent_history": consent.history_view(participant.id),
         "withdrawals": withdrawals_section(participant.id),
         "deletion_requests": deletion_requests_section(participant.id),
+        "research_deliveries": research_deliveries_section(participant.id),
     }
+
+
+def research_deliveries_section(participant_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Research projects (name, approval reference) that received the participant's data, and when."""
+    research = _domain_services("research")
+    return [] if research is None else list(research.deliveries_of(participant_id))
 
 
 def profile_section(participant: Participant) -> dict[str, Any]:
