@@ -192,19 +192,29 @@ def project_for(principal: Principal, code: str, *, members_only: bool = False) 
 # --- pseudonyms -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ProjectPseudonym:
+    id: uuid.UUID  # the mapping row
+    pseudonym: int
+
+
 def pseudonyms_for(
     project_id: uuid.UUID, participant_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, Pseudonym]:
+) -> dict[uuid.UUID, ProjectPseudonym]:
     """Each participant's pseudonym in the project, drawing (and storing) one for those without."""
     existing = {
-        p.participant_id: p
-        for p in db.session.scalars(sa.select(Pseudonym).where(Pseudonym.project_id == project_id))
+        participant_id: ProjectPseudonym(row_id, number)
+        for row_id, participant_id, number in db.session.execute(
+            sa.select(Pseudonym.id, Pseudonym.participant_id, Pseudonym.pseudonym).where(
+                Pseudonym.project_id == project_id
+            )
+        )
     }
     newcomers = [pid for pid in participant_ids if pid not in existing]
     if newcomers:
         taken = {p.pseudonym for p in existing.values()}
         now = clock.now()
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": uuid.uuid4(),
                 "project_id": project_id,
@@ -216,7 +226,7 @@ def pseudonyms_for(
         ]
         _bulk_insert(Pseudonym.__table__, rows)
         for row in rows:
-            existing[row["participant_id"]] = Pseudonym(**row)
+            existing[row["participant_id"]] = ProjectPseudonym(row["id"], row["pseudonym"])
     return {pid: existing[pid] for pid in participant_ids}
 
 
@@ -421,7 +431,7 @@ def _datasets(
     project: ResearchProject,
     versions: Sequence[QuestionnaireVersion],
     rows: Sequence[_Row],
-    pseudonyms: Mapping[uuid.UUID, Pseudonym],
+    pseudonyms: Mapping[uuid.UUID, ProjectPseudonym],
 ) -> tuple[list[Dataset], list[dict[str, Any]]]:
     """One dataset per version with rows (or, with none at all, each version's empty table), then one
     harmonised dataset per questionnaire delivered in more than one version."""
@@ -463,7 +473,7 @@ def _version_values(
     fixed: Sequence[Variable],
     columns: Sequence[rv.Column],
     rows: Sequence[_Row],
-    pseudonyms: Mapping[uuid.UUID, Pseudonym],
+    pseudonyms: Mapping[uuid.UUID, ProjectPseudonym],
 ) -> dict[str, Any]:
     count = len(rows)
     values: dict[str, Any] = {
@@ -544,18 +554,10 @@ def _harmonised(
 
 # --- reading answers in bulk ---------------------------------------------------------------------------
 
-_COPY_ROW = np.dtype(
-    [
-        ("n", ">i2"),
-        ("l1", ">i4"),
-        ("row", ">i4"),
-        ("l2", ">i4"),
-        ("col", ">i2"),
-        ("l3", ">i4"),
-        ("value", ">f8"),
-    ]
-)
-_COPY_HEADER = 19  # PGCOPY signature (11), flags (4), header extension length (4)
+_PAIR = np.dtype([("col", ">i2"), ("value", ">f8")])  # int2send(col) || float8send(value)
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_COPY_HEADER = 19  # signature (11), flags (4), header extension length (4)
+_SCATTER_EVERY = 5_000  # responses decoded per numpy scatter (bounds the bytes held at once)
 
 
 def _answer_matrix(response_ids: Sequence[uuid.UUID], names: Sequence[str]) -> np.ndarray:
@@ -599,33 +601,47 @@ def _load_keys(cursor: Any, response_ids: Sequence[uuid.UUID], names: Sequence[s
 
 
 def _copy_matrix(response_ids: Sequence[uuid.UUID], names: Sequence[str], matrix: np.ndarray) -> None:
-    """PostgreSQL: the answers as one binary COPY of fixed-width (row, column, value) records."""
-    raw = db.session.connection().connection.driver_connection
+    """PostgreSQL: one binary COPY row per response, its answers packed as (column, value) pairs.
+
+    PostgreSQL sends a message per row, so the answers are aggregated per response on the server
+    (a message per answer would cost more in the client than the whole delivery's writing)."""
+    raw: Any = db.session.connection().connection.driver_connection
     with raw.cursor() as cursor:
         _load_keys(cursor, response_ids, names)
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute("SET LOCAL jit = off")
         statement = (
-            "COPY (SELECT r.row_no, c.col_no, a.value_number FROM answer a "
-            "JOIN research_extract_rows r ON r.response_id = a.response_id "
+            "COPY (SELECT r.row_no, string_agg(int2send(c.col_no) || float8send(a.value_number), ''::bytea) "
+            "FROM answer a JOIN research_extract_rows r ON r.response_id = a.response_id "
             "JOIN research_extract_columns c ON c.variable = a.variable "
-            "WHERE a.value_number IS NOT NULL) TO STDOUT (FORMAT binary)"
+            "WHERE a.value_number IS NOT NULL GROUP BY r.row_no) TO STDOUT (FORMAT binary)"
         )
-        pending = bytearray()
-        skipped = False
+        rows: list[int] = []
+        payloads: list[bytes] = []
         with cursor.copy(statement) as copy:
             for block in copy:
-                pending += block
-                if not skipped:
-                    if len(pending) < _COPY_HEADER:
-                        continue
-                    del pending[:_COPY_HEADER]
-                    skipped = True
-                whole = len(pending) // _COPY_ROW.itemsize * _COPY_ROW.itemsize
-                if whole:
-                    records = np.frombuffer(bytes(pending[:whole]), dtype=_COPY_ROW)
-                    matrix[records["col"], records["row"]] = records["value"]
-                    del pending[:whole]
-        if bytes(pending) not in (b"", b"\xff\xff"):
-            raise RuntimeError("unexpected end of the answers COPY stream")
+                message = bytes(block)
+                if message.startswith(_COPY_SIGNATURE):
+                    message = message[_COPY_HEADER:]
+                if len(message) <= 2:  # the trailer (-1), or a header sent on its own
+                    continue
+                # int2 field count, int4 length + int4 row_no, int4 length + the packed pairs
+                rows.append(int.from_bytes(message[6:10], "big", signed=True))
+                payloads.append(message[14:])
+                if len(rows) >= _SCATTER_EVERY:
+                    _scatter(matrix, rows, payloads)
+                    rows, payloads = [], []
+        _scatter(matrix, rows, payloads)
+        cursor.execute("RESET work_mem")
+        cursor.execute("RESET jit")
+
+
+def _scatter(matrix: np.ndarray, rows: list[int], payloads: list[bytes]) -> None:
+    if not rows:
+        return
+    pairs = np.frombuffer(b"".join(payloads), dtype=_PAIR)
+    counts = np.fromiter((len(p) // _PAIR.itemsize for p in payloads), np.int64, len(payloads))
+    matrix[pairs["col"], np.repeat(np.asarray(rows, dtype=np.int64), counts)] = pairs["value"]
 
 
 def _answer_texts(response_ids: Sequence[uuid.UUID], names: Sequence[str]) -> dict[str, list[str | None]]:
@@ -648,7 +664,7 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _bulk_insert(table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def _bulk_insert(table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert many rows at once (PostgreSQL: ``COPY``); the ORM session does not see them as objects."""
     if not rows:
         return
@@ -657,7 +673,7 @@ def _bulk_insert(table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
         db.session.execute(sa.insert(table), list(rows))
         return
     names = list(rows[0])
-    raw = db.session.connection().connection.driver_connection
+    raw: Any = db.session.connection().connection.driver_connection
     with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(tuple(row[n] for n in names))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from engagement.questionnaires import definition as qdef
-from engagement.research.dataset import Measure, Scale, Variable, truncate_utf8
+from engagement.research.dataset import Code, Measure, Scale, Variable, truncate_utf8
 
 ValueKind = Literal["number", "text", "age_months", "age_days"]
 LABEL_BYTES = 255
@@ -78,10 +78,13 @@ def _condition(item: Mapping[str, Any]) -> str:
     return joiner.join(parts)
 
 
-def _labels(item: Mapping[str, Any]) -> dict[int, str]:
+def _labels(item: Mapping[str, Any]) -> dict[Code, str]:
     if item["type"] in ("year_month", "date", "time", "text"):
         return {s["code"]: s["label"] for s in item.get("special_answers", [])}
-    return qdef.value_labels(item)
+    labels: dict[Code, str] = {}
+    for code, text in qdef.value_labels(item).items():
+        labels[code] = text
+    return labels
 
 
 def item_columns(definition: Mapping[str, Any]) -> list[Column]:
@@ -231,9 +234,9 @@ def _target(
         match = [o["variable"] for o in old.get("options", []) if o["code"] == code]
         if not match:
             return column.variable.name
-        old_name = match[0]
+        old_name = str(match[0])
     else:
-        old_name = same_as
+        old_name = str(same_as)
     for earlier in sorted((d["version"] for d in definitions if d["version"] < version), reverse=True):
         if (earlier, old_name) in where:
             return where[(earlier, old_name)]

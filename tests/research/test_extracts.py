@@ -150,7 +150,9 @@ def withdraw(app: Any, participant: Any, scope: str, at: Any) -> None:
     from engagement.participants.models import Participant
 
     with app.app_context(), clock.frozen(at):
-        withdrawal.apply_withdrawal(db.session.get(Participant, participant.id), scope, at, consent.Evidence())
+        withdrawal.apply_withdrawal(
+            db.session.get(Participant, participant.id), scope, at, consent.Evidence()
+        )
         db.session.commit()
 
 
@@ -180,7 +182,9 @@ def test_withdrawal_between_deliveries_lists_the_pseudonym_and_later_deliveries_
 
     ids = pseudonyms(app, code)
     assert ids[leaves.id] not in keys_in(second.folder / f"{code}_UNG18_v1.parquet", key)
-    assert keys_in(second.folder / f"{code}_UNG18_v1.parquet", key) == [ids[late.id]]  # stays' v1: sent before
+    assert keys_in(second.folder / f"{code}_UNG18_v1.parquet", key) == [
+        ids[late.id]
+    ]  # stays' v1: sent before
     assert keys_in(second.folder / f"{code}_UNG18_v2.parquet", key) == [ids[stays.id]]
     with open(second.folder / "deletion_list.csv", encoding="utf-8") as handle:
         assert list(csv.reader(handle)) == [[key], [str(ids[leaves.id])]]
@@ -215,16 +219,23 @@ def test_consent_at_the_snapshot_decides_who_is_in_it(app, make_participant, ans
 
     ids_first = pseudonyms(app, needs_questionnaires)
     ids_second = pseudonyms(app, needs_participation)
-    in_first = keys_in(first.folder / f"{needs_questionnaires}_UNG18_v1.parquet", f"UNG_ID_{needs_questionnaires}")
-    in_second = keys_in(second.folder / f"{needs_participation}_UNG18_v1.parquet", f"UNG_ID_{needs_participation}")
+    in_first = keys_in(
+        first.folder / f"{needs_questionnaires}_UNG18_v1.parquet", f"UNG_ID_{needs_questionnaires}"
+    )
+    in_second = keys_in(
+        second.folder / f"{needs_participation}_UNG18_v1.parquet", f"UNG_ID_{needs_participation}"
+    )
     with app.app_context():
         allowed_first = {
             p.id
             for p in (yes, said_no_later, stopped_new_data)
-            if consent.may_export(p.id, "questionnaires", start, at) and consent.may_export(p.id, "participation", start, at)
+            if consent.may_export(p.id, "questionnaires", start, at)
+            and consent.may_export(p.id, "participation", start, at)
         }
         allowed_second = {
-            p.id for p in (yes, said_no_later, stopped_new_data) if consent.may_export(p.id, "participation", start, at)
+            p.id
+            for p in (yes, said_no_later, stopped_new_data)
+            if consent.may_export(p.id, "participation", start, at)
         }
     assert yes.id in allowed_first and said_no_later.id not in allowed_first
     assert sorted(in_first) == sorted(ids_first[p] for p in allowed_first)
@@ -253,7 +264,9 @@ def test_pseudonyms_are_unique_stable_and_unrelated_across_projects(
     assert set(first_one.values()).isdisjoint(first_other.values())  # drawn, not derived
 
 
-def test_harmonised_dataset_follows_same_as_and_recoded_from(app, make_participant, answer, make_project, extract):
+def test_harmonised_dataset_follows_same_as_and_recoded_from(
+    app, make_participant, answer, make_project, extract
+):
     old, new = make_participant(), make_participant()
     answer(old, version=1, XA42=2, XA77=3)
     answer(new, version=2, XA47=4, XA83=2)
@@ -275,10 +288,15 @@ def test_harmonised_dataset_follows_same_as_and_recoded_from(app, make_participa
     manifest = json.loads((delivered.folder / "manifest.json").read_text())
     harmonised = next(d for d in manifest["datasets"] if d["name"] == "UNG18_harmonised")
     assert harmonised["rows_per_version"] == {"UNG18_A": 1, "UNG18_B": 1}
-    assert {p.name for p in (delivered.folder / "questionnaires").iterdir()} == {"ung18-v1.json", "ung18-v2.json"}
+    assert {p.name for p in (delivered.folder / "questionnaires").iterdir()} == {
+        "ung18-v1.json",
+        "ung18-v2.json",
+    }
 
 
-def test_data_copy_lists_the_projects_that_received_the_data(app, make_participant, answer, make_project, extract):
+def test_data_copy_lists_the_projects_that_received_the_data(
+    app, make_participant, answer, make_project, extract
+):
     person, other = make_participant(), make_participant()
     answer(person)
     code = make_project()
