@@ -1,5 +1,14 @@
 """Benchmark: a full research delivery against pyreadstat and pyarrow writing the same table from memory.
 
+``--source postgres`` (the default) measures the extract service end to end: it creates its own
+PostgreSQL database (127.0.0.1:5432, user postgres), migrates it, publishes a generated questionnaire of
+``--items`` items, seeds ``--rows`` consenting participants with one response each set-based in SQL
+(the answer table's keys are dropped while seeding and rebuilt after), then times
+``engagement.research.services.run_extract`` (consent filter from the ledger, pseudonyms drawn and
+stored, answers read with a binary COPY, every file written, the delivery recorded and committed)
+against pyreadstat and pyarrow writing the delivered table from memory. The database is dropped at
+the end. ``--source memory`` times ``deliver()`` alone on a generated table, as before.
+
 Builds a 100,000-row x 300-item questionnaire table (Likert items with user-missing reason codes and
 system missing, tick boxes, integers with a "don't know" code; labels on every item) and times, each
 step in a fresh child process whose peak RSS is read with ``resource.getrusage``:
@@ -95,16 +104,22 @@ def _peak_mb() -> float:
 
 
 def run_baseline(rows: int, items: int, profile: str, out: str) -> dict[str, float]:
+    from engagement.research.dataset import Dataset
+
+    variables, columns = build(rows, items, profile)
+    table = Dataset("UNG18_v1", variables, columns).table  # the same Arrow table, untimed
+    return write_from_memory(table, variables, out)
+
+
+def write_from_memory(table: Any, variables: list[Any], out: str) -> dict[str, float]:
+    """Time pyreadstat and pyarrow writing ``table`` (already in memory, labels prepared untimed)."""
     import polars as pl
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
     import pyreadstat
 
-    from engagement.research.dataset import Dataset
     from engagement.research.writers import _stata_column
 
-    variables, columns = build(rows, items, profile)
-    table = Dataset("UNG18_v1", variables, columns).table  # the same Arrow table, untimed
     frame = pl.from_arrow(table)
     labels = {v.name: {int(k): t for k, t in v.value_labels.items()} for v in variables if v.value_labels}
     missing = {v.name: list(v.missing_codes) for v in variables if v.missing_codes}
@@ -121,6 +136,7 @@ def run_baseline(rows: int, items: int, profile: str, out: str) -> dict[str, flo
     stata_frame = frame.with_columns(replaced) if replaced else frame
     stata_missing = {v.name: list(v.stata_missing().values()) for v in variables if v.missing_codes}
     folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
     times = {}
     start = time.perf_counter()
     pyreadstat.write_sav(
@@ -136,7 +152,7 @@ def run_baseline(rows: int, items: int, profile: str, out: str) -> dict[str, flo
     pyreadstat.write_dta(
         stata_frame,
         str(folder / "b.dta"),
-        column_labels=column_labels,
+        column_labels={k: v[:80] for k, v in column_labels.items()},
         version=14,
         variable_value_labels=stata_labels,
         missing_user_values=stata_missing or None,
@@ -172,6 +188,257 @@ def run_delivery(rows: int, items: int, profile: str, out: str) -> dict[str, flo
     return {"dataset": built, "total": delivered, "peak_mb": _peak_mb(), "bytes": size}
 
 
+# --- end to end, from PostgreSQL -----------------------------------------------------------------------
+
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DATABASE = "engagement_bench_extracts"
+KEY = "bench"
+
+
+def _t(text: str) -> dict[str, str]:
+    return {"nb": text, "nn": text, "en": text}
+
+
+def bench_definition(items: int) -> dict[str, Any]:
+    """A questionnaire of ``items`` items: 8 in 10 Likert 1-5, 1 yes/no, 1 integer with VET IKKE (999)."""
+    likert = [
+        {"code": code, "label": label, "text": _t(label.capitalize())} for code, label in LIKERT.items()
+    ]
+    sections = []
+    for start in range(0, items, 50):
+        section_items = []
+        for index in range(start, min(start + 50, items)):
+            name, kind = f"BX{100 + index}", index % 10
+            text = _t(f"{index + 1}. Spørsmål {index + 1} i benkeskjemaet")
+            if kind < 8:
+                item: dict[str, Any] = {
+                    "name": name,
+                    "type": "likert",
+                    "required": False,
+                    "text": text,
+                    "option_set": "likert5",
+                }
+            elif kind == 8:
+                item = {"name": name, "type": "yes_no", "required": False, "text": text}
+            else:
+                item = {
+                    "name": name,
+                    "type": "integer",
+                    "required": False,
+                    "text": text,
+                    "min": 100,
+                    "max": 230,
+                    "special_answers": [
+                        {"code": 999, "kind": "dont_know", "label": "VET IKKE", "text": _t("Vet ikke")}
+                    ],
+                }
+            section_items.append(item)
+        sections.append(
+            {"id": f"s{start // 50 + 1}", "title": _t(f"Del {start // 50 + 1}"), "items": section_items}
+        )
+    return {
+        "format": 1,
+        "key": KEY,
+        "version": 1,
+        "version_label": "BENCH_A",
+        "variable_prefix": "BX",
+        "title": _t("Benkeskjema"),
+        "intro": _t("Et generert skjema for å måle uttrekk"),
+        "option_sets": {"likert5": likert},
+        "sections": sections,
+    }
+
+
+def _bench_app(url: str, store: str) -> Any:
+    from engagement import create_app
+
+    return create_app(
+        {"DATABASE_URL": url, "DATA_STORE_DIR": store, "LOG_LEVEL": "WARNING", "ENV": "development"}
+    )
+
+
+def prepare_postgres(url: str, rows: int, items: int, store: str, projects: int) -> None:
+    """Migrate, publish, seed set-based, and register one project per timed run."""
+    import sqlalchemy as sa
+    import yaml
+
+    from engagement import migrate
+    from engagement.consent import services as consent
+    from engagement.consent.cli import publish_consent_documents
+    from engagement.extensions import db
+    from engagement.questionnaires import services as questionnaires
+    from engagement.research import services
+
+    app = _bench_app(url, store)
+    with app.app_context():
+        migrate.upgrade("head")
+        publish_consent_documents()
+        folder = Path(tempfile.mkdtemp(prefix="bench-questionnaire-"))
+        (folder / KEY).mkdir()
+        (folder / KEY / "v1.yaml").write_text(
+            yaml.safe_dump(bench_definition(items), allow_unicode=True), "utf-8"
+        )
+        questionnaires.publish_all(folder)
+        db.session.commit()
+        shutil.rmtree(folder)
+        version = questionnaires.get_version(KEY, 1)
+        document = consent.current_document(datetime.now(UTC))
+        params = {"n": rows, "items": items, "version": version.id, "document": document.id}
+        statements = [
+            "INSERT INTO participant (id, cohort_person_id, pid_hash, birth_date, language, time_zone,"
+            " is_language_chosen, created_at) SELECT gen_random_uuid(), 'B' || g, md5(g::text) || md5((-g)::text),"
+            " date '2004-01-01' + (g % 1500), 'nb', 'Europe/Oslo', false, now() FROM generate_series(1, :n) g",
+            "INSERT INTO consent_decision (id, participant_id, document_id, batch_id, purpose, decision, decided_at)"
+            " SELECT gen_random_uuid(), p.id, :document, p.id, purpose, 'yes', now() - interval '1 hour'"
+            " FROM participant p CROSS JOIN unnest(CAST(:purposes AS text[])) purpose",
+            "INSERT INTO task (id, participant_id, questionnaire_version_id, status, opens_at, submitted_at, created_at)"
+            " SELECT gen_random_uuid(), p.id, :version, 'submitted', now() - interval '50 minutes',"
+            " now() - interval '30 minutes', now() - interval '50 minutes' FROM participant p",
+            "INSERT INTO response (id, submission_id, task_id, participant_id, questionnaire_version_id, answers,"
+            " body_hash, submitted_at) SELECT gen_random_uuid(), gen_random_uuid(), t.id, t.participant_id, :version,"
+            " '{}', md5(t.id::text), t.submitted_at FROM task t",
+            "ALTER TABLE answer DROP CONSTRAINT fk_answer_response_id_response",
+            "ALTER TABLE answer DROP CONSTRAINT pk_answer",
+            # 3 % of items unanswered (no row); Likert 1-5, yes/no 1/2, integers 100-230 or 999 (VET IKKE)
+            "INSERT INTO answer (response_id, variable, item, value_number)"
+            " SELECT r.id, 'BX' || (100 + i), 'BX' || (100 + i), CASE WHEN i % 10 < 8 THEN 1 + floor(random() * 5)"
+            " WHEN i % 10 = 8 THEN 1 + floor(random() * 2) WHEN random() < 0.02 THEN 999"
+            " ELSE 100 + floor(random() * 131) END FROM response r CROSS JOIN generate_series(0, :items - 1) i"
+            " WHERE random() >= 0.03",
+            "ALTER TABLE answer ADD CONSTRAINT pk_answer PRIMARY KEY (response_id, variable)",
+            "ALTER TABLE answer ADD CONSTRAINT fk_answer_response_id_response FOREIGN KEY (response_id)"
+            " REFERENCES response (id) ON DELETE CASCADE",
+            "ANALYZE",
+        ]
+        params["purposes"] = list(document.purpose_codes)
+        for statement in statements:
+            db.session.execute(sa.text(statement), {k: v for k, v in params.items() if f":{k}" in statement})
+        db.session.commit()
+        for number in range(projects):
+            services.create_project(
+                code=f"PDB{9001 + number}",
+                title="Benchmark",
+                approval_reference="REK 2026/0",
+                purposes=["participation", "questionnaires"],
+                questionnaires_=[KEY],
+                members=[],
+                folder=None,
+            )
+        db.session.commit()
+
+
+def run_postgres_extract(url: str, code: str, store: str) -> dict[str, float]:
+    """One full extract, timed end to end (and the file writing alone), in this child process."""
+    from engagement.extensions import db
+    from engagement.research import services
+
+    real_deliver = services.deliver
+    spent: dict[str, float] = {}
+
+    def timed_deliver(*args: Any, **kwargs: Any) -> Any:
+        mark = time.perf_counter()
+        try:
+            return real_deliver(*args, **kwargs)
+        finally:
+            spent["write"] = time.perf_counter() - mark
+
+    services.deliver = timed_deliver  # type: ignore[assignment]
+    app = _bench_app(url, store)
+    with app.app_context():
+        project = services.get_project(code)
+        start = time.perf_counter()
+        written = services.run_extract(project, services.FULL)
+        db.session.commit()
+        total = time.perf_counter() - start
+        size = sum(f["bytes"] for f in written.files)
+        parquet = str(Path(store) / project.folder / written.release / f"{code}_BENCH_v1.parquet")
+    return {
+        "total": total,
+        "write": spent["write"],
+        "peak_mb": _peak_mb(),
+        "bytes": size,
+        "rows": written.rows,
+        "parquet": parquet,
+    }  # type: ignore[dict-item]
+
+
+def run_postgres_baseline(parquet: str, out: str) -> dict[str, float]:
+    """pyreadstat and pyarrow writing the delivered table, read back into memory untimed."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from engagement.research.dataset import Variable
+
+    table = pq.read_table(parquet)
+    variables = []
+    for field in table.schema:
+        meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
+        labels = {int(code): text for code, text in json.loads(meta.get("value_labels", "[]"))}
+        variables.append(
+            Variable(
+                field.name,
+                meta.get("label", ""),
+                type="string" if str(field.type) == "string" else "numeric",
+                value_labels=labels,
+                missing_codes=tuple(json.loads(meta.get("missing_codes", "[]"))),
+            )
+        )
+    table = table.replace_schema_metadata(None)
+    return write_from_memory(table, variables, out)
+
+
+def main_postgres(args: argparse.Namespace) -> None:
+    import sqlalchemy as sa
+
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{DATABASE}"
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    scratch = Path(tempfile.mkdtemp(prefix="bench-extracts-"))
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {DATABASE}"))
+        conn.execute(sa.text(f"CREATE DATABASE {DATABASE}"))
+    try:
+        mark = time.perf_counter()
+        in_child(prepare_postgres, url, args.rows, args.items, str(scratch / "store"), args.repeat)
+        print(f"seeded {args.rows} participants x {args.items} items in {time.perf_counter() - mark:.0f} s")
+        baselines, extracts = [], []
+        for number in range(args.repeat):
+            extracts.append(
+                in_child(run_postgres_extract, url, f"PDB{9001 + number}", str(scratch / "store"))
+            )
+            baselines.append(
+                in_child(run_postgres_baseline, extracts[-1]["parquet"], str(scratch / f"baseline{number}"))
+            )
+            shutil.rmtree(scratch / f"baseline{number}", ignore_errors=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+        admin.dispose()
+    baseline = min(baselines, key=lambda run: run["total"])
+    extract = min(extracts, key=lambda run: run["total"])
+    print(
+        "runs (baseline / extract, s): "
+        + "; ".join(f"{b['total']:.1f} / {e['total']:.1f}" for b, e in zip(baselines, extracts, strict=True))
+    )
+    print(
+        f"table: {extract['rows']} rows x {args.items} items (+3 key/version/age) read from PostgreSQL; fastest of {args.repeat}"
+    )
+    print(
+        "baseline (pyreadstat + pyarrow, the delivered table from memory): "
+        + ", ".join(f"{k} {baseline[k]:.2f} s" for k in ("sav", "dta", "parquet", "csv"))
+        + f"; total {baseline['total']:.2f} s; peak {max(b['peak_mb'] for b in baselines):.0f} MB"
+    )
+    print(
+        f"extract (run_extract: consent, pseudonyms, COPY, all files, ledger, commit): {extract['total']:.2f} s, "
+        f"of which writing the release folder {extract['write']:.2f} s; {extract['bytes'] / 1e6:.1f} MB written"
+    )
+    print(f"time ratio extract/baseline: {extract['total'] / baseline['total']:.2f} (target <= 1.5)")
+    print(
+        f"peak memory of the extract process: {max(e['peak_mb'] for e in extracts):.0f} MB (target <= 1024 MB)"
+    )
+
+
 def in_child(function: Any, *args: Any) -> dict[str, float]:
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
@@ -189,7 +456,16 @@ def main() -> None:
         help="extended: -1/-2 reason codes as user-missing; moba: system missing only",
     )
     parser.add_argument("--repeat", type=int, default=3, help="interleaved runs; the fastest of each counts")
+    parser.add_argument(
+        "--source",
+        choices=("postgres", "memory"),
+        default="postgres",
+        help="postgres: the extract service end to end from its own database; memory: deliver() alone",
+    )
     args = parser.parse_args()
+    if args.source == "postgres":
+        main_postgres(args)
+        return
     baselines, deliveries = [], []
     for _ in range(args.repeat):
         scratch = Path(tempfile.mkdtemp(prefix="bench-extracts-"))

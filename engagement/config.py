@@ -147,6 +147,11 @@ SETTINGS: tuple[Setting, ...] = (
         "trusted proxies in front of the service (their `X-Forwarded-For` gives the client address)",
         kind=int,
     ),
+    Setting(
+        "DATA_STORE_DIR",
+        None,
+        "research data store folder that extracts are delivered into (production: e.g. TSD's import area); default `instance/datastore`",
+    ),
 )
 
 _DEV_SECRETS = {
@@ -201,6 +206,8 @@ def load(
             values[name] = values[name] or dev_value
     if not values["DATABASE_URL"]:
         values["DATABASE_URL"] = f"sqlite:///{PROJECT_ROOT / 'instance' / 'engagement.sqlite3'}"
+    if not values.get("DATA_STORE_DIR"):
+        values["DATA_STORE_DIR"] = str(PROJECT_ROOT / "instance" / "datastore")
     return values
 
 

@@ -658,8 +658,10 @@ def deliver(
     extra_files: Mapping[str, bytes] | None = None,
     sav_compression: SavCompression = "rows",
     csv_delimiter: str = ",",
+    folder: str | None = None,
 ) -> Delivery:
-    """Write ``<store>/<project>/<release>/`` completely, or not at all.
+    """Write ``<store>/<project>/<release>/`` completely, or not at all (``folder``: the project's
+    folder in the store, when it is not named after the project).
 
     ``extra_files`` maps relative paths to contents to include (e.g. ``questionnaires/<id>.json``,
     ``README.md``). Files are written into a hidden sibling folder, scanned for fødselsnumre and
@@ -669,7 +671,9 @@ def deliver(
     formats = tuple(dict.fromkeys(formats))
     extra_files = dict(extra_files or {})
     _check_request(datasets, info, formats, extra_files)
-    project_dir = Path(store) / info.project
+    if folder is not None and not _COMPONENT.match(folder):
+        raise InvalidDelivery(f"folder {folder!r} must be a folder name of A-Z, a-z, 0-9, _, . and -")
+    project_dir = Path(store) / (folder or info.project)
     final = project_dir / info.release
     if final.exists():
         raise ReleaseExists(

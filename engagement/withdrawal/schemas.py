@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 
 from engagement.consent.models import WITHDRAWAL_SCOPES
 from engagement.consent.schemas import ConsentHistoryEntrySchema
+from engagement.research.schemas import ResearchDeliverySectionSchema
 
 
 class WithdrawalLoadSchema(ma.Schema):
@@ -129,3 +130,8 @@ class DataCopySchema(ma.Schema):
     deletion_requests = fields.List(fields.Nested(DeletionRequestSchema), required=True)
     sessions = fields.List(fields.Nested(SessionSectionSchema), required=True)
     tasks = fields.List(fields.Nested(TaskSectionSchema), required=True)
+    research_deliveries = fields.List(
+        fields.Nested(ResearchDeliverySectionSchema),
+        required=True,
+        metadata={"description": "research projects that received my data (name, approval), and when"},
+    )

@@ -25,6 +25,7 @@ from engagement.participants.models import Participant
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Response
+from engagement.research import services as research
 from engagement.withdrawal.models import DeletionRequest, WithdrawalReceipt
 
 DONE, NOT_APPLICABLE, NOT_AVAILABLE = "done", "not_applicable", "not_available"
@@ -146,13 +147,10 @@ def delete_answers_and_drafts(participant_id: uuid.UUID) -> Effect:
 
 
 def list_for_deletion_from_delivered_extracts(withdrawal: ConsentWithdrawal) -> Effect:
-    """Extract deliveries that contained the person get a deletion-list row per project (by pseudonym).
-
-    WIRE: when the research domain lands, call it here, e.g.
-    ``Effect(..., DONE, research.services.list_for_deletion(withdrawal.participant_id, withdrawal.id))``.
-    What it needs is recorded already: the withdrawal (participant, scope ``delete_data``, time).
-    """
-    return Effect("listed_for_deletion_from_delivered_extracts", NOT_AVAILABLE)
+    """Every research project that received the person's data lists their pseudonym for deletion in its
+    next delivery (``engagement.research.services.list_for_deletion``)."""
+    count = research.list_for_deletion(withdrawal.participant_id, withdrawal.id, withdrawal.withdrawn_at)
+    return Effect("listed_for_deletion_from_delivered_extracts", DONE, int(count))
 
 
 # --- childhood data: recorded for coordinators -----------------------------------------------------
@@ -226,6 +224,7 @@ def data_copy(participant: Participant, at: datetime) -> dict[str, Any]:
         "deletion_requests": deletion_requests_section(participant.id),
         "sessions": sessions_section(participant.id),
         "tasks": tasks_section(participant),
+        "research_deliveries": research.deliveries_of(participant.id),
     }
 
 

@@ -1,0 +1,122 @@
+"""Research projects (admins register them), extract deliveries, and downloads by the project's researchers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, send_file
+from flask.views import MethodView
+
+from engagement.api import Blueprint
+from engagement.extensions import db
+from engagement.research import schemas, services
+from engagement.research.models import Extract, ResearchProject
+from engagement.security import current_principal, staff_required
+
+admin = Blueprint(
+    "research_admin", __name__, url_prefix="/v1/admin", description="Registering approved research projects."
+)
+blp = Blueprint(
+    "research", __name__, url_prefix="/v1/research", description="Research projects and their deliveries."
+)
+blueprints = [admin, blp]
+
+
+def _extract_view(project: ResearchProject, extract: Extract, previous: dict[Any, str]) -> dict[str, Any]:
+    base = f"/v1/research/projects/{project.code}/extracts/{extract.release}/files"
+    return {
+        "release": extract.release,
+        "kind": extract.kind,
+        "previous_release": previous.get(extract.previous_extract_id),
+        "consent_snapshot_at": extract.consent_snapshot_at,
+        "created_at": extract.created_at,
+        "rows": extract.rows,
+        "participants": extract.participants,
+        "deletions": extract.deletions,
+        "files": [{**f, "href": f"{base}/{f['path']}"} for f in extract.files],
+    }
+
+
+@admin.route("/research-projects")
+class ResearchProjects(MethodView):
+    decorators = [staff_required("admin")]
+
+    @admin.arguments(schemas.ResearchProjectLoadSchema)
+    @admin.response(201, schemas.ResearchProjectSchema)
+    def post(self, body: dict[str, Any]) -> ResearchProject:
+        """Register an approved research project, its consent purposes, questionnaires and researchers."""
+        project = services.create_project(
+            code=body["code"],
+            title=body["title"],
+            approval_reference=body["approval_reference"],
+            purposes=body["purposes"],
+            questionnaires_=body["questionnaires"],
+            members=body["members"],
+            folder=body["folder"],
+            data_use_codes=body["data_use_codes"],
+            actor_id=current_principal().subject,
+        )
+        db.session.commit()
+        return project
+
+
+@blp.route("/projects")
+class Projects(MethodView):
+    decorators = [staff_required("admin", "coordinator", "researcher")]
+
+    @blp.response(200, schemas.ResearchProjectSchema(many=True))
+    def get(self) -> list[ResearchProject]:
+        """Research projects: all of them for admins and coordinators, a researcher's own for researchers."""
+        return services.list_projects(current_principal())
+
+
+@blp.route("/projects/<code>")
+class Project(MethodView):
+    decorators = [staff_required("admin", "coordinator", "researcher")]
+
+    @blp.response(200, schemas.ResearchProjectSchema)
+    def get(self, code: str) -> ResearchProject:
+        """One research project (researchers: only their own)."""
+        return services.project_for(current_principal(), code)
+
+
+@blp.route("/projects/<code>/extracts")
+class Extracts(MethodView):
+    decorators = [staff_required("admin", "coordinator", "researcher")]
+
+    @blp.response(200, schemas.ExtractSchema(many=True))
+    def get(self, code: str) -> list[dict[str, Any]]:
+        """The project's deliveries, oldest first, with links to their files (researchers: only their own)."""
+        project = services.project_for(current_principal(), code)
+        extracts = services.list_extracts(project)
+        releases = {e.id: e.release for e in extracts}
+        return [_extract_view(project, e, releases) for e in extracts]
+
+    @blp.arguments(schemas.ExtractLoadSchema)
+    @blp.response(201, schemas.ExtractSchema)
+    def post(self, body: dict[str, Any], code: str) -> dict[str, Any]:
+        """Write a delivery into the data store: everything (full) or what changed since the last one."""
+        principal = current_principal()
+        if not principal.roles & {"admin", "coordinator"}:
+            raise services.NotProjectMember("Only admins and coordinators write deliveries.")
+        project = services.get_project(code)
+        extract = services.run_extract(project, body["kind"], actor_kind="staff", actor_id=principal.subject)
+        releases = {e.id: e.release for e in services.list_extracts(project)}
+        view = _extract_view(project, extract, releases)
+        db.session.commit()
+        return view
+
+
+@blp.route("/projects/<code>/extracts/<release>/files/<path:path>")
+class ExtractFile(MethodView):
+    decorators = [staff_required("researcher")]
+
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/octet-stream")
+    def get(self, code: str, release: str, path: str) -> Response:
+        """Download one file of a delivery (only the project's researchers); every download is audited."""
+        principal = current_principal()
+        project = services.project_for(principal, code, members_only=True)
+        file = services.extract_file(project, release, path)
+        services.record_download(project, release, path, principal.subject)
+        db.session.commit()
+        return send_file(file, as_attachment=True, download_name=file.name, max_age=0)

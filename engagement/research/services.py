@@ -1,0 +1,780 @@
+"""Research projects, pseudonyms and extracts: who may have what, and writing it into the data store.
+
+An extract reads, at one moment (the consent snapshot):
+- the responses to the project's questionnaires, kept only where the consent ledger allows them
+  (:func:`engagement.consent.services.export_filter`, the one rule, loaded in bulk);
+- for ``since-last``, only responses the project has not received before;
+- per participant, the project's pseudonym (drawn now for newcomers);
+- the answers, column by column (PostgreSQL: one binary ``COPY`` per questionnaire version).
+It writes one dataset per questionnaire version, one harmonised dataset per questionnaire answered
+in more than one version, their FHIR Questionnaires, and a deletion list of the pseudonyms whose
+data the project must delete, then records what it delivered, response by response.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import sqlalchemy as sa
+from flask import current_app
+
+from engagement import audit, clock
+from engagement.auth.models import StaffUser
+from engagement.consent import services as consent
+from engagement.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engagement.extensions import db
+from engagement.participants.models import Participant
+from engagement.questionnaires import services as questionnaires
+from engagement.questionnaires.models import Answer, QuestionnaireVersion, Response
+from engagement.research import fhir
+from engagement.research import variables as rv
+from engagement.research.dataset import Dataset, Variable
+from engagement.research.models import (
+    Extract,
+    ExtractResponse,
+    PendingDeletion,
+    ProjectMember,
+    Pseudonym,
+    ResearchProject,
+)
+from engagement.research.pseudonyms import allocate_pseudonyms
+from engagement.research.writers import DeletionList, DeliveryInfo, deliver
+from engagement.security import Principal
+
+FULL, SINCE_LAST = "full", "since-last"
+README = """# MoBa research delivery
+
+One dataset per questionnaire version (`<project>_<QUESTIONNAIRE>_v<N>`) and, where a questionnaire
+was answered in more than one version, one harmonised across versions (`..._harmonised`), each as
+SPSS `.sav` (row-compressed), Stata `.dta`, Parquet and CSV (UTF-8, comma, header row).
+
+- Key: `UNG_ID_<project>`, this project's own pseudonym; with the version column it identifies a row.
+- Unanswered, not shown or not in this version: system missing (blank). Tick boxes: 1 ticked, 0 not.
+- Ages, never dates: `AGE_YRS_<prefix>` at submission; year-month answers as age in months, dates as
+  age in days. Free text is not delivered unless the questionnaire marks it exportable.
+- `codebook.csv`, `codebook.xml` (DDI-Codebook 2.5) and `datapackage.json` (Frictionless) describe every
+  variable; `questionnaires/` holds each version as a FHIR R4 Questionnaire.
+- `deletion_list.csv`, when present, lists pseudonyms whose data must be deleted from earlier deliveries.
+- `manifest.json` names the consent snapshot time; `SHA256SUMS` checks every file (`sha256sum -c`).
+"""
+
+
+class ResearchProjectNotFound(NotFound):
+    slug, title = "research-project-not-found", "No such research project"
+
+
+class ResearchProjectExists(Conflict):
+    slug, title = "research-project-exists", "A research project with this code or folder exists"
+
+
+class NotProjectMember(Forbidden):
+    slug, title = "research-project-forbidden", "Only the project's researchers may see it"
+
+
+class ExtractNotFound(NotFound):
+    slug, title = "research-extract-not-found", "No such delivery or file"
+
+
+class InvalidProject(ValidationFailed):
+    slug = "invalid-research-project"
+
+
+# --- projects ------------------------------------------------------------------------------------
+
+
+def create_project(
+    *,
+    code: str,
+    title: str,
+    approval_reference: str,
+    purposes: Sequence[str],
+    questionnaires_: Sequence[str],
+    members: Sequence[uuid.UUID],
+    folder: str | None,
+    data_use_codes: Sequence[str] = (),
+    actor_id: uuid.UUID | None = None,
+) -> ResearchProject:
+    """Register an approved project; members must be staff users with the researcher role."""
+    errors: dict[str, list[str]] = {}
+    known_keys = set(db.session.scalars(sa.select(QuestionnaireVersion.key).distinct()))
+    unknown = sorted(set(questionnaires_) - known_keys)
+    if unknown:
+        errors["questionnaires"] = [f"not published: {', '.join(unknown)}"]
+    users = {u.id: u for u in db.session.scalars(sa.select(StaffUser).where(StaffUser.id.in_(members)))}
+    not_researchers = [
+        str(m) for m in members if m not in users or "researcher" not in (users[m].roles or [])
+    ]
+    if not_researchers:
+        errors["members"] = [f"not staff users with the researcher role: {', '.join(not_researchers)}"]
+    purpose_codes = _known_purposes()
+    if purpose_codes is not None:
+        bad = sorted(set(purposes) - purpose_codes)
+        if bad:
+            errors["purposes"] = [f"not purposes of the consent document: {', '.join(bad)}"]
+    if errors:
+        raise InvalidProject(errors)
+    folder = folder or code
+    clash = db.session.scalar(
+        sa.select(ResearchProject.code).where(
+            sa.or_(ResearchProject.code == code, ResearchProject.folder == folder)
+        )
+    )
+    if clash is not None:
+        raise ResearchProjectExists(f"Project {clash} has this code or folder.")
+    project = ResearchProject(
+        code=code,
+        title=title,
+        approval_reference=approval_reference,
+        purposes=sorted(set(purposes)),
+        questionnaires=sorted(set(questionnaires_)),
+        data_use_codes=list(data_use_codes),
+        folder=folder,
+        created_by=actor_id,
+        members=[ProjectMember(staff_user_id=m) for m in dict.fromkeys(members)],
+    )
+    db.session.add(project)
+    db.session.flush()
+    audit.record(
+        "research.project_created",
+        actor_kind="staff" if actor_id else "system",
+        actor_id=actor_id,
+        object_type="research_project",
+        object_id=project.id,
+        details={"code": code, "purposes": project.purposes, "questionnaires": project.questionnaires},
+    )
+    return project
+
+
+def _known_purposes() -> set[str] | None:
+    try:
+        document = consent.current_document(clock.now())
+    except consent.ConsentDocumentMissing:
+        return None
+    return set(document.purpose_codes)
+
+
+def _sees_every_project(principal: Principal) -> bool:
+    return bool(principal.roles & {"admin", "coordinator"})
+
+
+def list_projects(principal: Principal) -> list[ResearchProject]:
+    """Admins and coordinators see every project; researchers only those they are members of."""
+    query = sa.select(ResearchProject).order_by(ResearchProject.code)
+    if not _sees_every_project(principal):
+        query = query.join(ProjectMember).where(ProjectMember.staff_user_id == principal.subject)
+    return list(db.session.scalars(query))
+
+
+def get_project(code: str) -> ResearchProject:
+    project = db.session.scalar(sa.select(ResearchProject).where(ResearchProject.code == code))
+    if project is None:
+        raise ResearchProjectNotFound(f"No research project {code}.")
+    return project
+
+
+def project_for(principal: Principal, code: str, *, members_only: bool = False) -> ResearchProject:
+    """The project, if ``principal`` may see it (``members_only``: only its researchers, e.g. downloads)."""
+    project = get_project(code)
+    if principal.subject in project.member_ids():
+        return project
+    if not members_only and _sees_every_project(principal):
+        return project
+    raise NotProjectMember(f"Only the researchers of {code} may do this.")
+
+
+# --- pseudonyms -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectPseudonym:
+    id: uuid.UUID  # the mapping row
+    pseudonym: int
+
+
+def pseudonyms_for(
+    project_id: uuid.UUID, participant_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, ProjectPseudonym]:
+    """Each participant's pseudonym in the project, drawing (and storing) one for those without."""
+    existing = {
+        participant_id: ProjectPseudonym(row_id, number)
+        for row_id, participant_id, number in db.session.execute(
+            sa.select(Pseudonym.id, Pseudonym.participant_id, Pseudonym.pseudonym).where(
+                Pseudonym.project_id == project_id
+            )
+        )
+    }
+    newcomers = [pid for pid in participant_ids if pid not in existing]
+    if newcomers:
+        taken = {p.pseudonym for p in existing.values()}
+        now = clock.now()
+        rows: list[dict[str, Any]] = [
+            {
+                "id": uuid.uuid4(),
+                "project_id": project_id,
+                "participant_id": pid,
+                "pseudonym": number,
+                "created_at": now,
+            }
+            for pid, number in zip(newcomers, allocate_pseudonyms(len(newcomers), taken), strict=True)
+        ]
+        _bulk_insert(Pseudonym.__table__, rows)
+        for row in rows:
+            existing[row["participant_id"]] = ProjectPseudonym(row["id"], row["pseudonym"])
+    return {pid: existing[pid] for pid in participant_ids}
+
+
+# --- extracts ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Row:
+    response_id: uuid.UUID
+    participant_id: uuid.UUID
+    version_id: uuid.UUID
+    submitted_at: datetime
+    birth_date: date
+
+
+def data_store() -> Path:
+    return Path(current_app.config["DATA_STORE_DIR"])
+
+
+def run_extract(
+    project: ResearchProject,
+    kind: str,
+    *,
+    actor_kind: str = "system",
+    actor_id: uuid.UUID | str | None = None,
+    store: Path | None = None,
+) -> Extract:
+    """Write a delivery for ``project`` (``full`` or ``since-last``) and record it; the caller commits."""
+    if kind not in (FULL, SINCE_LAST):
+        raise ValidationFailed({"kind": [f"must be {FULL} or {SINCE_LAST}"]})
+    at = clock.now()
+    previous = db.session.scalar(
+        sa.select(Extract)
+        .where(Extract.project_id == project.id)
+        .order_by(Extract.created_at.desc(), Extract.release.desc())
+        .limit(1)
+    )
+    versions = list(
+        db.session.scalars(
+            sa.select(QuestionnaireVersion)
+            .where(
+                QuestionnaireVersion.key.in_(project.questionnaires), QuestionnaireVersion.published_at <= at
+            )
+            .order_by(QuestionnaireVersion.key, QuestionnaireVersion.version)
+        )
+    )
+    rows, exclusions = _eligible_rows(project, versions, at, kind)
+    pseudonyms = pseudonyms_for(project.id, list(dict.fromkeys(r.participant_id for r in rows)))
+    deletions = list(
+        db.session.execute(
+            sa.select(PendingDeletion, Pseudonym.pseudonym)
+            .join(Pseudonym, Pseudonym.id == PendingDeletion.pseudonym_id)
+            .where(PendingDeletion.project_id == project.id, PendingDeletion.listed_in_extract_id.is_(None))
+        )
+    )
+    release = _next_release(project, store or data_store())
+    extract = Extract(
+        project_id=project.id,
+        release=release,
+        kind=kind,
+        previous_extract_id=previous.id if previous else None,
+        consent_snapshot_at=at,
+        created_at=at,
+        created_by_kind=actor_kind,
+        created_by=str(actor_id) if actor_id else None,
+        rows=len(rows),
+        participants=len(pseudonyms),
+        deletions=len({number for _, number in deletions}),
+        files=[],
+        manifest={},
+    )
+    db.session.add(extract)
+    db.session.flush()  # the release is reserved (unique per project) before anything is written
+
+    datasets, definitions = _datasets(project, versions, rows, pseudonyms)
+    key = rv.key_name(project.code)
+    info = DeliveryInfo(
+        project=project.code,
+        release=release,
+        consent_snapshot_at=at,
+        data_use_codes=list(project.data_use_codes or []),
+        data_use={
+            "approval_reference": project.approval_reference,
+            "consent_purposes": list(project.purposes),
+        },
+        kind=kind,  # type: ignore[arg-type]
+        previous_release=previous.release if previous else None,
+        exclusions=exclusions,
+        created_at=at,
+        title=project.title,
+    )
+    extra = {fhir.file_name(d): _json_bytes(fhir.questionnaire(d)) for d in definitions}
+    extra["README.md"] = README.encode()
+    delivery = deliver(
+        store or data_store(),
+        datasets,
+        info,
+        folder=project.folder,
+        deletion_list=DeletionList(key, [number for _, number in deletions]) if deletions else None,
+        extra_files=extra,
+    )
+    extract.files = [{"path": f.path, "bytes": f.bytes, "sha256": f.sha256} for f in delivery.files]
+    extract.manifest = delivery.manifest
+    _bulk_insert(
+        ExtractResponse.__table__,
+        [
+            {
+                "extract_id": extract.id,
+                "response_id": r.response_id,
+                "pseudonym_id": pseudonyms[r.participant_id].id,
+            }
+            for r in rows
+        ],
+    )
+    if deletions:
+        db.session.execute(
+            sa.update(PendingDeletion)
+            .where(PendingDeletion.id.in_([pending.id for pending, _ in deletions]))
+            .values(listed_in_extract_id=extract.id)
+        )
+    db.session.flush()
+    audit.record(
+        "research.extract",
+        actor_kind=actor_kind,
+        actor_id=actor_id,
+        object_type="research_extract",
+        object_id=extract.id,
+        details={
+            "project": project.code,
+            "release": release,
+            "kind": kind,
+            "consent_snapshot_at": at.isoformat(),
+            "rows": extract.rows,
+            "participants": extract.participants,
+            "deletions": extract.deletions,
+            "exclusions": dict(exclusions),
+        },
+    )
+    return extract
+
+
+def _json_bytes(data: Mapping[str, Any]) -> bytes:
+    import json
+
+    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
+
+
+def _next_release(project: ResearchProject, store: Path) -> str:
+    count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Extract).where(Extract.project_id == project.id)
+    )
+    number = int(count or 0) + 1
+    while (store / project.folder / f"R{number:04d}").exists():  # a folder left by an unrecorded attempt
+        number += 1
+    return f"R{number:04d}"
+
+
+def _eligible_rows(
+    project: ResearchProject, versions: Sequence[QuestionnaireVersion], at: datetime, kind: str
+) -> tuple[list[_Row], dict[str, int]]:
+    """The responses to deliver: latest per participant and version, allowed by consent, new if asked."""
+    if not versions:
+        return [], {}
+    query = (
+        sa.select(
+            Response.id,
+            Response.participant_id,
+            Response.questionnaire_version_id,
+            Response.submitted_at,
+            Participant.birth_date,
+        )
+        .join(Participant, Participant.id == Response.participant_id)
+        .where(
+            Response.questionnaire_version_id.in_([v.id for v in versions]),
+            Response.submitted_at <= at,
+        )
+        .order_by(Response.submitted_at, Response.id)
+    )
+    latest: dict[tuple[uuid.UUID, uuid.UUID], _Row] = {}
+    for response_id, participant_id, version_id, submitted_at, birth_date in db.session.execute(query):
+        latest[(participant_id, version_id)] = _Row(
+            response_id, participant_id, version_id, submitted_at, birth_date
+        )
+    allowed = consent.export_filter(project.purposes, at)
+    rows = [r for r in latest.values() if allowed.allows(r.participant_id, r.submitted_at)]
+    exclusions = {"responses_without_consent": len(latest) - len(rows)}
+    if kind == SINCE_LAST:
+        delivered = set(
+            db.session.scalars(
+                sa.select(ExtractResponse.response_id)
+                .join(Extract, Extract.id == ExtractResponse.extract_id)
+                .where(Extract.project_id == project.id)
+            )
+        )
+        fresh = [r for r in rows if r.response_id not in delivered]
+        exclusions["responses_delivered_before"] = len(rows) - len(fresh)
+        rows = fresh
+    return rows, exclusions
+
+
+def _datasets(
+    project: ResearchProject,
+    versions: Sequence[QuestionnaireVersion],
+    rows: Sequence[_Row],
+    pseudonyms: Mapping[uuid.UUID, ProjectPseudonym],
+) -> tuple[list[Dataset], list[dict[str, Any]]]:
+    """One dataset per version with rows (or, with none at all, each version's empty table), then one
+    harmonised dataset per questionnaire delivered in more than one version."""
+    by_version: dict[uuid.UUID, list[_Row]] = {}
+    for row in rows:
+        by_version.setdefault(row.version_id, []).append(row)
+    chosen = [v for v in versions if by_version.get(v.id)] or list(versions)
+    datasets: list[Dataset] = []
+    definitions: list[dict[str, Any]] = []
+    per_key: dict[str, list[tuple[dict[str, Any], dict[str, Any], int]]] = {}
+    for version in chosen:
+        definition = questionnaires.definition_of(version)
+        definitions.append(definition)
+        version_rows = sorted(
+            by_version.get(version.id, []), key=lambda r: pseudonyms[r.participant_id].pseudonym
+        )
+        fixed = rv.fixed_variables(definition, project.code)
+        columns = rv.item_columns(definition)
+        values = _version_values(definition, fixed, columns, version_rows, pseudonyms)
+        datasets.append(
+            Dataset(
+                rv.dataset_name(version.key, version.version),
+                [*fixed, *(c.variable for c in columns)],
+                values,
+                primary_key=[fixed[0].name],
+                version_column=fixed[1].name,
+                description=f"{definition['title']['nb']} ({definition['version_label']})",
+            )
+        )
+        per_key.setdefault(version.key, []).append((definition, values, len(version_rows)))
+    for key, entries in per_key.items():
+        if len(entries) > 1:
+            datasets.append(_harmonised(project, key, entries))
+    return datasets, definitions
+
+
+def _version_values(
+    definition: Mapping[str, Any],
+    fixed: Sequence[Variable],
+    columns: Sequence[rv.Column],
+    rows: Sequence[_Row],
+    pseudonyms: Mapping[uuid.UUID, ProjectPseudonym],
+) -> dict[str, Any]:
+    count = len(rows)
+    values: dict[str, Any] = {
+        fixed[0].name: np.fromiter((pseudonyms[r.participant_id].pseudonym for r in rows), np.int64, count),
+        fixed[1].name: pa.array([definition["version_label"]] * count, pa.string()),
+        fixed[2].name: np.fromiter(
+            (consent.age_on(r.birth_date, consent.oslo_date(r.submitted_at)) for r in rows), np.int64, count
+        ),
+    }
+    response_ids = [r.response_id for r in rows]
+    numeric = [c.variable.name for c in columns]
+    matrix = _answer_matrix(response_ids, numeric)
+    texts = _answer_texts(response_ids, [c.variable.name for c in columns if c.kind != "number"])
+    for index, column in enumerate(columns):
+        name = column.variable.name
+        if column.kind == "number":
+            values[name] = matrix[index]
+        elif column.kind == "text":
+            values[name] = pa.array(texts.get(name, [None] * count), pa.string())
+        else:
+            ages = matrix[index].copy()  # special answers (e.g. HUSKER IKKE) are numbers already
+            for position, text in enumerate(texts.get(name, [])):
+                if text is not None:
+                    ages[position] = _age(column.kind, rows[position].birth_date, text)
+            values[name] = ages
+    return values
+
+
+def _age(kind: str, born: date, text: str) -> float:
+    """Months (year-month answers) or days (dates) from birth to the answer; never the date itself."""
+    if kind == "age_months":
+        year, month = int(text[:4]), int(text[5:7])
+        return float((year - born.year) * 12 + month - born.month)
+    return float((date.fromisoformat(text) - born).days)
+
+
+def _harmonised(
+    project: ResearchProject, key: str, entries: Sequence[tuple[dict[str, Any], dict[str, Any], int]]
+) -> Dataset:
+    definitions = [definition for definition, _, _ in entries]
+    fixed = rv.fixed_variables(definitions[-1], project.code)
+    targets = rv.harmonise(definitions)
+    by_version = {definition["version"]: (values, count) for definition, values, count in entries}
+    columns: dict[str, Any] = {}
+    for variable in fixed:
+        parts = [pa.array(values[variable.name]) for values, _ in by_version.values()]
+        columns[variable.name] = pa.concat_arrays([p.cast(parts[0].type) for p in parts])
+    for target in targets:
+        is_text = target.variable.type == "string"
+        pieces: list[Any] = []
+        for version, (values, count) in by_version.items():
+            source = next((s for s in target.sources if s.version == version), None)
+            if source is None or source.column not in values:
+                pieces.append([None] * count if is_text else np.full(count, np.nan))
+            elif is_text:
+                pieces.append(pa.array(values[source.column]).to_pylist())
+            else:
+                numbers = np.asarray(values[source.column], dtype=np.float64)
+                if source.codes is not None:
+                    recoded = np.full(count, np.nan)
+                    for old, new in source.codes.items():
+                        recoded[numbers == old] = new
+                    numbers = recoded
+                pieces.append(numbers)
+        if is_text:
+            columns[target.variable.name] = pa.array([v for piece in pieces for v in piece], pa.string())
+        else:
+            columns[target.variable.name] = np.concatenate(pieces) if pieces else np.array([])
+    return Dataset(
+        rv.dataset_name(key, None),
+        [*fixed, *(t.variable for t in targets)],
+        columns,
+        primary_key=[fixed[0].name, fixed[1].name],
+        version_column=fixed[1].name,
+        description=f"{definitions[-1]['title']['nb']}, harmonised across versions",
+    )
+
+
+# --- reading answers in bulk ---------------------------------------------------------------------------
+
+_PAIR = np.dtype([("col", ">i2"), ("value", ">f8")])  # int2send(col) || float8send(value)
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_COPY_HEADER = 19  # signature (11), flags (4), header extension length (4)
+_SCATTER_EVERY = 5_000  # responses decoded per numpy scatter (bounds the bytes held at once)
+
+
+def _answer_matrix(response_ids: Sequence[uuid.UUID], names: Sequence[str]) -> np.ndarray:
+    """``value_number`` of each variable (row of the result) for each response (column); NaN if none."""
+    matrix = np.full((len(names), len(response_ids)), np.nan)
+    if not response_ids or not names:
+        return matrix
+    if db.is_postgres:
+        _copy_matrix(response_ids, names, matrix)
+        return matrix
+    position = {rid: i for i, rid in enumerate(response_ids)}
+    index = {name: i for i, name in enumerate(names)}
+    for chunk in _chunks(response_ids, 500):
+        query = sa.select(Answer.response_id, Answer.variable, Answer.value_number).where(
+            Answer.response_id.in_(chunk), Answer.value_number.is_not(None)
+        )
+        for response_id, variable, number in db.session.execute(query):
+            if variable in index:
+                matrix[index[variable], position[response_id]] = number
+    return matrix
+
+
+def _load_keys(cursor: Any, response_ids: Sequence[uuid.UUID], names: Sequence[str]) -> None:
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS research_extract_rows (response_id uuid PRIMARY KEY, row_no int4) "
+        "ON COMMIT DROP"
+    )
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS research_extract_columns (variable varchar(64) PRIMARY KEY, col_no int2) "
+        "ON COMMIT DROP"
+    )
+    cursor.execute("TRUNCATE research_extract_rows, research_extract_columns")
+    with cursor.copy("COPY research_extract_rows (response_id, row_no) FROM STDIN") as copy:
+        for number, response_id in enumerate(response_ids):
+            copy.write_row((response_id, number))
+    with cursor.copy("COPY research_extract_columns (variable, col_no) FROM STDIN") as copy:
+        for number, name in enumerate(names):
+            copy.write_row((name, number))
+    cursor.execute("ANALYZE research_extract_rows")
+    cursor.execute("ANALYZE research_extract_columns")
+
+
+def _copy_matrix(response_ids: Sequence[uuid.UUID], names: Sequence[str], matrix: np.ndarray) -> None:
+    """PostgreSQL: one binary COPY row per response, its answers packed as (column, value) pairs.
+
+    PostgreSQL sends a message per row, so the answers are aggregated per response on the server
+    (a message per answer would cost more in the client than the whole delivery's writing)."""
+    raw: Any = db.session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        _load_keys(cursor, response_ids, names)
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute("SET LOCAL jit = off")
+        statement = (
+            "COPY (SELECT r.row_no, string_agg(int2send(c.col_no) || float8send(a.value_number), ''::bytea) "
+            "FROM answer a JOIN research_extract_rows r ON r.response_id = a.response_id "
+            "JOIN research_extract_columns c ON c.variable = a.variable "
+            "WHERE a.value_number IS NOT NULL GROUP BY r.row_no) TO STDOUT (FORMAT binary)"
+        )
+        rows: list[int] = []
+        payloads: list[bytes] = []
+        with cursor.copy(statement) as copy:
+            for block in copy:
+                message = bytes(block)
+                if message.startswith(_COPY_SIGNATURE):
+                    message = message[_COPY_HEADER:]
+                if len(message) <= 2:  # the trailer (-1), or a header sent on its own
+                    continue
+                # int2 field count, int4 length + int4 row_no, int4 length + the packed pairs
+                rows.append(int.from_bytes(message[6:10], "big", signed=True))
+                payloads.append(message[14:])
+                if len(rows) >= _SCATTER_EVERY:
+                    _scatter(matrix, rows, payloads)
+                    rows, payloads = [], []
+        _scatter(matrix, rows, payloads)
+        cursor.execute("RESET work_mem")
+        cursor.execute("RESET jit")
+
+
+def _scatter(matrix: np.ndarray, rows: list[int], payloads: list[bytes]) -> None:
+    if not rows:
+        return
+    pairs = np.frombuffer(b"".join(payloads), dtype=_PAIR)
+    counts = np.fromiter((len(p) // _PAIR.itemsize for p in payloads), np.int64, len(payloads))
+    matrix[pairs["col"], np.repeat(np.asarray(rows, dtype=np.int64), counts)] = pairs["value"]
+
+
+def _answer_texts(response_ids: Sequence[uuid.UUID], names: Sequence[str]) -> dict[str, list[str | None]]:
+    """``value_text`` of the given (few) variables, per response in order."""
+    result: dict[str, list[str | None]] = {name: [None] * len(response_ids) for name in names}
+    if not response_ids or not names:
+        return result
+    position = {rid: i for i, rid in enumerate(response_ids)}
+    for chunk in _chunks(response_ids, 500):
+        query = sa.select(Answer.response_id, Answer.variable, Answer.value_text).where(
+            Answer.response_id.in_(chunk), Answer.variable.in_(names), Answer.value_text.is_not(None)
+        )
+        for response_id, variable, text in db.session.execute(query):
+            result[variable][position[response_id]] = text
+    return result
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _bulk_insert(table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows at once (PostgreSQL: ``COPY``); the ORM session does not see them as objects."""
+    if not rows:
+        return
+    db.session.flush()
+    if not db.is_postgres:
+        db.session.execute(sa.insert(table), list(rows))
+        return
+    names = list(rows[0])
+    raw: Any = db.session.connection().connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(tuple(row[n] for n in names))
+
+
+# --- listing and downloading ------------------------------------------------------------------------
+
+
+def list_extracts(project: ResearchProject) -> list[Extract]:
+    return list(
+        db.session.scalars(
+            sa.select(Extract)
+            .where(Extract.project_id == project.id)
+            .order_by(Extract.created_at, Extract.release)
+        )
+    )
+
+
+def get_extract(project: ResearchProject, release: str) -> Extract:
+    extract = db.session.scalar(
+        sa.select(Extract).where(Extract.project_id == project.id, Extract.release == release)
+    )
+    if extract is None:
+        raise ExtractNotFound(f"{project.code} has no delivery {release}.")
+    return extract
+
+
+def extract_file(project: ResearchProject, release: str, path: str, *, store: Path | None = None) -> Path:
+    """The file of a delivery, only if the delivery lists it (nothing else under the store is reachable)."""
+    extract = get_extract(project, release)
+    listed = {f["path"] for f in extract.files} | {"SHA256SUMS"}
+    if path not in listed:
+        raise ExtractNotFound(f"{release} has no file {path}.")
+    file = (store or data_store()) / project.folder / release / path
+    if not file.is_file():
+        raise ExtractNotFound(f"{release}/{path} is no longer in the data store.")
+    return file
+
+
+def record_download(project: ResearchProject, release: str, path: str, staff_id: uuid.UUID) -> None:
+    audit.record(
+        "research.file_downloaded",
+        actor_kind="staff",
+        actor_id=staff_id,
+        object_type="research_project",
+        object_id=project.id,
+        details={"project": project.code, "release": release, "file": path},
+    )
+
+
+# --- withdrawal and the data copy ---------------------------------------------------------------------
+
+
+def list_for_deletion(participant_id: uuid.UUID, withdrawal_id: uuid.UUID, at: datetime) -> int:
+    """For every project that received the participant's data, record their pseudonym for the next
+    delivery's deletion list; returns the number of projects."""
+    delivered = db.session.scalars(
+        sa.select(Pseudonym)
+        .where(
+            Pseudonym.participant_id == participant_id,
+            sa.exists().where(ExtractResponse.pseudonym_id == Pseudonym.id),
+        )
+        .order_by(Pseudonym.project_id)
+    ).all()
+    for pseudonym in delivered:
+        db.session.add(
+            PendingDeletion(
+                project_id=pseudonym.project_id,
+                pseudonym_id=pseudonym.id,
+                withdrawal_id=withdrawal_id,
+                recorded_at=at,
+            )
+        )
+    db.session.flush()
+    return len(delivered)
+
+
+def deliveries_of(participant_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The research projects that received the participant's data, and when (newest first)."""
+    query = (
+        sa.select(
+            ResearchProject.code,
+            ResearchProject.title,
+            ResearchProject.approval_reference,
+            Extract.release,
+            Extract.created_at,
+        )
+        .join(Extract, Extract.project_id == ResearchProject.id)
+        .join(ExtractResponse, ExtractResponse.extract_id == Extract.id)
+        .join(Pseudonym, Pseudonym.id == ExtractResponse.pseudonym_id)
+        .where(Pseudonym.participant_id == participant_id)
+        .distinct()
+        .order_by(Extract.created_at.desc(), ResearchProject.code)
+    )
+    return [
+        {
+            "project": code,
+            "title": title,
+            "approval_reference": reference,
+            "release": release,
+            "delivered_at": at,
+        }
+        for code, title, reference, release, at in db.session.execute(query)
+    ]

@@ -1,0 +1,243 @@
+"""From a questionnaire definition to the variables of an extract, per version and harmonised.
+
+Pure (no Flask, no database). A version's table has the project's key, the version column, the age
+at submission, then one variable per export variable of every exported item (multiple choice: one 0/1
+variable per option), in the order of the questionnaire. Year-month and date answers become ages
+(months and days after birth), never dates; free text only when the item is marked exportable.
+
+Harmonised across versions, a variable keeps the name it had first: ``same_as`` puts a later
+version's answers into the earlier variable, and ``recoded_from`` fills the new variable for rows of
+earlier versions by the declared code map (codes without a mapping stay missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from engagement.questionnaires import definition as qdef
+from engagement.research.dataset import Code, Measure, Scale, Variable, truncate_utf8
+
+ValueKind = Literal["number", "text", "age_months", "age_days"]
+LABEL_BYTES = 255
+KEY_LABEL = "Prosjektspesifikt løpenummer"
+VERSION_LABEL = "Skjemaversjon"
+AGE_LABEL = "Alder i år ved utfylling av skjema"
+
+
+def key_name(project_code: str) -> str:
+    return f"UNG_ID_{project_code}"
+
+
+def version_column_name(key: str) -> str:
+    return f"VERSJON_{key.upper()}_TBL1"
+
+
+def age_column_name(definition: Mapping[str, Any]) -> str:
+    return f"AGE_YRS_{definition['variable_prefix']}"
+
+
+def dataset_name(key: str, version: int | None) -> str:
+    return f"{key.upper()}_v{version}" if version is not None else f"{key.upper()}_harmonised"
+
+
+@dataclass(frozen=True)
+class Column:
+    """An item variable of one version: where its values come from (``Answer.variable``) and how."""
+
+    variable: Variable
+    kind: ValueKind
+    item: str
+
+
+_MEASURES: dict[str, Measure] = {
+    "likert": "ordinal",
+    "integer": "scale",
+    "decimal": "scale",
+    "time": "scale",
+    "year_month": "scale",
+    "date": "scale",
+}
+
+
+def _kind(item: Mapping[str, Any]) -> ValueKind:
+    kind = item["type"]
+    if kind == "year_month":
+        return "age_months"
+    if kind == "date":
+        return "age_days"
+    if kind == "text":
+        return "text"
+    return "number"
+
+
+def _condition(item: Mapping[str, Any]) -> str:
+    parts = [f"{c['item']} {c['operator']} {c['answer']}" for c in item.get("enable_when", [])]
+    joiner = " AND " if item.get("enable_behavior", "all") == "all" else " OR "
+    return joiner.join(parts)
+
+
+def _labels(item: Mapping[str, Any]) -> dict[Code, str]:
+    if item["type"] in ("year_month", "date", "time", "text"):
+        return {s["code"]: s["label"] for s in item.get("special_answers", [])}
+    labels: dict[Code, str] = {}
+    for code, text in qdef.value_labels(item).items():
+        labels[code] = text
+    return labels
+
+
+def item_columns(definition: Mapping[str, Any]) -> list[Column]:
+    """The item variables of one version, in questionnaire order (only exported items)."""
+    version_label = definition["version_label"]
+    scales = definition.get("scales", {})
+    columns: list[Column] = []
+    for section in definition["sections"]:
+        section_title = section["title"]["nb"]
+        for item in section["items"]:
+            if not item.get("exported", item["type"] != "text"):
+                continue
+            scale = None
+            if "scale" in item:
+                meta = scales.get(item["scale"]["id"], {})
+                scale = Scale(
+                    meta.get("name", item["scale"]["id"]), reversed=bool(item["scale"].get("reversed"))
+                )
+            options = item.get("options", []) if item["type"] == "multiple_choice" else [None]
+            for option in options:
+                name = option["variable"] if option else item["name"]
+                stem = qdef.variable_label(item, option)
+                question = item["text"]["nb"] + (f" — {option['text']['nb']}" if option else "")
+                variable = Variable(
+                    name,
+                    truncate_utf8(f"{name}:{version_label}; {stem}", LABEL_BYTES),
+                    type="string" if item["type"] == "text" else "numeric",
+                    measure=_MEASURES.get(item["type"], "nominal"),
+                    value_labels=_labels(item),
+                    question=question,
+                    source=f"{definition['key']}|{definition['version']}#{item['name']}",
+                    versions=(version_label,),
+                    condition=_condition(item),
+                    section=section_title,
+                    scale=scale,
+                )
+                columns.append(Column(variable, _kind(item), item["name"]))
+    return columns
+
+
+def fixed_variables(definition: Mapping[str, Any], project_code: str) -> list[Variable]:
+    """Key, version column and age at submission (the first three variables of every table)."""
+    return [
+        Variable(key_name(project_code), KEY_LABEL, role="key"),
+        Variable(version_column_name(definition["key"]), VERSION_LABEL, type="string", role="version"),
+        Variable(age_column_name(definition), AGE_LABEL, measure="scale", role="derived"),
+    ]
+
+
+@dataclass
+class Source:
+    """Where a harmonised variable's values come from in one version (``codes``: a recode map)."""
+
+    version: int
+    column: str
+    codes: dict[int, int] | None = None
+
+
+@dataclass
+class Harmonised:
+    variable: Variable
+    sources: list[Source] = field(default_factory=list)
+
+
+def harmonise(definitions: Sequence[Mapping[str, Any]]) -> list[Harmonised]:
+    """The variables of one questionnaire across ``definitions`` (oldest first), with their sources."""
+    targets: dict[str, Harmonised] = {}
+    order: list[str] = []
+    where: dict[tuple[int, str], str] = {}  # (version, column in that version) -> harmonised name
+    seen_by_version: dict[int, list[Column]] = {}
+    for definition in definitions:
+        version = definition["version"]
+        items = qdef.items_by_name(definition)
+        earlier_items: dict[str, dict[str, Any]] = {}
+        for earlier in definitions:
+            if earlier["version"] < version:
+                earlier_items.update(qdef.items_by_name(earlier))
+        columns = item_columns(definition)
+        seen_by_version[version] = columns
+        for column in columns:
+            item = items[column.item]
+            target = _target(column, item, earlier_items, where, version, definitions)
+            where[(version, column.variable.name)] = target
+            if target not in targets:
+                targets[target] = Harmonised(column.variable)
+                order.append(target)
+            entry = targets[target]
+            entry.sources.append(Source(version, column.variable.name))
+            entry.variable = column.variable  # the newest wording and codes describe the variable
+            if "recoded_from" in item and target == column.variable.name:
+                recode = item["recoded_from"]
+                codes = {int(k): int(v) for k, v in recode["codes"].items()}
+                for older, older_columns in seen_by_version.items():
+                    if older < version and any(c.variable.name == recode["variable"] for c in older_columns):
+                        entry.sources.insert(0, Source(older, recode["variable"], codes))
+    result = []
+    for name in order:
+        entry = targets[name]
+        parts = [f"{s.column}:{_version_label(definitions, s.version)}" for s in entry.sources]
+        label_head = "; ".join([parts[0], *(f"({p})" for p in parts[1:])])
+        own = entry.variable.label
+        stem = own.split("; ", 1)[1] if "; " in own else own
+        lineage = "; ".join(
+            f"{_version_label(definitions, s.version)}:{s.column}"
+            + (f" recoded {','.join(f'{a}->{b}' for a, b in s.codes.items())}" if s.codes else "")
+            for s in entry.sources
+        )
+        variable = Variable(
+            name,
+            truncate_utf8(f"{label_head}; {stem}", LABEL_BYTES),
+            type=entry.variable.type,
+            measure=entry.variable.measure,
+            value_labels=entry.variable.value_labels,
+            question=entry.variable.question,
+            source=lineage,
+            versions=tuple(dict.fromkeys(_version_label(definitions, s.version) for s in entry.sources)),
+            condition=entry.variable.condition,
+            section=entry.variable.section,
+            scale=entry.variable.scale,
+        )
+        result.append(Harmonised(variable, entry.sources))
+    return result
+
+
+def _version_label(definitions: Sequence[Mapping[str, Any]], version: int) -> str:
+    for definition in definitions:
+        if definition["version"] == version:
+            return str(definition["version_label"])
+    return str(version)
+
+
+def _target(
+    column: Column,
+    item: Mapping[str, Any],
+    earlier_items: Mapping[str, Mapping[str, Any]],
+    where: Mapping[tuple[int, str], str],
+    version: int,
+    definitions: Sequence[Mapping[str, Any]],
+) -> str:
+    """The harmonised name of a version's column: its own, or (``same_as``) the earlier variable's."""
+    same_as = item.get("same_as")
+    if not same_as or same_as not in earlier_items:
+        return column.variable.name
+    old = earlier_items[same_as]
+    if item["type"] == "multiple_choice":
+        code = next(o["code"] for o in item["options"] if o["variable"] == column.variable.name)
+        match = [o["variable"] for o in old.get("options", []) if o["code"] == code]
+        if not match:
+            return column.variable.name
+        old_name = str(match[0])
+    else:
+        old_name = str(same_as)
+    for earlier in sorted((d["version"] for d in definitions if d["version"] < version), reverse=True):
+        if (earlier, old_name) in where:
+            return where[(earlier, old_name)]
+    return old_name

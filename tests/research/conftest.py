@@ -1,0 +1,142 @@
+"""Fixtures of the extract tests: the seed questionnaires published, responses submitted, projects made."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from engagement import clock
+from engagement.extensions import db
+from engagement.questionnaires import definition as qdef
+from engagement.questionnaires import services as questionnaires
+from engagement.research import services
+from tests.conftest import ROOT
+
+
+def ung18_answers(version: int = 1, **changes: Any) -> dict[str, Any]:
+    """A complete, valid answer set for ung18 v1 or v2 (a young woman who has moved out)."""
+    answers: dict[str, Any] = {
+        "XA10": [2, 9],
+        "XA23_TEKST": None,
+        "XA24": True,
+        "XA25": 2,
+        "XA26": [4],
+        "XA32": 1,
+        "XA33": 12,
+        "XA34": 6,
+        "XA37": 1,
+        "XA38": 1,
+        "XA39": False,
+        "XA40": 168,
+        "XA41": 62,
+        "XA42": 2,
+        "XA43": 7,
+        "XA44": 4,
+        "XA45": "23:30",
+        "XA46": 7.5,
+        "XA48": False,
+        "XA49": False,
+        "XA75": 1,
+        "XA76": 3,
+        "XA76_N": 5,
+        "XA77": 1,
+        "XA78": 3,
+        "XA79": 2,
+        "XA80": 2,
+        "XA81": False,
+        "XA85": True,
+        "XA86": "2025-08",
+        "XA87": "2025-08-15",
+        "XA88": 3,
+        "XA90_TEKST": "Nei takk, 01.02.2003 er ingen dato å sende.",
+    }
+    answers.update({f"XA{n}": 1 + n % 4 for n in range(50, 55)})
+    answers.update({f"XA{n}": 1 + n % 7 for n in range(55, 60)})
+    answers.update({f"XA{n}": 1 + n % 3 for n in range(60, 73)})
+    if version == 2:
+        for name in ("XA42", "XA46", "XA77"):
+            answers.pop(name)
+        answers.update({"XA47": 3, "XA83": 2})
+    answers.update(changes)
+    return {k: v for k, v in answers.items() if v is not None}
+
+
+@pytest.fixture
+def ung18(app: Any) -> dict[int, Any]:
+    """The seed questionnaire ung18 (v1 and v2), published in the test's transaction."""
+    with app.app_context():
+        questionnaires.publish_all(ROOT / "questionnaires")
+        db.session.commit()
+        return {v: questionnaires.get_version("ung18", v) for v in (1, 2)}
+
+
+@pytest.fixture
+def answer(app: Any, ung18: dict[int, Any]) -> Callable[..., uuid.UUID]:
+    """``answer(participant, version=1, at=None, **changes)``: a submitted response; returns its id."""
+
+    def submit(participant: Any, version: int = 1, at: datetime | None = None, **changes: Any) -> uuid.UUID:
+        answers = ung18_answers(version, **changes)
+        with app.app_context(), clock.frozen(at or clock.now()):
+            task = questionnaires.create_task(participant.id, ung18[version])
+            definition = questionnaires.definition_of(task.questionnaire_version)
+            assert qdef.validate_answers(definition, answers) == {}
+            response, _ = questionnaires.submit(participant.id, task.id, uuid.uuid4(), answers)
+            db.session.commit()
+            return response.id
+
+    return submit
+
+
+@pytest.fixture
+def make_project(app: Any, ung18: Any) -> Callable[..., str]:
+    """``make_project(code, members=(), purposes=("participation", "questionnaires"))``; returns the code."""
+
+    def build(
+        code: str | None = None,
+        members: tuple[uuid.UUID, ...] = (),
+        purposes: tuple[str, ...] = ("participation", "questionnaires"),
+    ) -> str:
+        with app.app_context():
+            project = services.create_project(
+                code=code or f"PDB{uuid.uuid4().int % 10**6:06d}",
+                title="Helse og hverdag ved 18 år",
+                approval_reference="REK 2026/12345",
+                purposes=list(purposes),
+                questionnaires_=["ung18"],
+                members=list(members),
+                folder=None,
+                data_use_codes=["DUO:0000007"],
+            )
+            db.session.commit()
+            return project.code
+
+    return build
+
+
+@pytest.fixture
+def extract(app: Any) -> Callable[..., Any]:
+    """``extract(code, kind="full", at=None)``: run a delivery (committed to the test's transaction);
+    returns its release, counts and folder."""
+
+    def run(code: str, kind: str = "full", at: datetime | None = None) -> Any:
+        with app.app_context(), clock.frozen(at or clock.now()):
+            project = services.get_project(code)
+            written = services.run_extract(project, kind)
+            view = SimpleNamespace(
+                id=written.id,
+                release=written.release,
+                kind=written.kind,
+                rows=written.rows,
+                participants=written.participants,
+                deletions=written.deletions,
+                folder=services.data_store() / project.folder / written.release,
+            )
+            db.session.commit()
+            return view
+
+    return run
