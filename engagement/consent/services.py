@@ -283,9 +283,14 @@ def standings(
     at: datetime, participant_ids: Collection[uuid.UUID] | None = None
 ) -> dict[uuid.UUID, Standing]:
     """:class:`Standing` at ``at`` of the given participants (everyone with a ledger entry when
-    ``None``), read in three queries whatever their number. Those with no entry are absent."""
+    ``None``), read in three queries whatever their number. Those with no entry are absent.
+
+    Plain rows at Core level, no ORM loading: a wave launch or an extract reads the whole roster."""
     ranked = sa.select(
+        ConsentDecision.participant_id,
         ConsentDecision.batch_id,
+        ConsentDecision.document_id,
+        ConsentDecision.decided_at,
         sa.func.row_number()
         .over(
             partition_by=ConsentDecision.participant_id,
@@ -300,22 +305,24 @@ def standings(
         ranked = ranked.where(ConsentDecision.participant_id.in_(participant_ids))
         withdrawn = withdrawn.where(ConsentWithdrawal.participant_id.in_(participant_ids))
     latest = ranked.subquery()
+    connection = db.session.connection()
+    documents: dict[uuid.UUID, ConsentDocument | None] = {}
     result: dict[uuid.UUID, Standing] = {}
-    for participant_id, document_id, purpose, decision, decided_at in db.session.execute(
-        sa.select(
-            ConsentDecision.participant_id,
-            ConsentDecision.document_id,
-            ConsentDecision.purpose,
-            ConsentDecision.decision,
-            ConsentDecision.decided_at,
-        ).join(latest, sa.and_(latest.c.batch_id == ConsentDecision.batch_id, latest.c.rank == 1))
+    for participant_id, document_id, decided_at in connection.execute(
+        sa.select(latest.c.participant_id, latest.c.document_id, latest.c.decided_at).where(
+            latest.c.rank == 1
+        )
     ):
-        now = result.get(participant_id)
-        if now is None:
-            # a handful of documents: the session's identity map loads each once
-            now = result[participant_id] = Standing(db.session.get(ConsentDocument, document_id), decided_at)
-        now.by_purpose[purpose] = decision
-    for participant_id, scope, withdrawn_at in db.session.execute(withdrawn):
+        if document_id not in documents:
+            documents[document_id] = db.session.get(ConsentDocument, document_id)
+        result[participant_id] = Standing(documents[document_id], decided_at)
+    for participant_id, purpose, decision in connection.execute(
+        sa.select(ConsentDecision.participant_id, ConsentDecision.purpose, ConsentDecision.decision).join(
+            latest, sa.and_(latest.c.batch_id == ConsentDecision.batch_id, latest.c.rank == 1)
+        )
+    ).all():
+        result[participant_id].by_purpose[purpose] = decision
+    for participant_id, scope, withdrawn_at in connection.execute(withdrawn).all():
         result.setdefault(participant_id, Standing()).withdrew(scope, withdrawn_at)
     return result
 
@@ -571,10 +578,11 @@ def export_filter(
     if participant_ids is not None:
         decided = decided.where(ConsentDecision.participant_id.in_(participant_ids))
         withdrawn = withdrawn.where(ConsentWithdrawal.participant_id.in_(participant_ids))
-    for participant_id, decided_at in db.session.execute(decided):
+    connection = db.session.connection()
+    for participant_id, decided_at in connection.execute(decided).all():
         times.setdefault(participant_id, []).append(decided_at)
     withdrawals: dict[uuid.UUID, list[tuple[datetime, str]]] = {}
-    for participant_id, withdrawn_at, scope in db.session.execute(withdrawn):
+    for participant_id, withdrawn_at, scope in connection.execute(withdrawn).all():
         withdrawals.setdefault(participant_id, []).append((withdrawn_at, scope))
     return ExportFilter(at, allowed, times, withdrawals)
 
