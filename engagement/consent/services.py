@@ -10,10 +10,12 @@ Task creation, submission, reminder sending and extracts call :func:`may_use_dat
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cache
@@ -253,26 +255,14 @@ def coming_of_age(participant: Participant) -> datetime:
 
 @dataclass
 class Standing:
-    """What the ledger says about one participant at one time."""
+    """What the ledger says about one participant at one time: their latest decision, and the
+    strongest withdrawal made since it (inclusive: when in doubt, do not use the data)."""
 
-    decisions: list[ConsentDecision] = field(default_factory=list)  # the latest submission
-    withdrawal: ConsentWithdrawal | None = None  # the strongest withdrawal since it
-
-    @property
-    def document(self) -> ConsentDocument | None:
-        return self.decisions[0].document if self.decisions else None
-
-    @property
-    def decided_at(self) -> datetime | None:
-        return self.decisions[0].decided_at if self.decisions else None
-
-    @property
-    def by_purpose(self) -> dict[str, str]:
-        return {d.purpose: d.decision for d in self.decisions}
-
-    @property
-    def scope(self) -> str | None:
-        return self.withdrawal.scope if self.withdrawal else None
+    document: ConsentDocument | None = None
+    decided_at: datetime | None = None
+    by_purpose: dict[str, str] = field(default_factory=dict)
+    scope: str | None = None  # the strongest withdrawal in force
+    withdrawn_at: datetime | None = None  # ... and when it was made
 
     @property
     def takes_part(self) -> bool:
@@ -282,29 +272,57 @@ class Standing:
             return False
         return all(self.by_purpose.get(code) == "yes" for code in document.required_codes)
 
+    def withdrew(self, scope: str, withdrawn_at: datetime) -> None:
+        if self.decided_at is not None and withdrawn_at < self.decided_at:
+            return
+        if self.scope is None or WITHDRAWAL_SCOPES.index(scope) > WITHDRAWAL_SCOPES.index(self.scope):
+            self.scope, self.withdrawn_at = scope, withdrawn_at
+
+
+def standings(
+    at: datetime, participant_ids: Collection[uuid.UUID] | None = None
+) -> dict[uuid.UUID, Standing]:
+    """:class:`Standing` at ``at`` of the given participants (everyone with a ledger entry when
+    ``None``), read in three queries whatever their number. Those with no entry are absent."""
+    ranked = sa.select(
+        ConsentDecision.batch_id,
+        sa.func.row_number()
+        .over(
+            partition_by=ConsentDecision.participant_id,
+            order_by=(ConsentDecision.decided_at.desc(), ConsentDecision.batch_id.desc()),
+        )
+        .label("rank"),
+    ).where(ConsentDecision.decided_at <= at)
+    withdrawn = sa.select(
+        ConsentWithdrawal.participant_id, ConsentWithdrawal.scope, ConsentWithdrawal.withdrawn_at
+    ).where(ConsentWithdrawal.withdrawn_at <= at)
+    if participant_ids is not None:
+        ranked = ranked.where(ConsentDecision.participant_id.in_(participant_ids))
+        withdrawn = withdrawn.where(ConsentWithdrawal.participant_id.in_(participant_ids))
+    latest = ranked.subquery()
+    documents = {d.id: d for d in db.session.scalars(sa.select(ConsentDocument))}
+    result: dict[uuid.UUID, Standing] = {}
+    for participant_id, document_id, purpose, decision, decided_at in db.session.execute(
+        sa.select(
+            ConsentDecision.participant_id,
+            ConsentDecision.document_id,
+            ConsentDecision.purpose,
+            ConsentDecision.decision,
+            ConsentDecision.decided_at,
+        ).join(latest, sa.and_(latest.c.batch_id == ConsentDecision.batch_id, latest.c.rank == 1))
+    ):
+        now = result.get(participant_id)
+        if now is None:
+            now = result[participant_id] = Standing(documents[document_id], decided_at)
+        now.by_purpose[purpose] = decision
+    for participant_id, scope, withdrawn_at in db.session.execute(withdrawn):
+        result.setdefault(participant_id, Standing()).withdrew(scope, withdrawn_at)
+    return result
+
 
 def standing(participant_id: uuid.UUID, at: datetime) -> Standing:
-    """The participant's latest decision at ``at`` and the strongest withdrawal made since (inclusive)."""
-    latest = db.session.scalar(
-        sa.select(ConsentDecision)
-        .where(ConsentDecision.participant_id == participant_id, ConsentDecision.decided_at <= at)
-        .order_by(ConsentDecision.decided_at.desc())
-        .limit(1)
-    )
-    decisions: list[ConsentDecision] = []
-    withdrawals = sa.select(ConsentWithdrawal).where(
-        ConsentWithdrawal.participant_id == participant_id, ConsentWithdrawal.withdrawn_at <= at
-    )
-    if latest is not None:
-        decisions = list(
-            db.session.scalars(sa.select(ConsentDecision).where(ConsentDecision.batch_id == latest.batch_id))
-        )
-        # A withdrawal at the same instant as a decision holds: when in doubt, do not use the data.
-        withdrawals = withdrawals.where(ConsentWithdrawal.withdrawn_at >= latest.decided_at)
-    strongest = max(
-        db.session.scalars(withdrawals), key=lambda w: WITHDRAWAL_SCOPES.index(w.scope), default=None
-    )
-    return Standing(decisions, strongest)
+    """The participant's :class:`Standing` at ``at``."""
+    return standings(at, [participant_id]).get(participant_id, Standing())
 
 
 def record_decisions(
@@ -418,15 +436,21 @@ def record_withdrawal(
 # --- the one question ------------------------------------------------------------------------------
 
 
-def may_use_data(participant_id: uuid.UUID, purpose: str, at: datetime) -> bool:
-    """Whether the participant's data may be used for ``purpose`` at ``at``.
+@dataclass(frozen=True)
+class _Documents:
+    """What the published documents say at one time, the same for every participant."""
 
-    Yes only if their latest decision at ``at`` says yes to ``purpose`` and to every required
-    purpose, and no withdrawal since then rules it out: ``delete_data`` rules out every use,
-    ``no_new_data`` rules out collecting (new tasks, submissions), ``no_contact`` no data use.
-    Collecting also needs a decision on the newest major version published by ``at``.
-    """
-    now = standing(participant_id, at)
+    key: str
+    major_version: int | None
+
+
+def _documents(at: datetime) -> _Documents:
+    key = document_key()
+    return _Documents(key, _major_version(key, at))
+
+
+def _allows_use(now: Standing, purpose: str, documents: _Documents) -> bool:
+    """The rule behind :func:`may_use_data`, on a standing: one rule, asked one by one or in bulk."""
     document = now.document
     if document is None or now.scope == DELETE_DATA:
         return False
@@ -435,14 +459,43 @@ def may_use_data(participant_id: uuid.UUID, purpose: str, at: datetime) -> bool:
     if now.by_purpose.get(purpose) != "yes":
         return False
     if purpose in COLLECTING_PURPOSES:
-        if now.scope == NO_NEW_DATA:
+        if now.scope == NO_NEW_DATA or document.key != documents.key:
             return False
-        if document.key != document_key():
-            return False
-        major = _latest_version(document.key, at, major_only=True)
-        if major is not None and major.version > document.version:
+        if documents.major_version is not None and documents.major_version > document.version:
             return False
     return True
+
+
+def _allows_contact(now: Standing) -> bool:
+    """The rule behind :func:`may_contact`, on a standing."""
+    if now.scope is not None:
+        return False
+    document = now.document
+    if document is None:
+        return True
+    return all(now.by_purpose.get(code) == "yes" for code in document.required_codes)
+
+
+def may_use_data(participant_id: uuid.UUID, purpose: str, at: datetime) -> bool:
+    """Whether the participant's data may be used for ``purpose`` at ``at``.
+
+    Yes only if their latest decision at ``at`` says yes to ``purpose`` and to every required
+    purpose, and no withdrawal since then rules it out: ``delete_data`` rules out every use,
+    ``no_new_data`` rules out collecting (new tasks, submissions), ``no_contact`` no data use.
+    Collecting also needs a decision on the newest major version published by ``at``.
+    """
+    return _allows_use(standing(participant_id, at), purpose, _documents(at))
+
+
+def participants_allowed(
+    purpose: str, at: datetime, participant_ids: Collection[uuid.UUID] | None = None
+) -> set[uuid.UUID]:
+    """Bulk :func:`may_use_data`: of ``participant_ids`` (everyone when ``None``), those whose data may
+    be used for ``purpose`` at ``at``. For large sets pass ``None`` and intersect."""
+    documents = _documents(at)
+    return {
+        pid for pid, now in standings(at, participant_ids).items() if _allows_use(now, purpose, documents)
+    }
 
 
 def may_contact(participant_id: uuid.UUID, at: datetime) -> bool:
@@ -451,13 +504,13 @@ def may_contact(participant_id: uuid.UUID, at: datetime) -> bool:
     No after any withdrawal (until they consent again) and after declining to take part; yes
     before a first decision, so that they can be asked to decide.
     """
-    now = standing(participant_id, at)
-    if now.withdrawal is not None:
-        return False
-    document = now.document
-    if document is None:
-        return True
-    return all(now.by_purpose.get(code) == "yes" for code in document.required_codes)
+    return _allows_contact(standing(participant_id, at))
+
+
+def participants_contactable(at: datetime, participant_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Bulk :func:`may_contact` over ``participant_ids`` (those with no ledger entry may be contacted)."""
+    known = standings(at, participant_ids)
+    return {pid for pid in participant_ids if _allows_contact(known.get(pid, Standing()))}
 
 
 def require_data_use(participant_id: uuid.UUID, purpose: str, at: datetime) -> None:
@@ -468,27 +521,71 @@ def require_data_use(participant_id: uuid.UUID, purpose: str, at: datetime) -> N
         )
 
 
+@dataclass
+class ExportFilter:
+    """Which data may go into an extract made at ``at`` for a set of purposes (see :func:`may_export`).
+
+    Built once per extract from the whole ledger, then asked per answer without further queries."""
+
+    at: datetime
+    allowed: set[uuid.UUID]
+    decision_times: dict[uuid.UUID, list[datetime]]
+    withdrawals: dict[uuid.UUID, list[tuple[datetime, str]]]
+
+    def allows(self, participant_id: uuid.UUID, given_at: datetime) -> bool:
+        """Data the participant gave at ``given_at``: allowed now, not given while new data was
+        withdrawn, and no ``delete_data`` withdrawal since (re-joining never brings it back)."""
+        if participant_id not in self.allowed:
+            return False
+        times = self.decision_times.get(participant_id, [])
+        position = bisect.bisect_right(times, given_at)
+        then = Standing(decided_at=times[position - 1] if position else None)
+        for withdrawn_at, scope in self.withdrawals.get(participant_id, []):
+            if withdrawn_at <= given_at:
+                then.withdrew(scope, withdrawn_at)
+            elif scope == DELETE_DATA and withdrawn_at <= self.at:
+                return False
+        return then.scope not in (NO_NEW_DATA, DELETE_DATA)
+
+
+def export_filter(
+    purposes: Collection[str], at: datetime, participant_ids: Collection[uuid.UUID] | None = None
+) -> ExportFilter:
+    """The :class:`ExportFilter` for an extract at ``at`` needing every one of ``purposes``."""
+    documents = _documents(at)
+    allowed = {
+        pid
+        for pid, now in standings(at, participant_ids).items()
+        if all(_allows_use(now, purpose, documents) for purpose in purposes)
+    }
+    times: dict[uuid.UUID, list[datetime]] = {}
+    decided = (
+        sa.select(ConsentDecision.participant_id, ConsentDecision.decided_at)
+        .where(ConsentDecision.decided_at <= at)
+        .distinct()
+        .order_by(ConsentDecision.participant_id, ConsentDecision.decided_at)
+    )
+    withdrawn = sa.select(
+        ConsentWithdrawal.participant_id, ConsentWithdrawal.withdrawn_at, ConsentWithdrawal.scope
+    ).where(ConsentWithdrawal.withdrawn_at <= at)
+    if participant_ids is not None:
+        decided = decided.where(ConsentDecision.participant_id.in_(participant_ids))
+        withdrawn = withdrawn.where(ConsentWithdrawal.participant_id.in_(participant_ids))
+    for participant_id, decided_at in db.session.execute(decided):
+        times.setdefault(participant_id, []).append(decided_at)
+    withdrawals: dict[uuid.UUID, list[tuple[datetime, str]]] = {}
+    for participant_id, withdrawn_at, scope in db.session.execute(withdrawn):
+        withdrawals.setdefault(participant_id, []).append((withdrawn_at, scope))
+    return ExportFilter(at, allowed, times, withdrawals)
+
+
 def may_export(participant_id: uuid.UUID, purpose: str, given_at: datetime, at: datetime) -> bool:
     """Whether data the participant gave at ``given_at`` may go into an extract for ``purpose`` at ``at``.
 
     :func:`may_use_data` at ``at``, and the data was not given while new data was withdrawn, and
     no ``delete_data`` withdrawal came after it: re-joining never brings earlier data back.
     """
-    if not may_use_data(participant_id, purpose, at):
-        return False
-    if standing(participant_id, given_at).scope in (NO_NEW_DATA, DELETE_DATA):
-        return False
-    deleted_since = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(ConsentWithdrawal)
-        .where(
-            ConsentWithdrawal.participant_id == participant_id,
-            ConsentWithdrawal.scope == DELETE_DATA,
-            ConsentWithdrawal.withdrawn_at >= given_at,
-            ConsentWithdrawal.withdrawn_at <= at,
-        )
-    )
-    return not deleted_since
+    return export_filter([purpose], at, [participant_id]).allows(participant_id, given_at)
 
 
 def decision_required(participant: Participant, at: datetime) -> bool:
@@ -583,22 +680,9 @@ def summary(at: datetime) -> dict[str, Any]:
             ConsentDocument.key, ConsentDocument.version, ConsentDecision.purpose, ConsentDecision.decision
         )
     ).all()
-    latest_rows = db.session.scalars(sa.select(ConsentDecision).join(latest, on_latest))
-    standings: dict[uuid.UUID, Standing] = {}
-    for decision in latest_rows:
-        standings.setdefault(decision.participant_id, Standing()).decisions.append(decision)
-    for withdrawal in db.session.scalars(
-        sa.select(ConsentWithdrawal).where(ConsentWithdrawal.withdrawn_at <= at)
-    ):
-        now = standings.setdefault(withdrawal.participant_id, Standing())
-        if now.decided_at is not None and withdrawal.withdrawn_at < now.decided_at:
-            continue
-        if now.scope is None or WITHDRAWAL_SCOPES.index(withdrawal.scope) > WITHDRAWAL_SCOPES.index(
-            now.scope
-        ):
-            now.withdrawal = withdrawal
+    standings_now = standings(at)
     withdrawn: dict[str, int] = dict.fromkeys(WITHDRAWAL_SCOPES, 0)
-    for now in standings.values():
+    for now in standings_now.values():
         if now.scope:
             withdrawn[now.scope] += 1
     major_version = _major_version(key, at)
@@ -607,7 +691,7 @@ def summary(at: datetime) -> dict[str, Any]:
     today = oslo_date(at)
     for participant_id, birth_date in roster:
         if age_on(birth_date, today) >= AGE_OF_CONSENT and _must_decide(
-            standings.get(participant_id, Standing()), key, current, major_version
+            standings_now.get(participant_id, Standing()), key, current, major_version
         ):
             must_decide += 1
     return {
@@ -680,11 +764,7 @@ def state_view(participant: Participant, at: datetime) -> dict[str, Any]:
         "change_since_decision": change,
         "decision_required": decision_required(participant, at),
         "can_decide": is_of_age(participant, at),
-        "withdrawal": (
-            {"scope": now.withdrawal.scope, "withdrawn_at": now.withdrawal.withdrawn_at}
-            if now.withdrawal
-            else None
-        ),
+        "withdrawal": {"scope": now.scope, "withdrawn_at": now.withdrawn_at} if now.scope else None,
     }
 
 

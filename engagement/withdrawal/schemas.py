@@ -93,6 +93,32 @@ class WithdrawalSectionSchema(ma.Schema):
     effects = fields.List(fields.Nested(EffectSchema), required=True)
 
 
+class SessionSectionSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    client_id = fields.String(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    auth_time = fields.AwareDateTime(allow_none=True)
+    acr = fields.String(allow_none=True)
+
+
+class AnswerSectionSchema(ma.Schema):
+    item = fields.String(required=True)
+    question = fields.String(allow_none=True, metadata={"description": "the question, in my language"})
+    answer = fields.Raw(allow_none=True, metadata={"description": "my answer as I gave it"})
+
+
+class TaskSectionSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    questionnaire = fields.String(required=True)
+    version = fields.Integer(required=True)
+    title = fields.String(required=True)
+    status = fields.String(required=True)
+    opens_at = fields.AwareDateTime(required=True)
+    due_at = fields.AwareDateTime(allow_none=True)
+    submitted_at = fields.AwareDateTime(allow_none=True)
+    answers = fields.List(fields.Nested(AnswerSectionSchema), required=True)
+
+
 class DataCopySchema(ma.Schema):
     """Everything the service holds about me (GDPR articles 15 and 20), one section per kind of data."""
 
@@ -101,3 +127,5 @@ class DataCopySchema(ma.Schema):
     consent_history = fields.List(fields.Nested(ConsentHistoryEntrySchema), required=True)
     withdrawals = fields.List(fields.Nested(WithdrawalSectionSchema), required=True)
     deletion_requests = fields.List(fields.Nested(DeletionRequestSchema), required=True)
+    sessions = fields.List(fields.Nested(SessionSectionSchema), required=True)
+    tasks = fields.List(fields.Nested(TaskSectionSchema), required=True)

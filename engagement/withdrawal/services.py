@@ -8,8 +8,6 @@ and the receipt lists what each did.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -17,12 +15,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engagement import audit
+from engagement import audit, clock
+from engagement.auth import services as auth
 from engagement.consent import services as consent
 from engagement.consent.models import ConsentWithdrawal
 from engagement.errors import Conflict, NotFound, ValidationFailed
 from engagement.extensions import db
 from engagement.participants.models import Participant
+from engagement.questionnaires import definition as qdef
+from engagement.questionnaires import services as questionnaires
+from engagement.questionnaires.models import Response
 from engagement.withdrawal.models import DeletionRequest, WithdrawalReceipt
 
 DONE, NOT_APPLICABLE, NOT_AVAILABLE = "done", "not_applicable", "not_available"
@@ -132,20 +134,14 @@ def remove_devices(participant_id: uuid.UUID) -> Effect:
 
 
 def cancel_open_tasks(participant_id: uuid.UUID, reason: str) -> Effect:
-    """Open tasks are cancelled (``engagement.questionnaires.services.cancel_open_tasks``)."""
-    questionnaires = _domain_services("questionnaires")
-    if questionnaires is None:
-        return Effect("open_tasks_cancelled", NOT_AVAILABLE)
-    return Effect("open_tasks_cancelled", DONE, int(questionnaires.cancel_open_tasks(participant_id, reason)))
+    """Open tasks are cancelled."""
+    return Effect("open_tasks_cancelled", DONE, questionnaires.cancel_open_tasks(participant_id, reason))
 
 
 def delete_answers_and_drafts(participant_id: uuid.UUID) -> Effect:
-    """Responses and drafts are deleted (``engagement.questionnaires.services.delete_participant_answers``)."""
-    questionnaires = _domain_services("questionnaires")
-    if questionnaires is None:
-        return Effect("answers_and_drafts_deleted", NOT_AVAILABLE)
+    """Responses and drafts are deleted."""
     return Effect(
-        "answers_and_drafts_deleted", DONE, int(questionnaires.delete_participant_answers(participant_id))
+        "answers_and_drafts_deleted", DONE, questionnaires.delete_participant_answers(participant_id)
     )
 
 
@@ -157,13 +153,6 @@ def list_for_deletion_from_delivered_extracts(withdrawal: ConsentWithdrawal) -> 
     What it needs is recorded already: the withdrawal (participant, scope ``delete_data``, time).
     """
     return Effect("listed_for_deletion_from_delivered_extracts", NOT_AVAILABLE)
-
-
-def _domain_services(domain: str) -> Any:
-    """A lower domain's services module, or None while that domain is not part of the service."""
-    if importlib.util.find_spec(f"engagement.{domain}") is None:
-        return None
-    return importlib.import_module(f"engagement.{domain}.services")
 
 
 # --- childhood data: recorded for coordinators -----------------------------------------------------
@@ -235,7 +224,57 @@ def data_copy(participant: Participant, at: datetime) -> dict[str, Any]:
         "consent_history": consent.history_view(participant.id),
         "withdrawals": withdrawals_section(participant.id),
         "deletion_requests": deletion_requests_section(participant.id),
+        "sessions": sessions_section(participant.id),
+        "tasks": tasks_section(participant),
     }
+
+
+def sessions_section(participant_id: uuid.UUID) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": family.id,
+            "client_id": family.client_id,
+            "created_at": family.created_at,
+            "auth_time": family.auth_time,
+            "acr": family.acr,
+        }
+        for family in auth.list_sessions(participant_id)
+    ]
+
+
+def tasks_section(participant: Participant) -> list[dict[str, Any]]:
+    """Every task, and for a submitted one each answer next to its question in the participant's language."""
+    responses = {
+        r.task_id: r
+        for r in db.session.scalars(sa.select(Response).where(Response.participant_id == participant.id))
+    }
+    language = participant.language
+    section = []
+    for task in questionnaires.list_tasks(participant.id):
+        definition = questionnaires.definition_of(task.questionnaire_version)
+        items = qdef.items_by_name(definition)
+        response = responses.get(task.id)
+        answers = []
+        if response is not None:
+            for name, value in response.answers.items():
+                text = items[name]["text"] if name in items else {}
+                answers.append(
+                    {"item": name, "question": text.get(language) or text.get("nb"), "answer": value}
+                )
+        section.append(
+            {
+                "id": task.id,
+                "questionnaire": definition["key"],
+                "version": definition["version"],
+                "title": definition["title"].get(language) or definition["title"]["nb"],
+                "status": task.status_at(clock.now()),
+                "opens_at": task.opens_at,
+                "due_at": task.due_at,
+                "submitted_at": response.submitted_at if response else None,
+                "answers": answers,
+            }
+        )
+    return section
 
 
 def profile_section(participant: Participant) -> dict[str, Any]:

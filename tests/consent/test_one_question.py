@@ -166,3 +166,48 @@ def test_extracts_follow_the_purpose_decision_at_extract_time(make_participant):
     _decide(person, T0, international_sharing="no")
     assert not consent.may_export(person.id, INTERNATIONAL_SHARING, T0 - DAY, T0 + DAY)
     assert consent.may_export(person.id, INTERNATIONAL_SHARING, T0 - DAY, T0 - DAY / 2)
+
+
+def _varied_cohort(make_participant):
+    """One participant in each state the rule distinguishes."""
+    never = make_participant(consented=False)
+    everything = make_participant()
+    no_biobank = make_participant(consented=False)
+    _decide(no_biobank, T0 - DAY, biobank="no")
+    declined = make_participant(consented=False)
+    _decide(declined, T0 - DAY, participation="no")
+    people = [never, everything, no_biobank, declined]
+    for scope in (consent.NO_CONTACT, consent.NO_NEW_DATA, consent.DELETE_DATA):
+        person = make_participant()
+        consent.record_withdrawal(person.id, scope, T0 - DAY, Evidence())
+        people.append(person)
+    rejoined = make_participant()
+    consent.record_withdrawal(rejoined.id, consent.DELETE_DATA, T0 - 2 * DAY, Evidence())
+    _decide(rejoined, T0 - DAY)
+    return [*people, rejoined]
+
+
+@pytest.mark.parametrize("purpose", [PARTICIPATION, QUESTIONNAIRES, BIOBANK, REGISTRY_LINKAGE])
+def test_the_bulk_answer_is_the_one_by_one_answer(make_participant, purpose):
+    people = _varied_cohort(make_participant)
+    ids = [p.id for p in people]
+    one_by_one = {p.id for p in people if consent.may_use_data(p.id, purpose, T0)}
+    assert consent.participants_allowed(purpose, T0) & set(ids) == one_by_one
+    assert consent.participants_allowed(purpose, T0, ids) == one_by_one
+    assert 0 < len(one_by_one) < len(ids)
+    contactable = {p.id for p in people if consent.may_contact(p.id, T0)}
+    assert consent.participants_contactable(T0, ids) == contactable
+    assert 0 < len(contactable) < len(ids)
+
+
+def test_one_export_filter_answers_for_every_participant_and_time(make_participant):
+    people = _varied_cohort(make_participant)
+    ids = [p.id for p in people]
+    times = [T0 - 3 * DAY, T0 - DAY - timedelta(hours=1), T0 - DAY, T0 - timedelta(hours=1)]
+    bulk = consent.export_filter([PARTICIPATION, BIOBANK], T0)
+    for pid in ids:
+        for given_at in times:
+            expected = consent.may_export(pid, PARTICIPATION, given_at, T0) and consent.may_export(
+                pid, BIOBANK, given_at, T0
+            )
+            assert bulk.allows(pid, given_at) == expected, (pid, given_at)
