@@ -141,6 +141,19 @@ SETTINGS: tuple[Setting, ...] = (
         "https://fcm.googleapis.com",
         "base URL the FCM v1 path `/v1/projects/{project}/messages:send` is appended to",
     ),
+    Setting(
+        "REMINDER_BATCH",
+        500,
+        "reminders a worker claims and sends per batch (FCM takes 500 per call)",
+        kind=int,
+    ),
+    Setting(
+        "REMINDER_LEASE_SECONDS",
+        300,
+        "a claimed reminder returns to the queue if its worker is silent this long",
+        kind=int,
+    ),
+    Setting("REMINDER_POLL_SECONDS", 5, "seconds the reminder worker waits when nothing is due", kind=int),
 )
 
 _DEV_SECRETS = {

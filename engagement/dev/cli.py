@@ -16,6 +16,7 @@ from engagement import migrate
 from engagement.consent.cli import publish_consent_documents
 from engagement.dev import ensure_development
 from engagement.questionnaires.cli import publish_folder
+from engagement.waves.cli import seed_demo_wave
 
 cli = AppGroup("dev", help="Development tools (refused unless ENGAGEMENT_ENV=development).")
 
@@ -27,6 +28,7 @@ def prepare() -> list[str]:
     done += publish_consent_documents()
     done.extend(seed_demo_identities())
     done += publish_folder()
+    done += seed_demo_wave()
     return done
 
 

@@ -16,6 +16,7 @@ import sqlalchemy.orm as so
 
 from engagement import clock
 from engagement.db import Base, CreatedMixin, IdMixin
+from engagement.questionnaires.models import QuestionnaireVersion
 
 WAVE_STATUSES = ("draft", "launched", "closed")
 REMINDER_STATUSES = ("pending", "sending", "sent", "skipped", "cancelled", "failed")
@@ -46,6 +47,8 @@ class Wave(IdMixin, CreatedMixin, Base):
     launched_at: so.Mapped[datetime | None]
     launched_count: so.Mapped[int | None]
     closed_at: so.Mapped[datetime | None]
+
+    questionnaire_version: so.Mapped[QuestionnaireVersion] = so.relationship(lazy="joined", innerjoin=True)
 
 
 class Reminder(IdMixin, CreatedMixin, Base):
