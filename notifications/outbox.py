@@ -340,6 +340,7 @@ def record(
     worker: str, now: datetime, deliveries: Sequence[Delivery], outcomes: Sequence[Sequence[SendOutcome]]
 ) -> Recorded:
     """Record every attempt and settle each reminder from its devices' outcomes (the caller commits)."""
+    db.lock_for_write()  # SQLite: a read-then-write transaction must hold the write lock from the start
     result = Recorded()
     ledger: list[dict[str, object]] = []
     dead: dict[str, list[uuid.UUID]] = defaultdict(list)
