@@ -27,7 +27,6 @@ from notifications.worker import Worker
 from tests.conftest import problem
 from tests.fakes import fcm_server as fake
 from tests.fakes.fcm_server import FakeFcm
-from tests.waves.conftest import add_device, make_wave, seed_version  # noqa: F401 - fixtures
 
 OSLO = consent.OSLO
 EVENING = {"offsets_days": [0, 3], "window": {"start": "17:00", "end": "20:00"}}

@@ -23,7 +23,7 @@ from notifications.sender import FcmSender
 from notifications.worker import Worker
 from tests.conftest import ROOT
 from tests.fakes.fcm_server import FakeFcm
-from tests.waves.conftest import ALL_DAY, add_device, make_wave, seed_version  # noqa: F401 - fixtures
+from tests.waves.conftest import ALL_DAY
 
 pytestmark = pytest.mark.committing
 
