@@ -8,8 +8,8 @@ once through a dispatch path of ours. It prints both rates and their ratio (targ
     .venv/bin/python bench/reminders.py                 # 100,000 messages through FcmSender
     .venv/bin/python bench/reminders.py --messages 20000 --batch 100 --mix
 
-A dispatch path is a function ``(endpoint, pushes, batch) -> Result`` registered in ``PATHS``; a path that
-goes through the outbox (plan rows, claim, send, record) is one more entry and ``--path outbox``.
+A dispatch path is a function ``(endpoint, pushes, batch) -> Result`` registered in ``PATHS``;
+``--path outbox`` runs the reminder worker itself on PostgreSQL (claim, check, send, record).
 """
 
 from __future__ import annotations
@@ -100,7 +100,75 @@ def via_fcm_sender(endpoint: str, pushes: Sequence[PushMessage], batch: int) -> 
     return Result(seconds, outcomes)
 
 
-PATHS: dict[str, Callable[[str, Sequence[PushMessage], int], Result]] = {"fcm_sender": via_fcm_sender}
+def via_outbox(endpoint: str, pushes: Sequence[PushMessage], batch: int) -> Result:
+    """The whole worker path on PostgreSQL: claim due outbox rows (SKIP LOCKED), check each again
+    (task, wave, consent, window, caps, devices), render, send through FcmSender, record every attempt.
+
+    Set-up (not timed): a fresh database ``engagement_bench_reminders`` with one participant, one
+    device (the push's registration), one open task and one due reminder per push; dropped afterwards.
+    """
+    import sqlalchemy as sa
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import waves as wave_bench  # bench/waves.py: database set-up shared with the wave benchmark
+
+    from engagement.extensions import db
+    from notifications.worker import Worker
+
+    database = "engagement_bench_reminders"
+    wave_bench.DATABASE, wave_bench.URL = database, wave_bench.URL.rsplit("/", 1)[0] + "/" + database
+    app = wave_bench.prepare_database(len(pushes))
+    try:
+        with app.app_context():
+            wave_id = wave_bench.new_wave("ung18", 1, policy={"window": {"start": "00:00", "end": "23:59"},
+                                                          "quiet_hours": [], "min_gap_hours": 0})  # fmt: skip
+            wave_bench.baseline(wave_id)  # one task per participant, as a launch would
+            db.session.execute(sa.text("UPDATE wave SET status = 'launched' WHERE id = :w"), {"w": wave_id})
+            db.session.execute(
+                sa.text(
+                    "INSERT INTO device (id, participant_id, kind, registration, registration_hash, platform,"
+                    " is_active, last_seen_at, created_at)"
+                    " SELECT gen_random_uuid(), id, 'fid', reg, md5(reg) || md5(reg || 'x'), 'android', true,"
+                    " now(), now() FROM (SELECT id, row_number() OVER (ORDER BY cohort_person_id) AS n"
+                    " FROM participant) AS numbered JOIN unnest(CAST(:registrations AS text[]))"
+                    " WITH ORDINALITY AS r(reg, n) USING (n)"
+                ),
+                {"registrations": [p.registration for p in pushes]},
+            )
+            db.session.execute(
+                sa.text(
+                    "INSERT INTO reminder (id, task_id, sequence, wave_id, participant_id, status, planned_at,"
+                    " due_at, deadline_at, attempts, created_at) SELECT gen_random_uuid(), id, 1, wave_id,"
+                    " participant_id, 'pending', now() - interval '1 minute', now() - interval '1 minute',"
+                    " now() + interval '1 day', 0, now() FROM task"
+                )
+            )
+            db.session.commit()
+            db.session.remove()
+        sender = FcmSender(project_id=PROJECT, credentials="static", endpoint=endpoint, max_batch=batch)
+        worker = Worker(app, sender, name="bench", batch=batch)
+        outcomes: Counter[str] = Counter()
+        started = time.perf_counter()
+        while worker.dispatch_batch():
+            pass
+        seconds = time.perf_counter() - started
+        sender.close()
+        with app.app_context():
+            for status, count in db.session.execute(
+                sa.text("SELECT status, count(*) FROM reminder GROUP BY status")
+            ):
+                outcomes[status] = int(count)
+            db.session.remove()
+        app.extensions["engagement.db"].dispose()
+    finally:
+        wave_bench.recreate_database(drop_only=True)
+    return Result(seconds, outcomes)
+
+
+PATHS: dict[str, Callable[[str, Sequence[PushMessage], int], Result]] = {
+    "fcm_sender": via_fcm_sender,
+    "outbox": via_outbox,
+}
 
 
 def start_server(processes: int) -> tuple[subprocess.Popen[str], str]:
@@ -134,7 +202,8 @@ def main() -> None:
     try:
         # warm up both paths (connections, imports) on a small slice, then measure
         baseline_send_each(endpoint, pushes[: args.batch], args.batch)
-        PATHS[args.path](endpoint, pushes[: args.batch], args.batch)
+        if args.path != "outbox":  # the outbox path sets up its own database each time
+            PATHS[args.path](endpoint, pushes[: args.batch], args.batch)
         base = baseline_send_each(endpoint, pushes, args.batch)
         ours = PATHS[args.path](endpoint, pushes, args.batch)
     finally:

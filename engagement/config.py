@@ -152,6 +152,19 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "research data store folder that extracts are delivered into (production: e.g. TSD's import area); default `instance/datastore`",
     ),
+    Setting(
+        "REMINDER_BATCH",
+        500,
+        "reminders a worker claims and sends per batch (FCM takes 500 per call)",
+        kind=int,
+    ),
+    Setting(
+        "REMINDER_LEASE_SECONDS",
+        300,
+        "a claimed reminder returns to the queue if its worker is silent this long",
+        kind=int,
+    ),
+    Setting("REMINDER_POLL_SECONDS", 5, "seconds the reminder worker waits when nothing is due", kind=int),
 )
 
 _DEV_SECRETS = {

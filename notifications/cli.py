@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import signal
 from datetime import datetime
+from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from notifications.planner import DEFAULT_TIMEZONE, PolicyError, ReminderPolicy, plan_task, zone_of
+
+if TYPE_CHECKING:
+    from notifications.worker import Worker
 
 reminders = AppGroup("reminders", help="Plan and send push reminders.")
 
@@ -45,3 +52,40 @@ def simulate(policy_json: str, opens_at: str, due_at: str | None, zone_name: str
         )
     if not plan:
         click.echo("no reminder before the task is due")
+
+
+def _worker() -> Worker:
+    from notifications.worker import Worker
+
+    return Worker(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+@reminders.command("plan")
+def plan() -> None:
+    """Add newly eligible people to rolling waves and write due reminders into the outbox (idempotent)."""
+    result = _worker().plan()
+    click.echo(
+        f"tasks added to rolling waves: {result.tasks_added}; reminders planned: {result.planned}; "
+        f"cancelled (task closed): {result.cancelled}"
+    )
+
+
+@reminders.command("run")
+@click.option("--once", is_flag=True, help="plan, send what is due, and exit (for cron)")
+@click.option(
+    "--poll", type=float, default=None, help="seconds between polls (ENGAGEMENT_REMINDER_POLL_SECONDS)"
+)
+def run(once: bool, poll: float | None) -> None:
+    """Send due reminders: claim, check again, send through FCM (or the log), record every attempt."""
+    worker = _worker()
+    if once:
+        click.echo(worker.run_once().line())
+        return
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        worker.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo(f"reminder worker {worker.name} started (sender: {type(worker.sender).__name__})")
+    click.echo(worker.run(poll=poll).line())

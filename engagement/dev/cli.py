@@ -17,6 +17,7 @@ from engagement.consent.cli import publish_consent_documents
 from engagement.dev import ensure_development
 from engagement.questionnaires.cli import publish_folder
 from engagement.research.cli import seed_demo_project
+from engagement.waves.cli import seed_demo_wave
 
 cli = AppGroup("dev", help="Development tools (refused unless ENGAGEMENT_ENV=development).")
 
@@ -29,6 +30,7 @@ def prepare() -> list[str]:
     done.extend(seed_demo_identities())
     done += publish_folder()
     done += seed_demo_project()
+    done += seed_demo_wave()
     return done
 
 

@@ -48,6 +48,7 @@ class Task(IdMixin, CreatedMixin, Base):
             "status IN ('open', 'in_progress', 'submitted', 'expired', 'cancelled')", name="status"
         ),
         sa.Index("ix_task_participant_id_status", "participant_id", "status"),
+        sa.Index("ix_task_wave_id_participant_id", "wave_id", "participant_id", unique=True),  # one per wave
     )
 
     participant_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("participant.id"))
@@ -61,6 +62,8 @@ class Task(IdMixin, CreatedMixin, Base):
     submitted_at: so.Mapped[datetime | None]
     closed_at: so.Mapped[datetime | None]
     closed_reason: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    # the wave that assigned this task (engagement.waves), None for a direct assignment
+    wave_id: so.Mapped[uuid.UUID | None] = so.mapped_column(sa.ForeignKey("wave.id"))
 
     questionnaire_version: so.Mapped[QuestionnaireVersion] = so.relationship(lazy="joined", innerjoin=True)
 

@@ -120,6 +120,28 @@ class TaskSectionSchema(ma.Schema):
     answers = fields.List(fields.Nested(AnswerSectionSchema), required=True)
 
 
+class DeviceSectionSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    kind = fields.String(required=True)
+    registration_end = fields.String(required=True, metadata={"description": "last characters only"})
+    platform = fields.String(required=True)
+    app_version = fields.String(allow_none=True)
+    language = fields.String(allow_none=True)
+    is_active = fields.Boolean(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    last_seen_at = fields.AwareDateTime(required=True)
+
+
+class ReminderSectionSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    wave = fields.String(required=True)
+    task_id = fields.UUID(required=True)
+    sequence = fields.Integer(required=True)
+    sent_at = fields.AwareDateTime(required=True)
+    opened_at = fields.AwareDateTime(allow_none=True)
+    template = fields.String(allow_none=True)
+
+
 class DataCopySchema(ma.Schema):
     """Everything the service holds about me (GDPR articles 15 and 20), one section per kind of data."""
 
@@ -134,4 +156,8 @@ class DataCopySchema(ma.Schema):
         fields.Nested(ResearchDeliverySectionSchema),
         required=True,
         metadata={"description": "research projects that received my data (name, approval), and when"},
+    )
+    devices = fields.List(fields.Nested(DeviceSectionSchema), required=True)
+    reminders = fields.List(
+        fields.Nested(ReminderSectionSchema), required=True, metadata={"description": "reminders sent"}
     )

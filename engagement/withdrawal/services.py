@@ -19,6 +19,7 @@ from engagement import audit, clock
 from engagement.auth import services as auth
 from engagement.consent import services as consent
 from engagement.consent.models import ConsentWithdrawal
+from engagement.devices import services as devices
 from engagement.errors import Conflict, NotFound, ValidationFailed
 from engagement.extensions import db
 from engagement.participants.models import Participant
@@ -26,6 +27,7 @@ from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Response
 from engagement.research import services as research
+from engagement.waves import services as waves
 from engagement.withdrawal.models import DeletionRequest, WithdrawalReceipt
 
 DONE, NOT_APPLICABLE, NOT_AVAILABLE = "done", "not_applicable", "not_available"
@@ -116,22 +118,13 @@ def _skipped(effect: str) -> Effect:
 
 
 def cancel_pending_reminders(participant_id: uuid.UUID, reason: str) -> Effect:
-    """Pending reminders (the waves outbox) are cancelled.
-
-    WIRE: when the waves domain lands, call its outbox cancellation here, e.g.
-    ``Effect("reminders_cancelled", DONE, waves.services.cancel_pending_reminders(participant_id, reason))``.
-    Until then the reminder worker still asks :func:`engagement.consent.services.may_contact` at send time.
-    """
-    return Effect("reminders_cancelled", NOT_AVAILABLE)
+    """Pending reminders (the waves outbox) are cancelled; the worker also asks consent at send time."""
+    return Effect("reminders_cancelled", DONE, waves.cancel_pending_reminders(participant_id, reason))
 
 
 def remove_devices(participant_id: uuid.UUID) -> Effect:
-    """Push registrations are removed.
-
-    WIRE: when the devices domain lands, call its removal here, e.g.
-    ``Effect("devices_removed", DONE, devices.services.remove_all(participant_id))``.
-    """
-    return Effect("devices_removed", NOT_AVAILABLE)
+    """Push registrations are removed."""
+    return Effect("devices_removed", DONE, devices.remove_all(participant_id))
 
 
 def cancel_open_tasks(participant_id: uuid.UUID, reason: str) -> Effect:
@@ -225,6 +218,8 @@ def data_copy(participant: Participant, at: datetime) -> dict[str, Any]:
         "sessions": sessions_section(participant.id),
         "tasks": tasks_section(participant),
         "research_deliveries": research.deliveries_of(participant.id),
+        "devices": devices.data_copy_section(participant.id),
+        "reminders": waves.reminders_section(participant.id),
     }
 
 

@@ -1,0 +1,1 @@
+"""Push registrations per participant."""

@@ -1,0 +1,1 @@
+"""Questionnaire waves: eligibility, launch, tasks, the reminder outbox and statistics."""

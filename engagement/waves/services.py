@@ -1,0 +1,523 @@
+"""The rules of waves: who is eligible, launching (set-based, idempotent), rolling additions, closing,
+the reminder rows a wave owns (cancelled on close and withdrawal), opened receipts and statistics.
+
+Eligibility is an age rule, in Europe/Oslo dates: ``{"kind": "age", "min_age", "max_age", "on"}`` (age on
+the day ``on``; for a rolling wave without ``on``, on the day of each refresh) or
+``{"kind": "turns_18_between", "from", "to"}`` (the 18th birthday in that range, both ends included). On top
+of it, always: 18 or older today, consent to every required purpose (and the questionnaire's own), and
+no withdrawal in force — asked of the consent domain in bulk (:func:`engagement.consent.services.
+participants_allowed` / ``participants_contactable``), never re-implemented here.
+
+Reminder policies are validated by :class:`notifications.planner.ReminderPolicy`, a pure module that
+imports nothing from this package (so there is no import cycle).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections import Counter
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from engagement import audit, clock
+from engagement.consent import services as consent
+from engagement.errors import Conflict, NotFound, ValidationFailed
+from engagement.extensions import db
+from engagement.participants.models import Participant
+from engagement.participants.services import OSLO, age_on, today_in_oslo
+from engagement.questionnaires import services as questionnaires
+from engagement.questionnaires.models import ACTIVE_STATUSES, Task
+from engagement.waves.models import Reminder, ReminderAttempt, Wave
+from notifications.planner import PolicyError, ReminderPolicy
+
+ADULT_AGE = 18
+SAMPLE_SIZE = 20
+_CHUNK = 10_000  # participant ids per bulk consent question (PostgreSQL allows 65,535 parameters)
+
+
+class WaveNotFound(NotFound):
+    slug, title = "wave-not-found", "No such wave"
+
+
+class WaveInvalid(ValidationFailed):
+    slug, title = "wave-invalid", "The wave cannot be created as given"
+
+
+class WaveClosed(Conflict):
+    slug, title = "wave-closed", "This wave is closed"
+
+
+class WaveNotLaunched(Conflict):
+    slug, title = "wave-not-launched", "This wave has not been launched"
+
+
+class ReminderNotFound(NotFound):
+    slug, title = "reminder-not-found", "No such reminder"
+
+
+# --- eligibility ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    kind: str
+    min_age: int | None = None
+    max_age: int | None = None
+    on: date | None = None
+    turns_18_from: date | None = None
+    turns_18_to: date | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Eligibility:
+        kind = data.get("kind")
+        if kind == "age":
+            min_age, max_age = data.get("min_age", ADULT_AGE), data.get("max_age")
+            problems = []
+            if not isinstance(min_age, int) or not ADULT_AGE <= min_age <= 120:
+                problems.append("min_age must be a whole number from 18 to 120")
+            if max_age is not None and (not isinstance(max_age, int) or not isinstance(min_age, int)
+                                        or not min_age <= max_age <= 120):  # fmt: skip
+                problems.append("max_age must be a whole number from min_age to 120")
+            if problems:
+                raise WaveInvalid({"eligibility": problems})
+            return cls("age", min_age=min_age, max_age=max_age, on=_date(data.get("on"), "on"))
+        if kind == "turns_18_between":
+            start, end = _date(data.get("from"), "from"), _date(data.get("to"), "to")
+            if start is None or end is None or end < start:
+                raise WaveInvalid({"eligibility": ["from and to are dates, from not after to"]})
+            return cls("turns_18_between", turns_18_from=start, turns_18_to=end)
+        raise WaveInvalid({"eligibility": ["kind must be age or turns_18_between"]})
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.kind == "age":
+            return {
+                "kind": "age",
+                "min_age": self.min_age,
+                "max_age": self.max_age,
+                "on": self.on.isoformat() if self.on else None,
+            }
+        assert self.turns_18_from is not None and self.turns_18_to is not None
+        return {
+            "kind": "turns_18_between",
+            "from": self.turns_18_from.isoformat(),
+            "to": self.turns_18_to.isoformat(),
+        }
+
+    def birth_dates(self, today: date) -> tuple[date | None, date]:
+        """The birth dates (``low`` or None, ``high``, both included) that meet the rule on ``today``,
+        18 or older today included."""
+        high = latest_birth_for_age(ADULT_AGE, today)
+        low: date | None = None
+        if self.kind == "age":
+            assert self.min_age is not None
+            day = self.on or today
+            high = min(high, latest_birth_for_age(self.min_age, day))
+            if self.max_age is not None:
+                low = latest_birth_for_age(self.max_age + 1, day) + timedelta(days=1)
+        else:
+            assert self.turns_18_from is not None and self.turns_18_to is not None
+            # adult_from(b) <= d  <=>  age_on(b, d) >= 18, and adult_from grows with b
+            low = latest_birth_for_age(ADULT_AGE, self.turns_18_from - timedelta(days=1)) + timedelta(days=1)
+            high = min(high, latest_birth_for_age(ADULT_AGE, self.turns_18_to))
+        return low, high
+
+
+def _date(value: Any, name: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise WaveInvalid({"eligibility": [f"{name} must be a date (YYYY-MM-DD)"]}) from None
+
+
+def latest_birth_for_age(age: int, day: date) -> date:
+    """The latest birth date of someone ``age`` or older on ``day`` (29 February births count from
+    1 March in other years, as :func:`engagement.participants.services.age_on` does)."""
+    try:
+        guess = day.replace(year=day.year - age)
+    except ValueError:  # 29 February -> a year without one
+        guess = date(day.year - age, 2, 28)
+    while age_on(guess + timedelta(days=1), day) >= age:
+        guess += timedelta(days=1)
+    while age_on(guess, day) < age:
+        guess -= timedelta(days=1)
+    return guess
+
+
+# --- waves ------------------------------------------------------------------------------------------
+
+
+def create_wave(
+    *,
+    name: str,
+    questionnaire_key: str,
+    questionnaire_version: int,
+    eligibility: Mapping[str, Any],
+    opens_at: datetime,
+    closes_at: datetime,
+    rolling: bool = False,
+    required_purposes: Collection[str] = (),
+    reminder_policy: Mapping[str, Any] | None = None,
+    created_by: uuid.UUID | None = None,
+    at: datetime | None = None,
+) -> Wave:
+    """A new wave in status ``draft``; nothing is assigned until :func:`launch`."""
+    at = at or clock.now()
+    version = questionnaires.get_version(questionnaire_key, questionnaire_version)
+    rule = Eligibility.from_dict(eligibility)
+    problems: dict[str, list[str]] = {}
+    if closes_at <= opens_at:
+        problems["closes_at"] = ["must be after opens_at"]
+    if closes_at <= at:
+        problems.setdefault("closes_at", []).append("must be in the future")
+    try:
+        policy = ReminderPolicy.from_dict(reminder_policy or {})
+    except PolicyError as exc:
+        problems["reminder_policy"] = list(exc.problems)
+    known = set(consent.current_document(at).purpose_codes)
+    purposes = sorted({*required_purposes, version.consent_purpose})
+    unknown = [p for p in purposes if p not in known]
+    if unknown:
+        problems["required_purposes"] = [f"not a purpose of the consent document: {', '.join(unknown)}"]
+    if problems:
+        raise WaveInvalid(problems)
+    wave = Wave(
+        name=name,
+        questionnaire_version_id=version.id,
+        eligibility=rule.to_dict(),
+        required_purposes=purposes,
+        opens_at=opens_at,
+        closes_at=closes_at,
+        is_rolling=rolling,
+        reminder_policy=policy.to_dict(),
+        status="draft",
+        created_by=created_by,
+        created_at=at,
+    )
+    db.session.add(wave)
+    db.session.flush()
+    return wave
+
+
+def get_wave(wave_id: uuid.UUID, *, for_update: bool = False) -> Wave:
+    query = sa.select(Wave).where(Wave.id == wave_id)
+    if for_update:
+        query = query.with_for_update()
+    wave = db.session.scalars(query).first()
+    if wave is None:
+        raise WaveNotFound()
+    return wave
+
+
+def list_waves() -> list[Wave]:
+    return list(db.session.scalars(sa.select(Wave).order_by(Wave.created_at.desc())))
+
+
+def policy_of(wave: Wave) -> ReminderPolicy:
+    return ReminderPolicy.from_dict(wave.reminder_policy)
+
+
+def eligible_now(wave: Wave, at: datetime, *, new_only: bool = True) -> set[uuid.UUID]:
+    """Who the wave's rule picks at ``at`` (``new_only``: not yet given a task by this wave)."""
+    low, high = Eligibility.from_dict(wave.eligibility).birth_dates(today_in_oslo(at))
+    query = sa.select(Participant.id).where(Participant.birth_date <= high)
+    if low is not None:
+        query = query.where(Participant.birth_date >= low)
+    if new_only:
+        member = sa.select(Task.id).where(Task.wave_id == wave.id, Task.participant_id == Participant.id)
+        query = query.where(~member.exists())
+    candidates = set(db.session.scalars(query))
+    if not candidates:
+        return candidates
+    ids = list(candidates)
+    large = len(ids) > _CHUNK
+    for purpose in wave.required_purposes:
+        candidates &= consent.participants_allowed(purpose, at, None if large else ids)
+    contactable: set[uuid.UUID] = set()
+    ids = list(candidates)
+    for start in range(0, len(ids), _CHUNK):
+        contactable |= consent.participants_contactable(at, ids[start : start + _CHUNK])
+    return contactable
+
+
+def preview(wave: Wave, at: datetime) -> dict[str, Any]:
+    """How many the wave would reach now (and already has), and a sample of who."""
+    eligible = eligible_now(wave, at, new_only=False)
+    sample_ids = sorted(eligible)[:SAMPLE_SIZE]
+    sample = db.session.execute(
+        sa.select(Participant.id, Participant.cohort_person_id, Participant.birth_date)
+        .where(Participant.id.in_(sample_ids))
+        .order_by(Participant.cohort_person_id)
+    ).all()
+    return {
+        "wave_id": wave.id,
+        "at": at,
+        "eligible": len(eligible),
+        "tasks": _task_count(wave.id),
+        "sample": [{"participant_id": i, "cohort_person_id": c, "birth_date": b} for i, c, b in sample],
+    }
+
+
+def _task_count(wave_id: uuid.UUID) -> int:
+    return int(db.session.scalar(sa.select(sa.func.count()).where(Task.wave_id == wave_id)) or 0)
+
+
+def launch(wave_id: uuid.UUID, at: datetime, *, actor_id: uuid.UUID | None = None) -> tuple[Wave, int]:
+    """Freeze the list and give every eligible participant a task, in bulk; returns ``(wave, created)``.
+
+    Idempotent: a launched wave is returned as it is (0 created); later eligibility is what a
+    rolling wave's :func:`refresh` is for.
+    """
+    db.lock_for_write()
+    wave = get_wave(wave_id, for_update=True)
+    if wave.status == "launched":
+        return wave, 0
+    if wave.status == "closed" or wave.closes_at <= at:
+        raise WaveClosed()
+    created = _add_tasks(wave, eligible_now(wave, at), at)
+    wave.status, wave.launched_at, wave.launched_count = "launched", at, created
+    db.session.flush()
+    audit.record(
+        "wave.launched",
+        actor_kind="staff" if actor_id else "system",
+        actor_id=actor_id,
+        object_type="wave",
+        object_id=wave.id,
+        details={"tasks": created},
+    )
+    return wave, created
+
+
+def refresh(at: datetime) -> dict[uuid.UUID, int]:
+    """Give newly eligible people a task in every open, launched rolling wave; returns wave -> created."""
+    db.lock_for_write()
+    waves = db.session.scalars(
+        sa.select(Wave)
+        .where(Wave.status == "launched", Wave.is_rolling.is_(True), Wave.closes_at > at)
+        .order_by(Wave.created_at)
+        .with_for_update()
+    ).all()
+    return {wave.id: _add_tasks(wave, eligible_now(wave, at), at) for wave in waves}
+
+
+def _add_tasks(wave: Wave, participant_ids: Collection[uuid.UUID], at: datetime) -> int:
+    """Insert one task per participant in one statement; existing (wave, participant) pairs are kept."""
+    if not participant_ids:
+        return 0
+    opens_at = max(wave.opens_at, at)
+    if db.is_postgres:
+        result = db.session.execute(
+            sa.text(
+                "INSERT INTO task (id, participant_id, questionnaire_version_id, status, opens_at, due_at,"
+                " created_at, wave_id) SELECT gen_random_uuid(), p, :version, 'open', :opens_at, :due_at,"
+                " :at, :wave FROM unnest(CAST(:ids AS uuid[])) AS p"
+                " ON CONFLICT (wave_id, participant_id) DO NOTHING"
+            ),
+            {
+                "version": wave.questionnaire_version_id,
+                "opens_at": opens_at,
+                "due_at": wave.closes_at,
+                "at": at,
+                "wave": wave.id,
+                "ids": list(participant_ids),
+            },
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    before = _task_count(wave.id)
+    from sqlalchemy.dialects.sqlite import insert
+
+    db.session.execute(
+        insert(Task).on_conflict_do_nothing(index_elements=["wave_id", "participant_id"]),
+        [
+            {
+                "id": uuid.uuid4(),
+                "participant_id": pid,
+                "questionnaire_version_id": wave.questionnaire_version_id,
+                "status": "open",
+                "opens_at": opens_at,
+                "due_at": wave.closes_at,
+                "created_at": at,
+                "wave_id": wave.id,
+            }
+            for pid in participant_ids
+        ],
+    )
+    return _task_count(wave.id) - before
+
+
+def close(wave_id: uuid.UUID, at: datetime, *, actor_id: uuid.UUID | None = None) -> tuple[Wave, int, int]:
+    """Close the wave: open tasks expire and pending reminders are cancelled; returns
+    ``(wave, tasks expired, reminders cancelled)``. Closing a closed wave changes nothing."""
+    db.lock_for_write()
+    wave = get_wave(wave_id, for_update=True)
+    if wave.status == "closed":
+        return wave, 0, 0
+    expired = db.session.execute(
+        sa.update(Task)
+        .where(Task.wave_id == wave.id, Task.status.in_(ACTIVE_STATUSES))
+        .values(status="expired", closed_at=at, closed_reason="wave_closed")
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    cancelled = _cancel(Reminder.wave_id == wave.id, "wave_closed")
+    wave.status, wave.closed_at = "closed", at
+    db.session.flush()
+    audit.record(
+        "wave.closed",
+        actor_kind="staff" if actor_id else "system",
+        actor_id=actor_id,
+        object_type="wave",
+        object_id=wave.id,
+        details={"tasks_expired": int(expired or 0), "reminders_cancelled": cancelled},
+    )
+    return wave, int(expired or 0), cancelled
+
+
+# --- the reminder rows a wave owns -----------------------------------------------------------------
+
+
+def _cancel(where: sa.ColumnElement[bool], reason: str) -> int:
+    result = db.session.execute(
+        sa.update(Reminder)
+        .where(where, Reminder.status == "pending")
+        .values(status="cancelled", reason=reason, locked_by=None, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def cancel_pending_reminders(participant_id: uuid.UUID, reason: str) -> int:
+    """Cancel the participant's pending reminders (withdrawal); returns how many."""
+    return _cancel(Reminder.participant_id == participant_id, reason)
+
+
+def cancel_reminders_of_closed_tasks() -> int:
+    """Cancel pending reminders whose task was submitted, expired or cancelled since they were planned."""
+    closed = sa.select(Task.id).where(Task.id == Reminder.task_id, Task.status.not_in(ACTIVE_STATUSES))
+    return _cancel(closed.exists(), "task_closed")
+
+
+def mark_opened(participant_id: uuid.UUID, reminder_id: uuid.UUID, at: datetime) -> Reminder:
+    """Record that the app opened one of the participant's reminders (the first time counts)."""
+    reminder = db.session.get(Reminder, reminder_id)
+    if reminder is None or reminder.participant_id != participant_id or reminder.sent_at is None:
+        raise ReminderNotFound()
+    if reminder.opened_at is None:
+        reminder.opened_at = at
+        db.session.flush()
+    return reminder
+
+
+def reminders_section(participant_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The reminders sent to the participant, for their data copy."""
+    rows = db.session.execute(
+        sa.select(Reminder, Wave.name)
+        .join(Wave, Wave.id == Reminder.wave_id)
+        .where(Reminder.participant_id == participant_id, Reminder.sent_at.is_not(None))
+        .order_by(Reminder.sent_at)
+    ).all()
+    return [
+        {
+            "id": r.id,
+            "wave": name,
+            "task_id": r.task_id,
+            "sequence": r.sequence,
+            "sent_at": r.sent_at,
+            "opened_at": r.opened_at,
+            "template": r.template,
+        }
+        for r, name in rows
+    ]
+
+
+def attempts_of(reminder_id: uuid.UUID) -> list[ReminderAttempt]:
+    return list(
+        db.session.scalars(
+            sa.select(ReminderAttempt)
+            .where(ReminderAttempt.reminder_id == reminder_id)
+            .order_by(ReminderAttempt.attempted_at, ReminderAttempt.id)
+        )
+    )
+
+
+# --- statistics -------------------------------------------------------------------------------------
+
+SERIES = ("tasks", "reminded", "opened", "started", "submitted")
+
+
+def stats(wave_id: uuid.UUID, at: datetime) -> dict[str, Any]:
+    """Totals and a daily series (Europe/Oslo dates) of tasks, reminded, opened, started, submitted;
+    ``reminded`` and ``opened`` count tasks (the first reminder sent, the first one opened)."""
+    wave = get_wave(wave_id)
+    days: dict[str, Counter[date]] = {name: Counter() for name in SERIES}
+    tasks = started = submitted = 0
+    for created_at, started_at, submitted_at in db.session.execute(
+        sa.select(Task.created_at, Task.started_at, Task.submitted_at).where(Task.wave_id == wave.id)
+    ):
+        tasks += 1
+        days["tasks"][_day(created_at)] += 1
+        began = started_at if started_at is not None else submitted_at
+        if began is not None:
+            started += 1
+            days["started"][_day(began)] += 1
+        if submitted_at is not None:
+            submitted += 1
+            days["submitted"][_day(submitted_at)] += 1
+    first_sent: dict[uuid.UUID, datetime] = {}
+    first_opened: dict[uuid.UUID, datetime] = {}
+    sent_rows: list[tuple[uuid.UUID, datetime, datetime | None]] = list(
+        db.session.execute(
+            sa.select(Reminder.task_id, Reminder.sent_at, Reminder.opened_at).where(
+                Reminder.wave_id == wave.id, Reminder.sent_at.is_not(None)
+            )
+        )
+    )
+    for task_id, sent_at, opened_at in sent_rows:
+        first_sent[task_id] = min(sent_at, first_sent.get(task_id, sent_at))
+        if opened_at is not None:
+            first_opened[task_id] = min(opened_at, first_opened.get(task_id, opened_at))
+    for when in first_sent.values():
+        days["reminded"][_day(when)] += 1
+    for when in first_opened.values():
+        days["opened"][_day(when)] += 1
+    all_days = sorted({d for counter in days.values() for d in counter})
+    series = []
+    if all_days:
+        day = all_days[0]
+        while day <= all_days[-1]:
+            series.append({"date": day, **{name: days[name][day] for name in SERIES}})
+            day += timedelta(days=1)
+    return {
+        "wave_id": wave.id,
+        "status": wave.status,
+        "at": at,
+        # who the rule picks now (a closed wave: whom it picked)
+        "eligible": tasks if wave.status == "closed" else len(eligible_now(wave, at, new_only=False)),
+        "tasks": tasks,
+        "reminded": len(first_sent),
+        "opened": len(first_opened),
+        "started": started,
+        "submitted": submitted,
+        "response_rate": round(submitted / tasks, 4) if tasks else 0.0,
+        "daily": series,
+    }
+
+
+def stats_csv(figures: Mapping[str, Any]) -> str:
+    """The daily series as CSV (one row per date; a header row)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["date", *SERIES])
+    for row in figures["daily"]:
+        writer.writerow([row["date"].isoformat(), *(row[name] for name in SERIES)])
+    return out.getvalue()
+
+
+def _day(at: datetime) -> date:
+    return at.astimezone(OSLO).date()

@@ -1,0 +1,1 @@
+from tests.waves.conftest import add_device  # noqa: F401 - shared fixture
