@@ -505,6 +505,19 @@ def participants_allowed(
     }
 
 
+def participants_reachable(
+    purposes: Collection[str], at: datetime, participant_ids: Collection[uuid.UUID] | None = None
+) -> set[uuid.UUID]:
+    """Bulk, for a wave: those whose data may be used for every one of ``purposes`` at ``at`` and who may be
+    contacted (:func:`may_use_data` and :func:`may_contact` together), from one read of the ledger."""
+    documents = _documents(at)
+    return {
+        pid
+        for pid, now in standings(at, participant_ids).items()
+        if _allows_contact(now) and all(_allows_use(now, purpose, documents) for purpose in purposes)
+    }
+
+
 def may_contact(participant_id: uuid.UUID, at: datetime) -> bool:
     """Whether the participant may be contacted (reminders, messages) at ``at``.
 

@@ -198,6 +198,10 @@ def test_the_bulk_answer_is_the_one_by_one_answer(make_participant, purpose):
     contactable = {p.id for p in people if consent.may_contact(p.id, T0)}
     assert consent.participants_contactable(T0, ids) == contactable
     assert 0 < len(contactable) < len(ids)
+    reachable = (
+        one_by_one & contactable & {p.id for p in people if consent.may_use_data(p.id, PARTICIPATION, T0)}
+    )
+    assert consent.participants_reachable([purpose, PARTICIPATION], T0, ids) == reachable
 
 
 def test_one_export_filter_answers_for_every_participant_and_time(make_participant):
