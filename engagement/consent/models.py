@@ -6,6 +6,7 @@ here, and by triggers on PostgreSQL). The current state is derived from them in 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
@@ -46,9 +47,10 @@ class ConsentDocument(IdMixin, Base):
     def purpose_codes(self) -> list[str]:
         return [p["code"] for p in self.purposes]
 
-    @property
-    def required_codes(self) -> set[str]:
-        return {p["code"] for p in self.purposes if p["required"]}
+    @functools.cached_property
+    def required_codes(self) -> frozenset[str]:
+        """Asked for every participant in bulk checks; a published document never changes."""
+        return frozenset(p["code"] for p in self.purposes if p["required"])
 
 
 class ConsentDecision(IdMixin, Base):

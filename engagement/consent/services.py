@@ -283,45 +283,44 @@ def standings(
     at: datetime, participant_ids: Collection[uuid.UUID] | None = None
 ) -> dict[uuid.UUID, Standing]:
     """:class:`Standing` at ``at`` of the given participants (everyone with a ledger entry when
-    ``None``), read in three queries whatever their number. Those with no entry are absent.
+    ``None``), read in two queries whatever their number. Those with no entry are absent.
 
-    Plain rows at Core level, no ORM loading: a wave launch or an extract reads the whole roster."""
-    ranked = sa.select(
-        ConsentDecision.participant_id,
-        ConsentDecision.batch_id,
-        ConsentDecision.document_id,
-        ConsentDecision.decided_at,
-        sa.func.row_number()
-        .over(
-            partition_by=ConsentDecision.participant_id,
-            order_by=(ConsentDecision.decided_at.desc(), ConsentDecision.batch_id.desc()),
-        )
-        .label("rank"),
+    A wave launch or an extract reads the whole roster: one row per participant (their latest
+    decisions aggregated on the server), plain rows at Core level, no ORM loading."""
+    latest = sa.select(
+        ConsentDecision.participant_id, sa.func.max(ConsentDecision.decided_at).label("decided_at")
     ).where(ConsentDecision.decided_at <= at)
     withdrawn = sa.select(
         ConsentWithdrawal.participant_id, ConsentWithdrawal.scope, ConsentWithdrawal.withdrawn_at
     ).where(ConsentWithdrawal.withdrawn_at <= at)
     if participant_ids is not None:
-        ranked = ranked.where(ConsentDecision.participant_id.in_(participant_ids))
+        latest = latest.where(ConsentDecision.participant_id.in_(participant_ids))
         withdrawn = withdrawn.where(ConsentWithdrawal.participant_id.in_(participant_ids))
-    latest = ranked.subquery()
+    last = latest.group_by(ConsentDecision.participant_id).subquery()
+    decisions = (
+        sa.select(
+            ConsentDecision.participant_id,
+            ConsentDecision.document_id,
+            ConsentDecision.decided_at,
+            sa.func.aggregate_strings(ConsentDecision.purpose + "=" + ConsentDecision.decision, ","),
+        )
+        .join(
+            last,
+            sa.and_(
+                last.c.participant_id == ConsentDecision.participant_id,
+                last.c.decided_at == ConsentDecision.decided_at,
+            ),
+        )
+        .group_by(ConsentDecision.participant_id, ConsentDecision.document_id, ConsentDecision.decided_at)
+    )
     connection = db.session.connection()
     documents: dict[uuid.UUID, ConsentDocument | None] = {}
     result: dict[uuid.UUID, Standing] = {}
-    for participant_id, document_id, decided_at in connection.execute(
-        sa.select(latest.c.participant_id, latest.c.document_id, latest.c.decided_at).where(
-            latest.c.rank == 1
-        )
-    ):
+    for participant_id, document_id, decided_at, packed in connection.execute(decisions).all():
         if document_id not in documents:
             documents[document_id] = db.session.get(ConsentDocument, document_id)
-        result[participant_id] = Standing(documents[document_id], decided_at)
-    for participant_id, purpose, decision in connection.execute(
-        sa.select(ConsentDecision.participant_id, ConsentDecision.purpose, ConsentDecision.decision).join(
-            latest, sa.and_(latest.c.batch_id == ConsentDecision.batch_id, latest.c.rank == 1)
-        )
-    ).all():
-        result[participant_id].by_purpose[purpose] = decision
+        by_purpose = dict(pair.split("=", 1) for pair in packed.split(","))
+        result[participant_id] = Standing(documents[document_id], decided_at, by_purpose)
     for participant_id, scope, withdrawn_at in connection.execute(withdrawn).all():
         result.setdefault(participant_id, Standing()).withdrew(scope, withdrawn_at)
     return result
