@@ -219,8 +219,21 @@ def step_submit(session: Any, base: str, phone: Phone) -> list[tuple[int, float]
     return [(response.status_code, seconds)]
 
 
+def step_device(session: Any, base: str, phone: Phone) -> list[tuple[int, float]]:
+    body = {
+        "kind": "fcm_token",
+        "registration": f"bench-{phone.task}",
+        "platform": "android",
+        "app_version": "1.0.0",
+        "language": "nb",
+    }
+    response, seconds = _timed(session, "POST", f"{base}/v1/me/devices", json=body, headers=_auth(phone))
+    return [(response.status_code, seconds)]
+
+
 STEPS = [
     ("refresh", step_refresh, {200}),
+    ("device", step_device, {200, 201}),
     ("tasks", step_tasks, {200}),
     ("fetch", step_fetch, {200, 304}),
     ("draft", step_draft, {200}),

@@ -62,3 +62,40 @@ def test_missing_token_is_401_problem(client):
 
     response = client.get("/openapi.json")
     assert response.status_code == 200
+
+
+def test_signing_key_rotation_keeps_retired_keys_verifying_until_removed(app, principal):
+    from engagement.security import TokenKeys
+
+    original = app.extensions["engagement.token_keys"]
+    old, new = generate_signing_key(), generate_signing_key()
+    try:
+        with app.test_request_context():
+            app.extensions["engagement.token_keys"] = TokenKeys(old)
+            issued_before = issue_access_token(principal)
+            app.extensions["engagement.token_keys"] = TokenKeys(new, retired=[old])
+            assert verify_access_token(issued_before).subject == principal.subject
+            assert jwt.decode(issue_access_token(principal), new).header["kid"] == new.kid
+            app.extensions["engagement.token_keys"] = TokenKeys(new)
+            with pytest.raises(Unauthorized):
+                verify_access_token(issued_before)
+    finally:
+        app.extensions["engagement.token_keys"] = original
+
+
+def test_signing_keys_load_from_a_jwk_set_file_first_key_signs(tmp_path):
+    import json
+
+    from engagement import create_app
+    from tests.conftest import TEST_CONFIG
+
+    new, old = generate_signing_key(), generate_signing_key()
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"keys": [new.as_dict(private=True), old.as_dict(private=True)]}))
+    app = create_app(
+        {**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}", "TOKEN_SIGNING_KEY": str(path)}
+    )
+    keys = app.extensions["engagement.token_keys"]
+    assert keys.signing.kid == new.kid and {k.kid for k in keys.verifying} == {new.kid, old.kid}
+    assert all("d" not in k for k in keys.public_jwks()["keys"])
+    app.extensions["engagement.db"].dispose()
