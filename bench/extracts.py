@@ -339,17 +339,21 @@ def run_postgres_extract(url: str, code: str, store: str) -> dict[str, float]:
     from engagement.extensions import db
     from engagement.research import services
 
-    real_deliver = services.deliver
-    spent: dict[str, float] = {}
+    spent: dict[str, float] = {"write": 0.0, "answers": 0.0, "consent": 0.0}
 
-    def timed_deliver(*args: Any, **kwargs: Any) -> Any:
-        mark = time.perf_counter()
-        try:
-            return real_deliver(*args, **kwargs)
-        finally:
-            spent["write"] = time.perf_counter() - mark
+    def timed(step: str, function: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            mark = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[step] += time.perf_counter() - mark
 
-    services.deliver = timed_deliver  # type: ignore[assignment]
+        return run
+
+    services.deliver = timed("write", services.deliver)  # type: ignore[assignment]
+    services._answer_matrix = timed("answers", services._answer_matrix)  # type: ignore[assignment]
+    services.consent.export_filter = timed("consent", services.consent.export_filter)  # type: ignore[assignment]
     app = _bench_app(url, store)
     with app.app_context():
         project = services.get_project(code)
@@ -362,6 +366,8 @@ def run_postgres_extract(url: str, code: str, store: str) -> dict[str, float]:
     return {
         "total": total,
         "write": spent["write"],
+        "answers": spent["answers"],
+        "consent": spent["consent"],
         "peak_mb": _peak_mb(),
         "bytes": size,
         "rows": written.rows,
@@ -438,7 +444,9 @@ def main_postgres(args: argparse.Namespace) -> None:
     )
     print(
         f"extract (run_extract: consent, pseudonyms, COPY, all files, ledger, commit): {extract['total']:.2f} s, "
-        f"of which writing the release folder {extract['write']:.2f} s; {extract['bytes'] / 1e6:.1f} MB written"
+        f"of which writing the release folder {extract['write']:.2f} s, reading the answers "
+        f"{extract['answers']:.2f} s, the consent filter {extract['consent']:.2f} s; "
+        f"{extract['bytes'] / 1e6:.1f} MB written"
     )
     print(f"time ratio extract/baseline: {extract['total'] / baseline['total']:.2f} (target <= 1.5)")
     print(
