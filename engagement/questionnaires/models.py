@@ -16,6 +16,9 @@ import sqlalchemy.orm as so
 from engagement import clock
 from engagement.db import Base, CreatedMixin, IdMixin
 
+# PostgreSQL float8[] (read back in bulk by a binary COPY); elsewhere a JSON list.
+PACKED_FLOATS = sa.ARRAY(sa.Float()).with_variant(sa.JSON(), "sqlite")
+
 TASK_STATUSES = ("open", "in_progress", "submitted", "expired", "cancelled")
 ACTIVE_STATUSES = ("open", "in_progress")
 
@@ -102,6 +105,10 @@ class Response(IdMixin, Base):
     answers: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
     body_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
     submitted_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    # The numbers of the normalised answers, packed in the version's export-variable order
+    # (``services.export_layout``), NaN (SQLite: null) where a variable has no number; extracts read
+    # this one column instead of the answer rows. NULL for responses stored before it existed.
+    export_values: so.Mapped[list[float | None] | None] = so.mapped_column(PACKED_FLOATS, deferred=True)
 
     questionnaire_version: so.Mapped[QuestionnaireVersion] = so.relationship()
 

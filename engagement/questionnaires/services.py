@@ -402,6 +402,7 @@ def submit(
     errors = qdef.validate_answers(definition, answers, today=today)
     if errors:
         raise AnswersInvalid(errors)
+    rows = qdef.answer_rows(definition, answers)
     response = Response(
         id=uuid.uuid4(),
         submission_id=submission_id,
@@ -411,6 +412,7 @@ def submit(
         answers=answers,
         body_hash=digest,
         submitted_at=now,
+        export_values=pack_export_values(definition, rows, nan=db.is_postgres),
         questionnaire_version=version,
     )
     db.session.add(response)
@@ -420,7 +422,6 @@ def submit(
         # Only a submission_id reused on another task at the same moment gets here: the task's row
         # lock serialises everything else. The unit of work ends with this error and rolls back.
         raise SubmissionConflict() from exc
-    rows = qdef.answer_rows(definition, answers)
     if rows:
         _insert_answers(response.id, rows)
     had_draft = task.status == "in_progress"  # a draft exists only once the task is in progress
@@ -431,6 +432,21 @@ def submit(
         db.session.execute(sa.delete(Draft).where(Draft.task_id == task.id))
     db.session.flush()
     return response, True
+
+
+def export_layout(definition: Mapping[str, Any]) -> list[str]:
+    """The export variables of a version in their packed order (``Response.export_values``)."""
+    return [variable for item in qdef.iter_items(definition) for variable in qdef.export_variables(item)]
+
+
+def pack_export_values(
+    definition: Mapping[str, Any], rows: list[tuple[str, str, float | None, str | None]], *, nan: bool
+) -> list[float | None]:
+    """The numbers of ``rows`` (:func:`qdef.answer_rows`) in the version's export layout; a variable
+    without a number is NaN (``nan``: PostgreSQL, so every element has the same size) or None (JSON)."""
+    numbers = {variable: number for _, variable, number, _ in rows if number is not None}
+    missing = float("nan") if nan else None
+    return [numbers.get(variable, missing) for variable in export_layout(definition)]
 
 
 _UNNEST_ANSWERS = sa.text(

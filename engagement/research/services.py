@@ -5,7 +5,7 @@ An extract reads, at one moment (the consent snapshot):
   (:func:`engagement.consent.services.export_filter`, the one rule, loaded in bulk);
 - for ``since-last``, only responses the project has not received before;
 - per participant, the project's pseudonym (drawn now for newcomers);
-- the answers, column by column (PostgreSQL: one binary ``COPY`` per questionnaire version).
+- the answers' numbers packed per response (PostgreSQL: one binary ``COPY`` per questionnaire version).
 It writes one dataset per questionnaire version, one harmonised dataset per questionnaire answered
 in more than one version, their FHIR Questionnaires, and a deletion list of the pseudonyms whose
 data the project must delete, then records what it delivered, response by response.
@@ -14,7 +14,7 @@ data the project must delete, then records what it delivered, response by respon
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -485,7 +485,7 @@ def _version_values(
     }
     response_ids = [r.response_id for r in rows]
     numeric = [c.variable.name for c in columns]
-    matrix = _answer_matrix(response_ids, numeric)
+    matrix = _answer_matrix(response_ids, numeric, questionnaires.export_layout(definition))
     texts = _answer_texts(response_ids, [c.variable.name for c in columns if c.kind != "number"])
     for index, column in enumerate(columns):
         name = column.variable.name
@@ -558,66 +558,81 @@ _PAIR = np.dtype([("col", ">i2"), ("value", ">f8")])  # int2send(col) || float8s
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _COPY_HEADER = 19  # signature (11), flags (4), header extension length (4)
 _SCATTER_EVERY = 5_000  # responses decoded per numpy scatter (bounds the bytes held at once)
+_NULL = b"\xff\xff\xff\xff"  # a field or array element length of -1
+# A COPY row (row_no, export_values): int2 field count, int4 length + int4 row_no, int4 length, then
+# the float8[] as array_send writes it: int4 ndim, int4 flags (has nulls), int4 element type, per
+# dimension int4 size + int4 lower bound, then per element int4 length (-1: NULL) + float8.
+_ROW_NO, _ARRAY = slice(6, 10), 14
+_ARRAY_HEADER = 20  # one dimension
+_FLOAT8_OID = 701
 
 
-def _answer_matrix(response_ids: Sequence[uuid.UUID], names: Sequence[str]) -> np.ndarray:
-    """``value_number`` of each variable (row of the result) for each response (column); NaN if none."""
+def _answer_matrix(
+    response_ids: Sequence[uuid.UUID], names: Sequence[str], layout: Sequence[str]
+) -> np.ndarray:
+    """The number of each variable (row of the result) for each response (column); NaN if none.
+
+    Read from ``response.export_values``, packed in ``layout`` (the version's export variables); a
+    response without it (stored before it existed, or packed in another layout) is read from its
+    normalised ``answer`` rows."""
     matrix = np.full((len(names), len(response_ids)), np.nan)
     if not response_ids or not names:
         return matrix
-    if db.is_postgres:
-        _copy_matrix(response_ids, names, matrix)
+    position = {name: i for i, name in enumerate(layout)}
+    columns = np.fromiter((position.get(name, -1) for name in names), np.int64, len(names))
+    targets = np.flatnonzero(columns >= 0)
+    if not len(targets):
         return matrix
-    position = {rid: i for i, rid in enumerate(response_ids)}
-    index = {name: i for i, name in enumerate(names)}
-    for chunk in _chunks(response_ids, 500):
-        query = sa.select(Answer.response_id, Answer.variable, Answer.value_number).where(
-            Answer.response_id.in_(chunk), Answer.value_number.is_not(None)
-        )
-        for response_id, variable, number in db.session.execute(query):
-            if variable in index:
-                matrix[index[variable], position[response_id]] = number
+    sources = columns[targets]
+    if db.is_postgres:
+        legacy = _copy_matrix(response_ids, len(layout), targets, sources, matrix)
+    else:
+        legacy = _json_matrix(response_ids, len(layout), targets, sources, matrix)
+    if legacy:
+        _answer_rows_matrix(response_ids, legacy, names, matrix)
     return matrix
 
 
-def _load_keys(cursor: Any, response_ids: Sequence[uuid.UUID], names: Sequence[str]) -> None:
-    cursor.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS research_extract_rows (response_id uuid PRIMARY KEY, row_no int4) "
-        "ON COMMIT DROP"
-    )
-    cursor.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS research_extract_columns (variable varchar(64) PRIMARY KEY, col_no int2) "
-        "ON COMMIT DROP"
-    )
-    cursor.execute("TRUNCATE research_extract_rows, research_extract_columns")
-    with cursor.copy("COPY research_extract_rows (response_id, row_no) FROM STDIN") as copy:
-        for number, response_id in enumerate(response_ids):
-            copy.write_row((response_id, number))
-    with cursor.copy("COPY research_extract_columns (variable, col_no) FROM STDIN") as copy:
-        for number, name in enumerate(names):
-            copy.write_row((name, number))
-    cursor.execute("ANALYZE research_extract_rows")
-    cursor.execute("ANALYZE research_extract_columns")
+def _json_matrix(
+    response_ids: Sequence[uuid.UUID],
+    width: int,
+    targets: np.ndarray,
+    sources: np.ndarray,
+    matrix: np.ndarray,
+) -> list[int]:
+    """SQLite: the packed JSON lists, chunk by chunk; returns the row numbers without them."""
+    legacy: list[int] = []
+    for offset in range(0, len(response_ids), 500):
+        chunk = response_ids[offset : offset + 500]
+        position = {rid: offset + i for i, rid in enumerate(chunk)}
+        query = sa.select(Response.id, Response.export_values).where(Response.id.in_(chunk))
+        for response_id, packed in db.session.execute(query):
+            if packed is None or len(packed) != width:
+                legacy.append(position[response_id])
+                continue
+            matrix[targets, position[response_id]] = np.array(packed, dtype=np.float64)[sources]
+    return legacy
 
 
-def _copy_matrix(response_ids: Sequence[uuid.UUID], names: Sequence[str], matrix: np.ndarray) -> None:
-    """PostgreSQL: one binary COPY row per response, its answers packed as (column, value) pairs.
-
-    PostgreSQL sends a message per row, so the answers are aggregated per response on the server
-    (a message per answer would cost more in the client than the whole delivery's writing)."""
+def _copy_matrix(
+    response_ids: Sequence[uuid.UUID],
+    width: int,
+    targets: np.ndarray,
+    sources: np.ndarray,
+    matrix: np.ndarray,
+) -> list[int]:
+    """PostgreSQL: one binary COPY of (row number, export_values), the float8 arrays decoded with numpy;
+    returns the row numbers whose response has no packed values of this width."""
+    record = _packed_row(width)
+    legacy: list[int] = []
+    batch: list[bytes] = []
     raw: Any = db.session.connection().connection.driver_connection
     with raw.cursor() as cursor:
-        _load_keys(cursor, response_ids, names)
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute("SET LOCAL jit = off")
+        _load_rows(cursor, range(len(response_ids)), response_ids)
         statement = (
-            "COPY (SELECT r.row_no, string_agg(int2send(c.col_no) || float8send(a.value_number), ''::bytea) "
-            "FROM answer a JOIN research_extract_rows r ON r.response_id = a.response_id "
-            "JOIN research_extract_columns c ON c.variable = a.variable "
-            "WHERE a.value_number IS NOT NULL GROUP BY r.row_no) TO STDOUT (FORMAT binary)"
+            "COPY (SELECT r.row_no, p.export_values FROM research_extract_rows r "
+            "JOIN response p ON p.id = r.response_id) TO STDOUT (FORMAT binary)"
         )
-        rows: list[int] = []
-        payloads: list[bytes] = []
         with cursor.copy(statement) as copy:
             for block in copy:
                 message = bytes(block)
@@ -625,15 +640,149 @@ def _copy_matrix(response_ids: Sequence[uuid.UUID], names: Sequence[str], matrix
                     message = message[_COPY_HEADER:]
                 if len(message) <= 2:  # the trailer (-1), or a header sent on its own
                     continue
-                # int2 field count, int4 length + int4 row_no, int4 length + the packed pairs
-                rows.append(int.from_bytes(message[6:10], "big", signed=True))
-                payloads.append(message[14:])
-                if len(rows) >= _SCATTER_EVERY:
-                    _scatter(matrix, rows, payloads)
-                    rows, payloads = [], []
-        _scatter(matrix, rows, payloads)
-        cursor.execute("RESET work_mem")
-        cursor.execute("RESET jit")
+                if len(message) == record.itemsize:
+                    batch.append(message)
+                    if len(batch) >= _SCATTER_EVERY:
+                        _scatter_packed(np.frombuffer(b"".join(batch), record), targets, sources, matrix)
+                        batch = []
+                else:  # NULL, another width, or NULL elements
+                    _scatter_one(message, width, targets, sources, matrix, legacy)
+        if batch:
+            _scatter_packed(np.frombuffer(b"".join(batch), record), targets, sources, matrix)
+    return legacy
+
+
+def _packed_row(width: int) -> np.dtype:
+    """A COPY row whose array holds ``width`` non-NULL float8 elements, as one numpy record."""
+    element = np.dtype([("len", ">i4"), ("value", ">f8")])
+    return np.dtype(
+        {
+            "names": ["row_no", "ndim", "flags", "oid", "dim", "element"],
+            "formats": [">i4", ">i4", ">i4", ">i4", ">i4", (element, (width,))],
+            "offsets": [6, _ARRAY, _ARRAY + 4, _ARRAY + 8, _ARRAY + 12, _ARRAY + _ARRAY_HEADER],
+            "itemsize": _ARRAY + _ARRAY_HEADER + 12 * width,
+        }
+    )
+
+
+class _UnexpectedCopyRow(RuntimeError):
+    pass
+
+
+def _scatter_packed(
+    records: np.ndarray, targets: np.ndarray, sources: np.ndarray, matrix: np.ndarray
+) -> None:
+    width = records.dtype["element"].shape[0]
+    well_formed = (
+        (records["ndim"] == 1)
+        & (records["flags"] == 0)
+        & (records["oid"] == _FLOAT8_OID)
+        & (records["dim"] == width)
+        & (records["element"]["len"] == 8).all(axis=1)
+    )
+    if not well_formed.all():  # the size matched, so this is no float8[] of this width
+        raise _UnexpectedCopyRow("export_values is not a one-dimensional float8 array")
+    values = records["element"]["value"]  # (rows, width), big-endian
+    matrix[np.ix_(targets, records["row_no"].astype(np.int64))] = values[:, sources].T
+
+
+def _scatter_one(
+    message: bytes,
+    width: int,
+    targets: np.ndarray,
+    sources: np.ndarray,
+    matrix: np.ndarray,
+    legacy: list[int],
+) -> None:
+    """A row the fast path cannot take: NULL (legacy), another width (legacy), or NULL elements."""
+    row = int.from_bytes(message[_ROW_NO], "big", signed=True)
+    if message[10:14] == _NULL:
+        legacy.append(row)
+        return
+    ndim, _flags, oid = (int.from_bytes(message[o : o + 4], "big", signed=True) for o in (14, 18, 22))
+    dim = int.from_bytes(message[26:30], "big", signed=True) if ndim == 1 else 0
+    if ndim > 1 or oid != _FLOAT8_OID or dim != width:
+        legacy.append(row)
+        return
+    values = np.full(width, np.nan)
+    offset = _ARRAY + _ARRAY_HEADER
+    for index in range(width):
+        if message[offset : offset + 4] == _NULL:
+            offset += 4
+            continue
+        values[index] = np.frombuffer(message, ">f8", 1, offset + 4)[0]
+        offset += 12
+    matrix[targets, row] = values[sources]
+
+
+def _load_rows(cursor: Any, row_numbers: Iterable[int], response_ids: Sequence[uuid.UUID]) -> None:
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS research_extract_rows (response_id uuid PRIMARY KEY, row_no int4) "
+        "ON COMMIT DROP"
+    )
+    cursor.execute("TRUNCATE research_extract_rows")
+    with cursor.copy("COPY research_extract_rows (response_id, row_no) FROM STDIN") as copy:
+        for number, response_id in zip(row_numbers, response_ids, strict=True):
+            copy.write_row((response_id, number))
+    cursor.execute("ANALYZE research_extract_rows")
+
+
+def _answer_rows_matrix(
+    response_ids: Sequence[uuid.UUID], rows: Sequence[int], names: Sequence[str], matrix: np.ndarray
+) -> None:
+    """Fill the given rows (responses without packed values) from the normalised ``answer`` table."""
+    if db.is_postgres:
+        _copy_answer_rows([response_ids[row] for row in rows], rows, names, matrix)
+        return
+    position = {response_ids[row]: row for row in rows}
+    index = {name: i for i, name in enumerate(names)}
+    for chunk in _chunks(list(position), 500):
+        query = sa.select(Answer.response_id, Answer.variable, Answer.value_number).where(
+            Answer.response_id.in_(chunk), Answer.value_number.is_not(None)
+        )
+        for response_id, variable, number in db.session.execute(query):
+            if variable in index:
+                matrix[index[variable], position[response_id]] = number
+
+
+def _copy_answer_rows(
+    response_ids: Sequence[uuid.UUID], rows: Sequence[int], names: Sequence[str], matrix: np.ndarray
+) -> None:
+    """PostgreSQL: one binary COPY row per response, its answers packed as (column, value) pairs
+    (aggregated per response on the server: PostgreSQL sends a message per row)."""
+    raw: Any = db.session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        _load_rows(cursor, rows, response_ids)
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS research_extract_columns "
+            "(variable varchar(64) PRIMARY KEY, col_no int2) ON COMMIT DROP"
+        )
+        cursor.execute("TRUNCATE research_extract_columns")
+        with cursor.copy("COPY research_extract_columns (variable, col_no) FROM STDIN") as copy:
+            for number, name in enumerate(names):
+                copy.write_row((name, number))
+        cursor.execute("ANALYZE research_extract_columns")
+        statement = (
+            "COPY (SELECT r.row_no, string_agg(int2send(c.col_no) || float8send(a.value_number), ''::bytea) "
+            "FROM answer a JOIN research_extract_rows r ON r.response_id = a.response_id "
+            "JOIN research_extract_columns c ON c.variable = a.variable "
+            "WHERE a.value_number IS NOT NULL GROUP BY r.row_no) TO STDOUT (FORMAT binary)"
+        )
+        row_numbers: list[int] = []
+        payloads: list[bytes] = []
+        with cursor.copy(statement) as copy:
+            for block in copy:
+                message = bytes(block)
+                if message.startswith(_COPY_SIGNATURE):
+                    message = message[_COPY_HEADER:]
+                if len(message) <= 2:
+                    continue
+                row_numbers.append(int.from_bytes(message[_ROW_NO], "big", signed=True))
+                payloads.append(message[_ARRAY:])
+                if len(row_numbers) >= _SCATTER_EVERY:
+                    _scatter(matrix, row_numbers, payloads)
+                    row_numbers, payloads = [], []
+        _scatter(matrix, row_numbers, payloads)
 
 
 def _scatter(matrix: np.ndarray, rows: list[int], payloads: list[bytes]) -> None:

@@ -1,0 +1,86 @@
+"""Extracts read the packed ``response.export_values``; they equal the normalised ``answer`` rows,
+also for responses stored without them (read from the answer rows instead)."""
+
+from __future__ import annotations
+
+import numpy as np
+import sqlalchemy as sa
+
+from engagement.extensions import db
+from engagement.questionnaires import services as questionnaires
+from engagement.questionnaires.models import Response
+from engagement.research import services
+
+
+def _from_answer_rows(response_ids, names):
+    matrix = np.full((len(names), len(response_ids)), np.nan)
+    services._answer_rows_matrix(response_ids, range(len(response_ids)), names, matrix)
+    return matrix
+
+
+def _responses(make_participant, answer, count=4, version=1):
+    return [
+        answer(make_participant(), version, XA40=150 + n, XA10=[2] if n % 2 else [2, 9], XA33=12 + n)
+        for n in range(count)
+    ]
+
+
+def _layout(ung18, version):
+    return questionnaires.export_layout(
+        questionnaires.definition_of(questionnaires.get_version("ung18", version))
+    )
+
+
+def test_packed_values_give_the_same_matrix_as_the_answer_rows(app, make_participant, answer, ung18):
+    ids = _responses(make_participant, answer)
+    with app.app_context():
+        layout = _layout(ung18, 1)
+        names = [*reversed(layout), "XA999_NOT_IN_THIS_VERSION"]
+        matrix = services._answer_matrix(ids, names, layout)
+        expected = _from_answer_rows(ids, names)
+        np.testing.assert_array_equal(matrix, expected)
+        assert np.isfinite(matrix).sum() > len(ids) * 40  # numbers were read, not only NaN
+        assert np.isnan(matrix[-1]).all()
+
+
+def test_responses_without_packed_values_are_read_from_the_answer_rows(app, make_participant, answer, ung18):
+    ids = _responses(make_participant, answer, count=5)
+    with app.app_context():
+        db.session.execute(sa.update(Response).where(Response.id.in_(ids[1::2])).values(export_values=None))
+        layout = _layout(ung18, 1)
+        matrix = services._answer_matrix(ids, layout, layout)
+        np.testing.assert_array_equal(matrix, _from_answer_rows(ids, layout))
+        assert np.isfinite(matrix[:, 1]).sum() > 40
+
+
+def test_null_elements_in_the_packed_values_read_as_missing(app, make_participant, answer, ung18):
+    ids = _responses(make_participant, answer, count=3)
+    with app.app_context():
+        if db.is_postgres:  # submissions store NaN there; NULL elements take the slower decoding
+            db.session.execute(
+                sa.text(
+                    "UPDATE response SET export_values = array_replace(export_values, 'NaN'::float8, NULL) "
+                    "WHERE id = :id"
+                ),
+                {"id": ids[0]},
+            )
+            assert db.session.scalar(
+                sa.text(
+                    "SELECT array_position(export_values, NULL) IS NOT NULL FROM response WHERE id = :id"
+                ),
+                {"id": ids[0]},
+            )
+        layout = _layout(ung18, 1)
+        np.testing.assert_array_equal(
+            services._answer_matrix(ids, layout, layout), _from_answer_rows(ids, layout)
+        )
+
+
+def test_values_packed_in_another_layout_are_read_from_the_answer_rows(app, make_participant, answer, ung18):
+    ids = _responses(make_participant, answer, count=2, version=1)
+    with app.app_context():
+        other = _layout(ung18, 2)
+        assert len(other) != len(_layout(ung18, 1))
+        np.testing.assert_array_equal(
+            services._answer_matrix(ids, other, other), _from_answer_rows(ids, other)
+        )
