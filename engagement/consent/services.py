@@ -577,25 +577,33 @@ def export_filter(
         for pid, now in standings(at, participant_ids).items()
         if all(_allows_use(now, purpose, documents) for purpose in purposes)
     }
-    times: dict[uuid.UUID, list[datetime]] = {}
-    decided = (
-        sa.select(ConsentDecision.participant_id, ConsentDecision.decided_at)
-        .where(ConsentDecision.decided_at <= at)
-        .distinct()
-        .order_by(ConsentDecision.participant_id, ConsentDecision.decided_at)
-    )
     withdrawn = sa.select(
         ConsentWithdrawal.participant_id, ConsentWithdrawal.withdrawn_at, ConsentWithdrawal.scope
     ).where(ConsentWithdrawal.withdrawn_at <= at)
     if participant_ids is not None:
-        decided = decided.where(ConsentDecision.participant_id.in_(participant_ids))
         withdrawn = withdrawn.where(ConsentWithdrawal.participant_id.in_(participant_ids))
     connection = db.session.connection()
-    for participant_id, decided_at in connection.execute(decided).all():
-        times.setdefault(participant_id, []).append(decided_at)
     withdrawals: dict[uuid.UUID, list[tuple[datetime, str]]] = {}
     for participant_id, withdrawn_at, scope in connection.execute(withdrawn).all():
         withdrawals.setdefault(participant_id, []).append((withdrawn_at, scope))
+    # Decision times only matter to weigh a withdrawal against them: read them for those who withdrew.
+    times: dict[uuid.UUID, list[datetime]] = {}
+    if withdrawals:
+        decided = (
+            sa.select(ConsentDecision.participant_id, ConsentDecision.decided_at)
+            .where(
+                ConsentDecision.decided_at <= at,
+                ConsentDecision.participant_id.in_(
+                    sa.select(ConsentWithdrawal.participant_id).where(ConsentWithdrawal.withdrawn_at <= at)
+                ),
+            )
+            .distinct()
+            .order_by(ConsentDecision.participant_id, ConsentDecision.decided_at)
+        )
+        if participant_ids is not None:
+            decided = decided.where(ConsentDecision.participant_id.in_(participant_ids))
+        for participant_id, decided_at in connection.execute(decided).all():
+            times.setdefault(participant_id, []).append(decided_at)
     return ExportFilter(at, allowed, times, withdrawals)
 
 

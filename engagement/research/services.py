@@ -406,7 +406,9 @@ def _eligible_rows(
         .order_by(Response.submitted_at, Response.id)
     )
     latest: dict[tuple[uuid.UUID, uuid.UUID], _Row] = {}
-    for response_id, participant_id, version_id, submitted_at, birth_date in db.session.execute(query):
+    for response_id, participant_id, version_id, submitted_at, birth_date in (
+        db.session.connection().execute(query).all()
+    ):
         latest[(participant_id, version_id)] = _Row(
             response_id, participant_id, version_id, submitted_at, birth_date
         )
