@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-runtime
 FLASK  := $(BIN)/flask --app wsgi
 IDP    := tests/idp
 IDP_STAMP := $(IDP)/node_modules/.installed
@@ -13,11 +14,15 @@ export ENGAGEMENT_ENV ?= development
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# `make run` needs only the runtime dependencies; `make test` adds the dev extras.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $(RUN_STAMP)
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP) $(RUN_STAMP)
 
 # The OpenID-certified provider the login tests run against (npm oidc-provider, exact lockfile).
 # Installed once per lockfile change; without node the tests that need it are skipped.
@@ -30,7 +35,7 @@ $(IDP_STAMP): $(IDP)/package.json $(IDP)/package-lock.json
 		npm ci --prefix $(IDP) --no-audit --no-fund --loglevel=error && touch $@; \
 	fi
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	ENGAGEMENT_DEV_IDPORTEN=$${ENGAGEMENT_DEV_IDPORTEN:-true} \
 	ENGAGEMENT_ALLOW_SYNTHETIC_PID=$${ENGAGEMENT_ALLOW_SYNTHETIC_PID:-true} \
 	ENGAGEMENT_LOG_JSON=$${ENGAGEMENT_LOG_JSON:-false} \

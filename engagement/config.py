@@ -150,7 +150,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DATA_STORE_DIR",
         None,
-        "research data store folder that extracts are delivered into (production: e.g. TSD's import area); default `instance/datastore`",
+        "research data store folder that extracts are delivered into (production: e.g. TSD's import area); default `instance/datastore` (required in production)",
     ),
     Setting(
         "REMINDER_BATCH",
@@ -243,6 +243,8 @@ def validate(values: Mapping[str, Any]) -> list[str]:
         problems.append("ENGAGEMENT_DATABASE_URL must name PostgreSQL in production")
     if not str(values.get("PUBLIC_URL", "")).startswith("https://"):
         problems.append("ENGAGEMENT_PUBLIC_URL must be an https:// URL in production")
+    if not values.get("DATA_STORE_DIR"):
+        problems.append("ENGAGEMENT_DATA_STORE_DIR is required in production (where extracts are delivered)")
     for name, dev_value in _DEV_SECRETS.items():
         if values.get(name) == dev_value:
             problems.append(f"ENGAGEMENT_{name} holds the development value")

@@ -46,6 +46,7 @@ def test_production_lists_every_problem_at_once():
         "ALLOW_SYNTHETIC_PID",
         "DATABASE_URL",
         "PUBLIC_URL",
+        "DATA_STORE_DIR",
     ):
         assert f"ENGAGEMENT_{name}" in message
 
@@ -58,6 +59,7 @@ def test_production_with_real_settings_starts():
         "ENGAGEMENT_TOKEN_SIGNING_KEY": "/run/secrets/signing.jwk",
         "ENGAGEMENT_DATABASE_URL": "postgresql+psycopg://engagement@db/engagement",
         "ENGAGEMENT_PUBLIC_URL": "https://api.example.test",
+        "ENGAGEMENT_DATA_STORE_DIR": "/srv/research-import",
         "ENGAGEMENT_IDPORTEN_ISSUER": "https://idporten.no",
         "ENGAGEMENT_IDPORTEN_CLIENT_ID": "moba-engagement",
         "ENGAGEMENT_IDPORTEN_CLIENT_KEY": "/run/secrets/idporten.jwk",

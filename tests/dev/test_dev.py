@@ -51,6 +51,7 @@ def test_production_login_settings_are_checked(changes, needle):
         "TOKEN_SIGNING_KEY": "/k",
         "DATABASE_URL": "postgresql+psycopg://db/x",
         "PUBLIC_URL": "https://api.example",
+        "DATA_STORE_DIR": "/srv/research-import",
         "IDPORTEN_ISSUER": "https://idporten.no",
         "IDPORTEN_CLIENT_ID": "c",
         "IDPORTEN_CLIENT_KEY": "/k",
