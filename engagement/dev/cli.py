@@ -92,14 +92,14 @@ def up(port: int, worker: bool) -> None:
     for line in prepare():
         click.echo(f"  - {line}")
     children: list[subprocess.Popen[bytes]] = []
-    if worker and "reminders" in app.cli.commands:
-        run = app.cli.commands["reminders"]
-        if "run" in getattr(run, "commands", {}):
-            children.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "flask", "--app", "wsgi", "reminders", "run"], env=os.environ
-                )
+    if worker:
+        # The worker's commands come from the flask.commands entry point of this package.
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "wsgi", "reminders", "run"], env=os.environ
             )
+        )
+        click.echo("  - reminder worker started (development: pushes are written to the log)")
     base = f"http://127.0.0.1:{port}"
     click.echo(
         f"\nAPI:      {base}/v1\nAPI docs: {base}/docs  (OpenAPI: {base}/openapi.json)\n"
