@@ -16,6 +16,7 @@ from engagement import migrate
 from engagement.consent.cli import publish_consent_documents
 from engagement.dev import ensure_development
 from engagement.questionnaires.cli import publish_folder
+from engagement.ratelimit import limiter
 from engagement.research.cli import seed_demo_project
 from engagement.waves.cli import seed_demo_wave
 
@@ -115,3 +116,6 @@ def up(port: int, worker: bool) -> None:
             child.send_signal(signal.SIGTERM)
         for child in children:
             child.wait(timeout=10)
+        # In-memory rate-limit counters keep a (non-daemon) expiry timer alive for up to a window;
+        # clearing them lets Ctrl-C end the process at once.
+        limiter.reset()
