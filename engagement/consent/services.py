@@ -17,11 +17,10 @@ import re
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime, time
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jsonschema
 import sqlalchemy as sa
@@ -39,6 +38,7 @@ from engagement.consent.models import (
 from engagement.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from engagement.extensions import db
 from engagement.participants.models import Participant
+from engagement.participants.services import ADULT_AGE, OSLO, adult_from, age_on, today_in_oslo
 
 # Purpose codes of the seed consent document; other domains refer to purposes by these codes.
 PARTICIPATION = "participation"
@@ -52,8 +52,7 @@ INTERNATIONAL_SHARING = "international_sharing"
 COLLECTING_PURPOSES = frozenset({QUESTIONNAIRES})
 
 NO_CONTACT, NO_NEW_DATA, DELETE_DATA = WITHDRAWAL_SCOPES
-AGE_OF_CONSENT = 18
-OSLO = ZoneInfo("Europe/Oslo")
+AGE_OF_CONSENT = ADULT_AGE  # the age of login and of consent are one rule
 CONSENT_DIR = PROJECT_ROOT / "questionnaires" / "consent"
 _FILE_NAME = re.compile(r"^v([1-9][0-9]*)\.yaml$")
 
@@ -226,28 +225,14 @@ def _latest_version(key: str, at: datetime, *, major_only: bool = False) -> Cons
 # --- age -------------------------------------------------------------------------------------------
 
 
-def oslo_date(at: datetime) -> date:
-    """The calendar day in Norway at ``at``."""
-    return at.astimezone(OSLO).date()
-
-
-def age_on(birth_date: date, day: date) -> int:
-    """Completed years on ``day`` (someone born on 29 February has their birthday on 1 March)."""
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
-
-
 def is_of_age(participant: Participant, at: datetime) -> bool:
-    return age_on(participant.birth_date, oslo_date(at)) >= AGE_OF_CONSENT
+    """18 or older on the day in Norway (one rule with login: ``participants.services``)."""
+    return age_on(participant.birth_date, today_in_oslo(at)) >= AGE_OF_CONSENT
 
 
 def coming_of_age(participant: Participant) -> datetime:
     """The start (Oslo midnight, as UTC) of the participant's 18th birthday."""
-    born = participant.birth_date
-    try:
-        day = born.replace(year=born.year + AGE_OF_CONSENT)
-    except ValueError:  # 29 February
-        day = date(born.year + AGE_OF_CONSENT, 3, 1)
-    return datetime.combine(day, time(0), tzinfo=OSLO)
+    return datetime.combine(adult_from(participant.birth_date), time(0), tzinfo=OSLO)
 
 
 # --- the ledger ------------------------------------------------------------------------------------
@@ -716,7 +701,7 @@ def summary(at: datetime) -> dict[str, Any]:
     major_version = _major_version(key, at)
     must_decide = 0
     roster = db.session.execute(sa.select(Participant.id, Participant.birth_date)).all()
-    today = oslo_date(at)
+    today = today_in_oslo(at)
     for participant_id, birth_date in roster:
         if age_on(birth_date, today) >= AGE_OF_CONSENT and _must_decide(
             standings_now.get(participant_id, Standing()), key, current, major_version

@@ -31,6 +31,7 @@ from engagement.consent import services as consent
 from engagement.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engagement.extensions import db
 from engagement.participants.models import Participant
+from engagement.participants.services import age_on, today_in_oslo
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Answer, QuestionnaireVersion, Response
 from engagement.research import fhir
@@ -482,7 +483,7 @@ def _version_values(
         fixed[0].name: np.fromiter((pseudonyms[r.participant_id].pseudonym for r in rows), np.int64, count),
         fixed[1].name: pa.array([definition["version_label"]] * count, pa.string()),
         fixed[2].name: np.fromiter(
-            (consent.age_on(r.birth_date, consent.oslo_date(r.submitted_at)) for r in rows), np.int64, count
+            (age_on(r.birth_date, today_in_oslo(r.submitted_at)) for r in rows), np.int64, count
         ),
     }
     response_ids = [r.response_id for r in rows]
