@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from submissions import _admin, _free_port, ung18_answers, wait_ready  # noqa: E402
+from submissions import _admin, _free_port, start_gunicorn, ung18_answers  # noqa: E402
 
 DATABASE = "engagement_bench_load"
 CLIENT_ID = "moba-app"
@@ -291,19 +290,7 @@ def main() -> None:
         warmup = seed(app, 64, len(levels) * args.journeys)
         app.extensions["engagement.db"].dispose()
 
-        gunicorn = [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "--workers", str(args.workers),
-            "--worker-class", "gthread",
-            "--threads", str(args.threads),
-            "--bind", f"127.0.0.1:{port}",
-            "--backlog", "2048",
-            "--log-level", "warning",
-            "wsgi:app",
-        ]  # fmt: skip
-        server = subprocess.Popen(gunicorn, cwd=ROOT, env=env)
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(base, server)
+        server, base = start_gunicorn(env, port, args.workers, args.threads, "--backlog", "2048")
         for _name, step, _ok in [("me", step_me, {200}), *STEPS]:
             run_phase(base, warmup, 8, step)
 

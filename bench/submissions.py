@@ -33,10 +33,11 @@ ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DATABASE = "engagement_bench_submissions"
 
 
-def ung18_answers() -> dict[str, Any]:
-    """A complete, valid answer set for ung18 v1 (a young woman who has moved out)."""
+def ung18_answers(version: int = 1, **changes: Any) -> dict[str, Any]:
+    """A complete, valid answer set for ung18 v1 or v2 (a young woman who has moved out)."""
     answers: dict[str, Any] = {
         "XA10": [2, 9],
+        "XA23_TEKST": None,
         "XA24": True,
         "XA25": 2,
         "XA26": [4],
@@ -67,12 +68,37 @@ def ung18_answers() -> dict[str, Any]:
         "XA86": "2025-08",
         "XA87": "2025-08-15",
         "XA88": 3,
-        "XA90_TEKST": "Nei takk.",
+        "XA90_TEKST": "Nei takk, 01.02.2003 er ingen dato å sende.",
     }
     answers.update({f"XA{n}": 1 + n % 4 for n in range(50, 55)})
     answers.update({f"XA{n}": 1 + n % 7 for n in range(55, 60)})
     answers.update({f"XA{n}": 1 + n % 3 for n in range(60, 73)})
-    return answers
+    if version == 2:
+        for name in ("XA42", "XA46", "XA77"):
+            answers.pop(name)
+        answers.update({"XA47": 3, "XA83": 2})
+    answers.update(changes)
+    return {k: v for k, v in answers.items() if v is not None}
+
+
+def start_gunicorn(
+    env: dict[str, str], port: int, workers: int, threads: int, *extra: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The app under gunicorn (gthread) on 127.0.0.1:``port``, ready; returns the process and base URL."""
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--workers", str(workers),
+        "--worker-class", "gthread",
+        "--threads", str(threads),
+        "--bind", f"127.0.0.1:{port}",
+        "--log-level", "warning",
+        *extra,
+        "wsgi:app",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(base, server)
+    return server, base
 
 
 def _free_port() -> int:
@@ -250,18 +276,7 @@ def main() -> None:
     try:
         warmup = 200
         pairs, etag = seed(env, args.requests + warmup)
-        gunicorn = [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "--workers", str(args.workers),
-            "--worker-class", "gthread",
-            "--threads", str(args.threads),
-            "--bind", f"127.0.0.1:{port}",
-            "--log-level", "warning",
-            "wsgi:app",
-        ]  # fmt: skip
-        server = subprocess.Popen(gunicorn, cwd=ROOT, env=env)
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(base, server)
+        server, base = start_gunicorn(env, port, args.workers, args.threads)
 
         body = json.dumps({"answers": ung18_answers()})
 

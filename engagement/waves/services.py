@@ -30,7 +30,7 @@ from engagement.consent import services as consent
 from engagement.errors import Conflict, NotFound, ValidationFailed
 from engagement.extensions import db
 from engagement.participants.models import Participant
-from engagement.participants.services import OSLO, age_on, today_in_oslo
+from engagement.participants.services import age_on, today_in_oslo
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import ACTIVE_STATUSES, Task
 from engagement.waves.models import Reminder, ReminderAttempt, Wave
@@ -457,14 +457,14 @@ def stats(wave_id: uuid.UUID, at: datetime) -> dict[str, Any]:
         sa.select(Task.created_at, Task.started_at, Task.submitted_at).where(Task.wave_id == wave.id)
     ):
         tasks += 1
-        days["tasks"][_day(created_at)] += 1
+        days["tasks"][today_in_oslo(created_at)] += 1
         began = started_at if started_at is not None else submitted_at
         if began is not None:
             started += 1
-            days["started"][_day(began)] += 1
+            days["started"][today_in_oslo(began)] += 1
         if submitted_at is not None:
             submitted += 1
-            days["submitted"][_day(submitted_at)] += 1
+            days["submitted"][today_in_oslo(submitted_at)] += 1
     first_sent: dict[uuid.UUID, datetime] = {}
     first_opened: dict[uuid.UUID, datetime] = {}
     sent_rows: list[tuple[uuid.UUID, datetime, datetime | None]] = list(
@@ -479,9 +479,9 @@ def stats(wave_id: uuid.UUID, at: datetime) -> dict[str, Any]:
         if opened_at is not None:
             first_opened[task_id] = min(opened_at, first_opened.get(task_id, opened_at))
     for when in first_sent.values():
-        days["reminded"][_day(when)] += 1
+        days["reminded"][today_in_oslo(when)] += 1
     for when in first_opened.values():
-        days["opened"][_day(when)] += 1
+        days["opened"][today_in_oslo(when)] += 1
     all_days = sorted({d for counter in days.values() for d in counter})
     series = []
     if all_days:
@@ -513,7 +513,3 @@ def stats_csv(figures: Mapping[str, Any]) -> str:
     for row in figures["daily"]:
         writer.writerow([row["date"].isoformat(), *(row[name] for name in SERIES)])
     return out.getvalue()
-
-
-def _day(at: datetime) -> date:
-    return at.astimezone(OSLO).date()

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from bench.submissions import ung18_answers
 from engagement.extensions import db
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services
 from engagement.questionnaires.models import Answer, Response
 from tests.questionnaires.conftest import TINY_ANSWERS
-from tests.research.conftest import ung18_answers
 
 
 def _submit(
