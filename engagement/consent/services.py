@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import uuid
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -663,37 +664,14 @@ def summary(at: datetime) -> dict[str, Any]:
     many have a withdrawal in force per scope, and how many must still decide on the current version."""
     key = document_key()
     current = _latest_version(key, at)
-    latest = (
-        sa.select(
-            ConsentDecision.participant_id.label("participant_id"),
-            sa.func.max(ConsentDecision.decided_at).label("decided_at"),
-        )
-        .where(ConsentDecision.decided_at <= at)
-        .group_by(ConsentDecision.participant_id)
-        .subquery()
-    )
-    on_latest = sa.and_(
-        ConsentDecision.participant_id == latest.c.participant_id,
-        ConsentDecision.decided_at == latest.c.decided_at,
-    )
-    counts = db.session.execute(
-        sa.select(
-            ConsentDocument.key,
-            ConsentDocument.version,
-            ConsentDecision.purpose,
-            ConsentDecision.decision,
-            sa.func.count(),
-        )
-        .join(latest, on_latest)
-        .join(ConsentDocument, ConsentDocument.id == ConsentDecision.document_id)
-        .group_by(
-            ConsentDocument.key, ConsentDocument.version, ConsentDecision.purpose, ConsentDecision.decision
-        )
-        .order_by(
-            ConsentDocument.key, ConsentDocument.version, ConsentDecision.purpose, ConsentDecision.decision
-        )
-    ).all()
     standings_now = standings(at)
+    tally: Counter[tuple[str, int, str, str]] = Counter(
+        (now.document.key, now.document.version, purpose, decision)
+        for now in standings_now.values()
+        if now.document is not None
+        for purpose, decision in now.by_purpose.items()
+    )
+    counts = sorted(tally.items())
     withdrawn: dict[str, int] = dict.fromkeys(WITHDRAWAL_SCOPES, 0)
     for now in standings_now.values():
         if now.scope:
@@ -712,7 +690,7 @@ def summary(at: datetime) -> dict[str, Any]:
         "current_version": current.version if current else None,
         "counts": [
             {"key": k, "version": v, "purpose": p, "decision": d, "participants": n}
-            for k, v, p, d, n in counts
+            for (k, v, p, d), n in counts
         ],
         "withdrawn": withdrawn,
         "must_decide": must_decide,
