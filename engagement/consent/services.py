@@ -1,8 +1,8 @@
 """Consent documents, the decision ledger, and the one question asked everywhere:
 may this participant's data be used for this purpose / may they be contacted, at this time?
 
-The answer is derived from the ledger each time it is asked (nothing cached, nothing updated in
-place): the participant's latest decision (one row per purpose, all made together on one document
+The answer is derived from the ledger each time it is asked (no standing is cached or updated in
+place; only the terms of published documents, which never change): the participant's latest decision (one row per purpose, all made together on one document
 version), the strongest withdrawal made since that decision, and the versions published since.
 Task creation, submission, reminder sending and extracts call :func:`may_use_data`,
 :func:`require_data_use`, :func:`may_contact` and :func:`may_export`; there is no second copy.
@@ -239,12 +239,35 @@ def coming_of_age(participant: Participant) -> datetime:
 # --- the ledger ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Terms:
+    """What the rule needs of one published document version. Published versions never change, so
+    these are read once per process (:func:`_terms`), not once per question."""
+
+    id: uuid.UUID
+    key: str
+    version: int
+    required_codes: frozenset[str]
+
+
+_TERMS: dict[uuid.UUID, Terms] = {}
+
+
+def _terms(document_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Terms]:
+    """The :class:`Terms` of published documents by id, reading only those not seen before."""
+    missing = [document_id for document_id in document_ids if document_id not in _TERMS]
+    if missing:
+        for document in db.session.scalars(sa.select(ConsentDocument).where(ConsentDocument.id.in_(missing))):
+            _TERMS[document.id] = Terms(document.id, document.key, document.version, document.required_codes)
+    return _TERMS
+
+
 @dataclass
 class Standing:
     """What the ledger says about one participant at one time: their latest decision, and the
     strongest withdrawal made since it (inclusive: when in doubt, do not use the data)."""
 
-    document: ConsentDocument | None = None
+    document: Terms | None = None
     decided_at: datetime | None = None
     by_purpose: dict[str, str] = field(default_factory=dict)
     scope: str | None = None  # the strongest withdrawal in force
@@ -300,11 +323,10 @@ def standings(
         .group_by(ConsentDecision.participant_id, ConsentDecision.document_id, ConsentDecision.decided_at)
     )
     connection = db.session.connection()
-    documents: dict[uuid.UUID, ConsentDocument | None] = {}
+    rows = connection.execute(decisions).all()
+    documents = _terms({document_id for _, document_id, _, _ in rows})
     result: dict[uuid.UUID, Standing] = {}
-    for participant_id, document_id, decided_at, packed in connection.execute(decisions).all():
-        if document_id not in documents:
-            documents[document_id] = db.session.get(ConsentDocument, document_id)
+    for participant_id, document_id, decided_at, packed in rows:
         by_purpose = dict(pair.split("=", 1) for pair in packed.split(","))
         result[participant_id] = Standing(documents[document_id], decided_at, by_purpose)
     for participant_id, scope, withdrawn_at in connection.execute(withdrawn).all():
@@ -314,7 +336,73 @@ def standings(
 
 def standing(participant_id: uuid.UUID, at: datetime) -> Standing:
     """The participant's :class:`Standing` at ``at``."""
-    return standings(at, [participant_id]).get(participant_id, Standing())
+    return _standing_and_documents(participant_id, at)[0]
+
+
+_P: sa.BindParameter[uuid.UUID] = sa.bindparam("participant_id")
+_AT: sa.BindParameter[datetime] = sa.bindparam("at")
+_KEY: sa.BindParameter[str] = sa.bindparam("key")
+# One participant's ledger and the newest major version, in one round trip (a submission asks this
+# on every request): their latest decision's rows, the withdrawals made by ``at``, and the id of the
+# newest major version of the current document published by ``at``, as (kind, document, time, code,
+# decision) rows. The same facts :func:`standings` reads in bulk.
+_ONE_STANDING: sa.CompoundSelect[Any] = sa.union_all(
+    sa.select(
+        sa.literal_column("'decision'").label("kind"),
+        ConsentDecision.document_id,
+        ConsentDecision.decided_at,
+        ConsentDecision.purpose,
+        ConsentDecision.decision,
+    ).where(
+        ConsentDecision.participant_id == _P,
+        ConsentDecision.decided_at
+        == sa.select(sa.func.max(ConsentDecision.decided_at))
+        .where(ConsentDecision.participant_id == _P, ConsentDecision.decided_at <= _AT)
+        .scalar_subquery(),
+    ),
+    sa.select(
+        sa.literal_column("'withdrawal'"),
+        sa.null(),
+        ConsentWithdrawal.withdrawn_at,
+        ConsentWithdrawal.scope,
+        sa.null(),
+    ).where(ConsentWithdrawal.participant_id == _P, ConsentWithdrawal.withdrawn_at <= _AT),
+    sa.select(
+        sa.literal_column("'major'"),
+        sa.select(ConsentDocument.id)
+        .where(
+            ConsentDocument.key == _KEY,
+            ConsentDocument.change_class == "major",
+            ConsentDocument.published_at <= _AT,
+        )
+        .order_by(ConsentDocument.version.desc())
+        .limit(1)
+        .scalar_subquery(),
+        sa.null(),
+        sa.null(),
+        sa.null(),
+    ),
+)
+
+
+def _standing_and_documents(participant_id: uuid.UUID, at: datetime) -> tuple[Standing, _Documents]:
+    """One participant's :class:`Standing` and the :class:`_Documents` at ``at``, in one round trip."""
+    key = document_key()
+    rows = db.session.execute(_ONE_STANDING, {"participant_id": participant_id, "at": at, "key": key}).all()
+    terms = _terms({document_id for kind, document_id, *_ in rows if document_id is not None})
+    now, major = Standing(), None
+    withdrawals = []
+    for kind, document_id, when, code, decision in rows:
+        if kind == "decision":
+            now.document, now.decided_at = terms[document_id], when
+            now.by_purpose[code] = decision
+        elif kind == "withdrawal":
+            withdrawals.append((code, when))
+        elif document_id is not None:
+            major = terms[document_id].version
+    for scope, withdrawn_at in withdrawals:  # after the decision: only those made since it count
+        now.withdrew(scope, withdrawn_at)
+    return now, _Documents(key, major)
 
 
 def record_decisions(
@@ -476,7 +564,8 @@ def may_use_data(participant_id: uuid.UUID, purpose: str, at: datetime) -> bool:
     ``no_new_data`` rules out collecting (new tasks, submissions), ``no_contact`` no data use.
     Collecting also needs a decision on the newest major version published by ``at``.
     """
-    return _allows_use(standing(participant_id, at), purpose, _documents(at))
+    now, documents = _standing_and_documents(participant_id, at)
+    return _allows_use(now, purpose, documents)
 
 
 def participants_allowed(

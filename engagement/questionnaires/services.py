@@ -391,9 +391,12 @@ def submit(
     # the stored response below.
     task, zone = _task_and_zone(participant_id, task_id, for_update=True)
     digest = body_hash(answers)
-    existing = db.session.scalars(sa.select(Response).where(Response.submission_id == submission_id)).first()
-    if existing is not None:
-        return _replay(existing, task, digest), False
+    if task.status == "submitted":
+        # Only a submitted task can hold this submission already. A submission_id already used on
+        # another task is refused by its unique constraint when the response is inserted below.
+        existing = db.session.scalars(sa.select(Response).where(Response.submission_id == submission_id)).first()
+        if existing is not None:
+            return _replay(existing, task, digest), False
     _ensure_answerable(task, now)
     version = task.questionnaire_version
     require_data_use(participant_id, version.consent_purpose, now)
@@ -419,9 +422,11 @@ def submit(
     try:
         db.session.flush()
     except sa_exc.IntegrityError as exc:
-        # Only a submission_id reused on another task at the same moment gets here: the task's row
-        # lock serialises everything else. The unit of work ends with this error and rolls back.
-        raise SubmissionConflict() from exc
+        # Only a submission_id used before on another task gets here: the task's row lock
+        # serialises everything else. The unit of work ends with this error and rolls back.
+        raise SubmissionConflict(
+            "This submission_id was used before with a different body; generate a new one for new answers."
+        ) from exc
     if rows:
         _insert_answers(response.id, rows)
     had_draft = task.status == "in_progress"  # a draft exists only once the task is in progress

@@ -184,7 +184,13 @@ def _varied_cohort(make_participant):
     rejoined = make_participant()
     consent.record_withdrawal(rejoined.id, consent.DELETE_DATA, T0 - 2 * DAY, Evidence())
     _decide(rejoined, T0 - DAY)
-    return [*people, rejoined]
+    # what happens after the moment asked about does not count
+    decides_later = make_participant(consented=False)
+    _decide(decides_later, T0 + DAY)
+    withdraws_later = make_participant(consented=False)
+    _decide(withdraws_later, T0 - DAY)
+    consent.record_withdrawal(withdraws_later.id, consent.DELETE_DATA, T0 + DAY, Evidence())
+    return [*people, rejoined, decides_later, withdraws_later]
 
 
 @pytest.mark.parametrize("purpose", [PARTICIPATION, QUESTIONNAIRES, BIOBANK, REGISTRY_LINKAGE])

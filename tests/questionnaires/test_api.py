@@ -226,6 +226,20 @@ def test_the_same_submission_id_with_another_body_is_409(client, make_task, logi
     problem(changed, 409, "submission-conflict")
 
 
+def test_a_submission_id_used_on_another_task_is_409_and_stores_nothing(
+    client, make_task, login_as, make_participant
+):
+    participant = make_participant()
+    first, second = make_task(participant), make_task(participant)
+    headers = login_as(participant)
+    submission_id = uuid.uuid4()
+    assert submit(client, headers, first, TINY_ANSWERS, submission_id).status_code == 201
+    problem(submit(client, headers, second, TINY_ANSWERS, submission_id), 409, "submission-conflict")
+    db.session.expire_all()
+    assert db.session.get(Task, second.id).status == "open"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 1
+
+
 def test_a_second_submission_to_a_submitted_task_is_409(client, make_task, login_as, make_participant):
     participant = make_participant()
     task = make_task(participant)
