@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
+from sqlalchemy.dialects import postgresql
 
 from engagement import audit, clock
 from engagement.consent.services import require_data_use
@@ -394,7 +395,9 @@ def submit(
     if task.status == "submitted":
         # Only a submitted task can hold this submission already. A submission_id already used on
         # another task is refused by its unique constraint when the response is inserted below.
-        existing = db.session.scalars(sa.select(Response).where(Response.submission_id == submission_id)).first()
+        existing = db.session.scalars(
+            sa.select(Response).where(Response.submission_id == submission_id)
+        ).first()
         if existing is not None:
             return _replay(existing, task, digest), False
     _ensure_answerable(task, now)
@@ -418,25 +421,89 @@ def submit(
         export_values=pack_export_values(definition, rows, nan=db.is_postgres),
         questionnaire_version=version,
     )
-    db.session.add(response)
+    had_draft = task.status == "in_progress"  # a draft exists only once the task is in progress
     try:
-        db.session.flush()
+        _store(response, task, rows)
     except sa_exc.IntegrityError as exc:
         # Only a submission_id used before on another task gets here: the task's row lock
         # serialises everything else. The unit of work ends with this error and rolls back.
         raise SubmissionConflict(
             "This submission_id was used before with a different body; generate a new one for new answers."
         ) from exc
-    if rows:
-        _insert_answers(response.id, rows)
-    had_draft = task.status == "in_progress"  # a draft exists only once the task is in progress
-    task.status = "submitted"
-    task.submitted_at = now
-    task.started_at = task.started_at or now
     if had_draft:
         db.session.execute(sa.delete(Draft).where(Draft.task_id == task.id))
-    db.session.flush()
     return response, True
+
+
+def _store(response: Response, task: Task, rows: list[tuple[str, str, float | None, str | None]]) -> None:
+    """Write a submission: the response, its normalised answers, and the task marked submitted.
+
+    On PostgreSQL one statement (:data:`_STORE_SUBMISSION`), as submitting is the busiest write of the
+    service; elsewhere through the unit of work. The response itself stays out of the session: it is
+    immutable and only returned to the caller."""
+    if db.is_postgres:
+        items, variables, numbers, texts = (
+            (list(column) for column in zip(*rows, strict=True)) if rows else ([],) * 4
+        )
+        columns = {f"r_{column.key}": getattr(response, column.key) for column in _RESPONSE.c}
+        arrays = {"items": items, "variables": variables, "numbers": numbers, "texts": texts}
+        db.session.execute(_STORE_SUBMISSION, {**columns, **arrays})
+        # the task row was changed behind the session's back: forget what it holds of it
+        db.session.expire(task)
+        return
+    db.session.add(response)
+    db.session.flush()
+    if rows:
+        _insert_answers(response.id, rows)
+    task.status = "submitted"
+    task.submitted_at = response.submitted_at
+    task.started_at = task.started_at or response.submitted_at
+    db.session.flush()
+    db.session.expunge(response)
+
+
+_RESPONSE = cast(sa.Table, Response.__table__)
+
+
+def _store_submission_statement() -> sa.Update:
+    """``WITH stored AS (INSERT INTO response ...), normalised AS (INSERT INTO answer ... FROM unnest(...))
+    UPDATE task ...``: one round trip, one plan, for the three writes of a submission."""
+    answer, task = cast(sa.Table, Answer.__table__), cast(sa.Table, Task.__table__)
+    bound = {column.key: sa.bindparam(f"r_{column.key}", type_=column.type) for column in _RESPONSE.c}
+    stored = sa.insert(_RESPONSE).values(bound).cte("stored")
+    text_array, float_array = postgresql.ARRAY(sa.Text()), postgresql.ARRAY(sa.Float())
+    rows = (
+        sa.func.unnest(
+            sa.bindparam("items", type_=text_array),
+            sa.bindparam("variables", type_=text_array),
+            sa.bindparam("numbers", type_=float_array),
+            sa.bindparam("texts", type_=text_array),
+        )
+        .table_valued("item", "variable", "value_number", "value_text")
+        .render_derived("submitted")
+    )
+    normalised = (
+        sa.insert(answer)
+        .from_select(
+            ["response_id", "item", "variable", "value_number", "value_text"],
+            sa.select(bound["id"], rows.c.item, rows.c.variable, rows.c.value_number, rows.c.value_text),
+        )
+        .cte("normalised")
+    )
+    submitted_at = bound["submitted_at"]
+    return (
+        sa.update(task)
+        .where(task.c.id == bound["task_id"])
+        .values(
+            status="submitted",
+            submitted_at=submitted_at,
+            started_at=sa.func.coalesce(task.c.started_at, submitted_at),
+        )
+        .add_cte(stored, normalised)
+    )
+
+
+_STORE_SUBMISSION = _store_submission_statement()
 
 
 def export_layout(definition: Mapping[str, Any]) -> list[str]:
