@@ -186,10 +186,68 @@ def seed(env: dict[str, str], participants: int) -> tuple[list[tuple[str, str]],
     return pairs, f'"{digest}.nb"'
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (Linux ``/proc``; 0 where it cannot be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(parent: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                pids.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return pids
+
+
+class CpuMeter:
+    """Where the CPU of a run goes: this client, the gunicorn processes, and PostgreSQL (the bench
+    database's backends and the WAL writer), so that a ratio can be read against what each side costs."""
+
+    def __init__(self, server: subprocess.Popen[bytes]) -> None:
+        self.server = server
+
+    def snapshot(self) -> dict[str, float]:
+        import resource
+
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(ADMIN_URL)
+        with engine.connect() as conn:
+            backends = (
+                conn.execute(
+                    sa.text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = :db OR backend_type = 'walwriter'"
+                    ),
+                    {"db": DATABASE},
+                )
+                .scalars()
+                .all()
+            )
+        engine.dispose()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        gunicorn = [self.server.pid, *_children(self.server.pid)]
+        return {
+            "client": usage.ru_utime + usage.ru_stime,
+            "gunicorn": sum(_cpu_seconds(pid) for pid in gunicorn),
+            "postgres": sum(_cpu_seconds(pid) for pid in backends),
+        }
+
+
 def drive(
-    base: str, jobs: list[tuple[str, str, dict[str, str], bytes | None]], clients: int
+    base: str,
+    jobs: list[tuple[str, str, dict[str, str], bytes | None]],
+    clients: int,
+    meter: CpuMeter | None = None,
 ) -> dict[str, Any]:
-    """Run ``jobs`` (method, path, headers, body) from ``clients`` threads; rate, latencies and statuses."""
+    """Run ``jobs`` (method, path, headers, body) from ``clients`` threads; rate, latencies, statuses
+    and, with a ``meter``, CPU milliseconds per request by side."""
     import requests
 
     latencies: list[float] = []
@@ -214,18 +272,21 @@ def drive(
         session.close()
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]
+    before = meter.snapshot() if meter else {}
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    after = meter.snapshot() if meter else {}
     ordered = sorted(latencies)
     return {
         "rate": len(latencies) / wall,
         "p50_ms": statistics.median(ordered) * 1000,
         "p99_ms": ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000,
         "statuses": statuses,
+        "cpu_ms": {side: (after[side] - before[side]) * 1000 / len(jobs) for side in after},
     }
 
 
@@ -291,8 +352,9 @@ def main() -> None:
 
         drive(base, [submission(*p) for p in pairs[:warmup]], args.clients)
         drive(base, [baseline(t) for t, _ in pairs[:warmup]], args.clients)
-        trivial = drive(base, [baseline(t) for t, _ in pairs[warmup:]], args.clients)
-        submitted = drive(base, [submission(*p) for p in pairs[warmup:]], args.clients)
+        meter = CpuMeter(server)
+        trivial = drive(base, [baseline(t) for t, _ in pairs[warmup:]], args.clients, meter)
+        submitted = drive(base, [submission(*p) for p in pairs[warmup:]], args.clients, meter)
     finally:
         if server is not None:
             server.terminate()
@@ -305,6 +367,11 @@ def main() -> None:
         print(
             f"{name:32} {result['rate']:8.1f} req/s   p50 {result['p50_ms']:6.1f} ms   "
             f"p99 {result['p99_ms']:6.1f} ms   statuses {result['statuses']}"
+        )
+        cpu = result["cpu_ms"]
+        print(
+            f"{'':32} CPU per request: client {cpu['client']:.2f} ms, gunicorn {cpu['gunicorn']:.2f} ms, "
+            f"postgres {cpu['postgres']:.2f} ms"
         )
     print(f"ratio submissions/baseline: {submitted['rate'] / trivial['rate']:.2f}  (target >= 0.5)")
     print(f"submission p99: {submitted['p99_ms']:.1f} ms  (target < 100 ms)")

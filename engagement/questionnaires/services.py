@@ -258,15 +258,18 @@ def get_task(participant_id: uuid.UUID, task_id: uuid.UUID, *, for_update: bool 
     return _task_and_zone(participant_id, task_id, for_update=for_update)[0]
 
 
+_OWN_TASK = (
+    sa.select(Task, Participant.time_zone)
+    .join(Participant, Participant.id == Task.participant_id)
+    .where(Task.id == sa.bindparam("task_id"), Task.participant_id == sa.bindparam("participant_id"))
+)
+# built once: every draft save and submission asks it (a built statement also keeps its cache key)
+_OWN_TASK_FOR_UPDATE = _OWN_TASK.with_for_update(of=Task)
+
+
 def _task_and_zone(participant_id: uuid.UUID, task_id: uuid.UUID, *, for_update: bool) -> tuple[Task, str]:
-    query = (
-        sa.select(Task, Participant.time_zone)
-        .join(Participant, Participant.id == Task.participant_id)
-        .where(Task.id == task_id, Task.participant_id == participant_id)
-    )
-    if for_update:
-        query = query.with_for_update(of=Task)
-    row = db.session.execute(query).first()
+    query = _OWN_TASK_FOR_UPDATE if for_update else _OWN_TASK
+    row = db.session.execute(query, {"task_id": task_id, "participant_id": participant_id}).first()
     if row is None:
         raise TaskNotFound()
     return row[0], row[1]
