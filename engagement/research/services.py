@@ -194,39 +194,57 @@ def project_for(principal: Principal, code: str, *, members_only: bool = False) 
 
 def pseudonyms_for(project_id: uuid.UUID, participant_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
     """Each participant's pseudonym in the project, drawing (and storing) one for those without."""
+    pseudonyms, newcomers = _draw_pseudonyms(project_id, participant_ids)
+    db.session.flush()
+    _store_pseudonyms(_driver() if db.is_postgres else None, project_id, newcomers, clock.now())
+    return pseudonyms
+
+
+def _draw_pseudonyms(
+    project_id: uuid.UUID, participant_ids: Collection[uuid.UUID]
+) -> tuple[dict[uuid.UUID, int], list[tuple[uuid.UUID, int]]]:
+    """Each participant's pseudonym in the project, and those drawn now for newcomers (not yet stored)."""
     query = sa.select(Pseudonym.participant_id, Pseudonym.pseudonym).where(Pseudonym.project_id == project_id)
     existing: dict[uuid.UUID, int] = {}
     for pid, number in db.session.execute(query):
         existing[pid] = number
     newcomers = [pid for pid in participant_ids if pid not in existing]
-    if newcomers:
-        numbers = allocate_pseudonyms(len(newcomers), set(existing.values()))
-        now = clock.now()
-        db.session.flush()
-        if db.is_postgres:  # one statement; the row ids drawn by the server (random UUIDs as uuid4)
-            raw: Any = db.session.connection().connection.driver_connection
-            raw.execute(
-                "INSERT INTO research_pseudonym (id, project_id, participant_id, pseudonym, created_at) "
-                "SELECT gen_random_uuid(), %s, n.participant_id, n.pseudonym, %s "
-                "FROM unnest(%s::uuid[], %s::int8[]) AS n(participant_id, pseudonym)",
-                (project_id, now, newcomers, numbers),
-            )
-        else:
-            _bulk_insert(
-                Pseudonym.__table__,
-                [
-                    {
-                        "id": uuid.uuid4(),
-                        "project_id": project_id,
-                        "participant_id": pid,
-                        "pseudonym": number,
-                        "created_at": now,
-                    }
-                    for pid, number in zip(newcomers, numbers, strict=True)
-                ],
-            )
-        existing.update(zip(newcomers, numbers, strict=True))
-    return {pid: existing[pid] for pid in participant_ids}
+    drawn = list(zip(newcomers, allocate_pseudonyms(len(newcomers), set(existing.values())), strict=True))
+    existing.update(drawn)
+    return {pid: existing[pid] for pid in participant_ids}, drawn
+
+
+def _store_pseudonyms(
+    raw: Any, project_id: uuid.UUID, drawn: Sequence[tuple[uuid.UUID, int]], now: datetime
+) -> None:
+    """Store newly drawn pseudonyms (PostgreSQL: through the driver connection ``raw``, in one
+    statement, the row ids drawn by the server as random UUIDs, like uuid4)."""
+    if not drawn:
+        return
+    if raw is not None:
+        raw.execute(
+            "INSERT INTO research_pseudonym (id, project_id, participant_id, pseudonym, created_at) "
+            "SELECT gen_random_uuid(), %s, n.participant_id, n.pseudonym, %s "
+            "FROM unnest(%s::uuid[], %s::int8[]) AS n(participant_id, pseudonym)",
+            (project_id, now, [pid for pid, _ in drawn], [number for _, number in drawn]),
+        )
+        return
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "project_id": project_id,
+            "participant_id": pid,
+            "pseudonym": n,
+            "created_at": now,
+        }
+        for pid, n in drawn
+    ]
+    _bulk_insert(Pseudonym.__table__, rows)
+
+
+def _driver() -> Any:
+    """The session's PostgreSQL driver connection (psycopg), for COPY and statements sent as they are."""
+    return db.session.connection().connection.driver_connection
 
 
 # --- extracts ---------------------------------------------------------------------------------------
@@ -274,7 +292,7 @@ def run_extract(
         )
     )
     rows, exclusions = _eligible_rows(project, versions, at, kind)
-    pseudonyms = pseudonyms_for(project.id, list(dict.fromkeys(r.participant_id for r in rows)))
+    pseudonyms, drawn = _draw_pseudonyms(project.id, list(dict.fromkeys(r.participant_id for r in rows)))
     deletions = list(
         db.session.execute(
             sa.select(PendingDeletion, Pseudonym.pseudonym)
@@ -320,6 +338,18 @@ def run_extract(
     )
     extra = {fhir.file_name(d): _json_bytes(fhir.questionnaire(d)) for d in definitions}
     extra["README.md"] = README.encode()
+    db.session.flush()
+
+    def record(raw: Any) -> None:
+        """The new pseudonyms and the ledger of what is delivered, under them."""
+        _store_pseudonyms(raw, project.id, drawn, at)
+        _record_delivered(raw, extract.id, project.id, rows)
+
+    raw = _driver() if db.is_postgres else None
+    if raw is None:
+        record(None)
+    # PostgreSQL: recorded by the server while the files are written (the session is not used
+    # meanwhile); the release is renamed into position only once that has succeeded.
     delivery = deliver(
         store or data_store(),
         datasets,
@@ -327,10 +357,10 @@ def run_extract(
         folder=project.folder,
         deletion_list=DeletionList(key, [number for _, number in deletions]) if deletions else None,
         extra_files=extra,
+        alongside=(lambda: record(raw)) if raw is not None else None,
     )
     extract.files = [{"path": f.path, "bytes": f.bytes, "sha256": f.sha256} for f in delivery.files]
     extract.manifest = delivery.manifest
-    _record_delivered(extract, project, rows)
     if deletions:
         db.session.execute(
             sa.update(PendingDeletion)
@@ -525,22 +555,22 @@ def _ages_at_submission(rows: Sequence[_Row]) -> np.ndarray:
     return np.fromiter((age(r.birth_date, r.submitted_at) for r in rows), np.int64, len(rows))
 
 
-def _record_delivered(extract: Extract, project: ResearchProject, rows: Sequence[_Row]) -> None:
-    """The ledger: each delivered response, under the participant's pseudonym in the project."""
+def _record_delivered(raw: Any, extract_id: uuid.UUID, project_id: uuid.UUID, rows: Sequence[_Row]) -> None:
+    """The ledger: each delivered response, under the participant's pseudonym in the project
+    (PostgreSQL: through the driver connection ``raw`` alone, so that it may run in another thread)."""
     if not rows:
         return
-    db.session.flush()
-    if not db.is_postgres:
+    if raw is None:
         ids = dict(
             db.session.execute(
-                sa.select(Pseudonym.participant_id, Pseudonym.id).where(Pseudonym.project_id == project.id)
+                sa.select(Pseudonym.participant_id, Pseudonym.id).where(Pseudonym.project_id == project_id)
             ).all()
         )
         _bulk_insert(
             ExtractResponse.__table__,
             [
                 {
-                    "extract_id": extract.id,
+                    "extract_id": extract_id,
                     "response_id": r.response_id,
                     "pseudonym_id": ids[r.participant_id],
                 }
@@ -548,7 +578,6 @@ def _record_delivered(extract: Extract, project: ResearchProject, rows: Sequence
             ],
         )
         return
-    raw: Any = db.session.connection().connection.driver_connection
     with raw.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS research_extract_delivered "
@@ -567,7 +596,7 @@ def _record_delivered(extract: Extract, project: ResearchProject, rows: Sequence
             "INSERT INTO research_extract_response (extract_id, response_id, pseudonym_id) "
             "SELECT %s, d.response_id, p.id FROM research_extract_delivered d "
             "JOIN research_pseudonym p ON p.project_id = %s AND p.participant_id = d.participant_id",
-            (extract.id, project.id),
+            (extract_id, project_id),
         )
         if cursor.rowcount != len(rows):
             raise RuntimeError("a delivered response has no pseudonym")
