@@ -321,6 +321,10 @@ def prepare_postgres(url: str, rows: int, items: int, store: str, projects: int)
         for statement in statements:
             db.session.execute(sa.text(statement), {k: v for k, v in params.items() if f":{k}" in statement})
         db.session.commit()
+        # The state autovacuum leaves a table in soon after a bulk insert (visibility map set, so that
+        # index-only scans need not visit the table), which a transaction cannot do itself.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE consent_decision"))
         for number in range(projects):
             services.create_project(
                 code=f"PDB{9001 + number}",

@@ -16,7 +16,7 @@ import json
 import re
 import uuid
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from functools import cache
@@ -269,7 +269,7 @@ class Standing:
 
     document: Terms | None = None
     decided_at: datetime | None = None
-    by_purpose: dict[str, str] = field(default_factory=dict)
+    by_purpose: dict[str, str] = field(default_factory=dict)  # may be shared: read it, never change it
     scope: str | None = None  # the strongest withdrawal in force
     withdrawn_at: datetime | None = None  # ... and when it was made
 
@@ -296,38 +296,42 @@ def standings(
 
     A wave launch or an extract reads the whole roster: one row per participant (their latest
     decisions aggregated on the server), plain rows at Core level, no ORM loading."""
-    latest = sa.select(
-        ConsentDecision.participant_id, sa.func.max(ConsentDecision.decided_at).label("decided_at")
-    ).where(ConsentDecision.decided_at <= at)
-    withdrawn = sa.select(
-        ConsentWithdrawal.participant_id, ConsentWithdrawal.scope, ConsentWithdrawal.withdrawn_at
-    ).where(ConsentWithdrawal.withdrawn_at <= at)
-    if participant_ids is not None:
-        latest = latest.where(ConsentDecision.participant_id.in_(participant_ids))
-        withdrawn = withdrawn.where(ConsentWithdrawal.participant_id.in_(participant_ids))
-    last = latest.group_by(ConsentDecision.participant_id).subquery()
-    decisions = (
+    # Each submission (participant, time, document) with its decisions packed, and the time of the
+    # participant's latest: from the index (participant, decided_at, document) in order, no sort.
+    latest = sa.func.max(ConsentDecision.decided_at).over(partition_by=ConsentDecision.participant_id)
+    submissions = (
         sa.select(
             ConsentDecision.participant_id,
             ConsentDecision.document_id,
             ConsentDecision.decided_at,
-            sa.func.aggregate_strings(ConsentDecision.purpose + "=" + ConsentDecision.decision, ","),
-        )
-        .join(
-            last,
-            sa.and_(
-                last.c.participant_id == ConsentDecision.participant_id,
-                last.c.decided_at == ConsentDecision.decided_at,
+            sa.func.aggregate_strings(ConsentDecision.purpose + "=" + ConsentDecision.decision, ",").label(
+                "packed"
             ),
+            latest.label("latest"),
         )
-        .group_by(ConsentDecision.participant_id, ConsentDecision.document_id, ConsentDecision.decided_at)
+        .where(ConsentDecision.decided_at <= at)
+        .group_by(ConsentDecision.participant_id, ConsentDecision.decided_at, ConsentDecision.document_id)
+    )
+    withdrawn = sa.select(
+        ConsentWithdrawal.participant_id, ConsentWithdrawal.scope, ConsentWithdrawal.withdrawn_at
+    ).where(ConsentWithdrawal.withdrawn_at <= at)
+    if participant_ids is not None:
+        submissions = submissions.where(ConsentDecision.participant_id.in_(participant_ids))
+        withdrawn = withdrawn.where(ConsentWithdrawal.participant_id.in_(participant_ids))
+    last = submissions.subquery()
+    decisions = sa.select(last.c.participant_id, last.c.document_id, last.c.decided_at, last.c.packed).where(
+        last.c.decided_at == last.c.latest
     )
     connection = db.session.connection()
     rows = connection.execute(decisions).all()
     documents = _terms({document_id for _, document_id, _, _ in rows})
+    # The same answers parsed once and shared (most people answer alike; a standing is only read).
+    parsed: dict[str, dict[str, str]] = {}
     result: dict[uuid.UUID, Standing] = {}
     for participant_id, document_id, decided_at, packed in rows:
-        by_purpose = dict(pair.split("=", 1) for pair in packed.split(","))
+        by_purpose = parsed.get(packed)
+        if by_purpose is None:
+            by_purpose = parsed[packed] = dict(pair.split("=", 1) for pair in packed.split(","))
         result[participant_id] = Standing(documents[document_id], decided_at, by_purpose)
     for participant_id, scope, withdrawn_at in connection.execute(withdrawn).all():
         result.setdefault(participant_id, Standing()).withdrew(scope, withdrawn_at)
@@ -556,6 +560,21 @@ def _allows_contact(now: Standing) -> bool:
     return all(now.by_purpose.get(code) == "yes" for code in document.required_codes)
 
 
+def _verdicts(known: dict[uuid.UUID, Standing], rule: Callable[[Standing], bool]) -> set[uuid.UUID]:
+    """Those of ``known`` whose standing passes ``rule``, asked once per distinct standing: the rules
+    read only the document, the answers (shared between those who answered alike) and the withdrawal."""
+    asked: dict[tuple[int, int, str | None], bool] = {}
+    passed = set()
+    for pid, now in known.items():
+        key = (id(now.document), id(now.by_purpose), now.scope)
+        verdict = asked.get(key)
+        if verdict is None:
+            verdict = asked[key] = rule(now)
+        if verdict:
+            passed.add(pid)
+    return passed
+
+
 def may_use_data(participant_id: uuid.UUID, purpose: str, at: datetime) -> bool:
     """Whether the participant's data may be used for ``purpose`` at ``at``.
 
@@ -574,9 +593,7 @@ def participants_allowed(
     """Bulk :func:`may_use_data`: of ``participant_ids`` (everyone when ``None``), those whose data may
     be used for ``purpose`` at ``at``. For large sets pass ``None`` and intersect."""
     documents = _documents(at)
-    return {
-        pid for pid, now in standings(at, participant_ids).items() if _allows_use(now, purpose, documents)
-    }
+    return _verdicts(standings(at, participant_ids), lambda now: _allows_use(now, purpose, documents))
 
 
 def participants_reachable(
@@ -585,11 +602,12 @@ def participants_reachable(
     """Bulk, for a wave: those whose data may be used for every one of ``purposes`` at ``at`` and who may be
     contacted (:func:`may_use_data` and :func:`may_contact` together), from one read of the ledger."""
     documents = _documents(at)
-    return {
-        pid
-        for pid, now in standings(at, participant_ids).items()
-        if _allows_contact(now) and all(_allows_use(now, purpose, documents) for purpose in purposes)
-    }
+    return _verdicts(
+        standings(at, participant_ids),
+        lambda now: (
+            _allows_contact(now) and all(_allows_use(now, purpose, documents) for purpose in purposes)
+        ),
+    )
 
 
 def may_contact(participant_id: uuid.UUID, at: datetime) -> bool:
@@ -631,6 +649,8 @@ class ExportFilter:
         withdrawn, and no ``delete_data`` withdrawal since (re-joining never brings it back)."""
         if participant_id not in self.allowed:
             return False
+        if participant_id not in self.withdrawals:  # nothing withdrawn, ever: allowed now is the answer
+            return True
         times = self.decision_times.get(participant_id, [])
         position = bisect.bisect_right(times, given_at)
         then = Standing(decided_at=times[position - 1] if position else None)
@@ -647,11 +667,10 @@ def export_filter(
 ) -> ExportFilter:
     """The :class:`ExportFilter` for an extract at ``at`` needing every one of ``purposes``."""
     documents = _documents(at)
-    allowed = {
-        pid
-        for pid, now in standings(at, participant_ids).items()
-        if all(_allows_use(now, purpose, documents) for purpose in purposes)
-    }
+    allowed = _verdicts(
+        standings(at, participant_ids),
+        lambda now: all(_allows_use(now, purpose, documents) for purpose in purposes),
+    )
     withdrawn = sa.select(
         ConsentWithdrawal.participant_id, ConsentWithdrawal.withdrawn_at, ConsentWithdrawal.scope
     ).where(ConsentWithdrawal.withdrawn_at <= at)

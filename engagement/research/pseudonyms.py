@@ -11,6 +11,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Collection
 
+import numpy as np
+
 from engagement.errors import DomainError
 
 PSEUDONYM_MIN = 1_000_000
@@ -39,12 +41,18 @@ def allocate_pseudonyms(count: int, taken: Collection[int] = ()) -> list[int]:
         raise PseudonymsExhausted(
             f"{count} more pseudonyms requested; {len(taken_set)} of {PSEUDONYM_SPACE} are in use"
         )
-    drawn: set[int] = set()
-    result: list[int] = []
+    # Uniform draws from the operating system's CSPRNG (``secrets``), 64 bits at a time, keeping only
+    # those below the largest multiple of the range (so that the remainder is exactly uniform);
+    # repeats and taken numbers are rejected, as one by one, but a batch at a time.
+    limit = np.uint64((2**64 // PSEUDONYM_SPACE) * PSEUDONYM_SPACE)
+    excluded = np.fromiter(taken_set, np.int64, len(taken_set))
+    result = np.empty(0, np.int64)
     while len(result) < count:
-        value = PSEUDONYM_MIN + secrets.randbelow(PSEUDONYM_SPACE)
-        if value in taken_set or value in drawn:
-            continue
-        drawn.add(value)
-        result.append(value)
-    return result
+        need = count - len(result)
+        raw = np.frombuffer(secrets.token_bytes(8 * (need + need // 16 + 8)), np.uint64)
+        values = (PSEUDONYM_MIN + raw[raw < limit] % np.uint64(PSEUDONYM_SPACE)).astype(np.int64)
+        _, first = np.unique(values, return_index=True)
+        values = values[np.sort(first)]  # the first draw of each number, in draw order
+        values = values[~np.isin(values, excluded) & ~np.isin(values, result)]
+        result = np.concatenate([result, values[:need]])
+    return [int(v) for v in result]

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pyarrow as pa
@@ -193,49 +192,67 @@ def project_for(principal: Principal, code: str, *, members_only: bool = False) 
 # --- pseudonyms -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ProjectPseudonym:
-    id: uuid.UUID  # the mapping row
-    pseudonym: int
-
-
-def pseudonyms_for(
-    project_id: uuid.UUID, participant_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, ProjectPseudonym]:
+def pseudonyms_for(project_id: uuid.UUID, participant_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
     """Each participant's pseudonym in the project, drawing (and storing) one for those without."""
-    existing = {
-        participant_id: ProjectPseudonym(row_id, number)
-        for row_id, participant_id, number in db.session.execute(
-            sa.select(Pseudonym.id, Pseudonym.participant_id, Pseudonym.pseudonym).where(
-                Pseudonym.project_id == project_id
-            )
-        )
-    }
+    pseudonyms, newcomers = _draw_pseudonyms(project_id, participant_ids)
+    db.session.flush()
+    _store_pseudonyms(_driver() if db.is_postgres else None, project_id, newcomers, clock.now())
+    return pseudonyms
+
+
+def _draw_pseudonyms(
+    project_id: uuid.UUID, participant_ids: Collection[uuid.UUID]
+) -> tuple[dict[uuid.UUID, int], list[tuple[uuid.UUID, int]]]:
+    """Each participant's pseudonym in the project, and those drawn now for newcomers (not yet stored)."""
+    query = sa.select(Pseudonym.participant_id, Pseudonym.pseudonym).where(Pseudonym.project_id == project_id)
+    existing: dict[uuid.UUID, int] = {}
+    for pid, number in db.session.execute(query):
+        existing[pid] = number
     newcomers = [pid for pid in participant_ids if pid not in existing]
-    if newcomers:
-        taken = {p.pseudonym for p in existing.values()}
-        now = clock.now()
-        rows: list[dict[str, Any]] = [
-            {
-                "id": uuid.uuid4(),
-                "project_id": project_id,
-                "participant_id": pid,
-                "pseudonym": number,
-                "created_at": now,
-            }
-            for pid, number in zip(newcomers, allocate_pseudonyms(len(newcomers), taken), strict=True)
-        ]
-        _bulk_insert(Pseudonym.__table__, rows)
-        for row in rows:
-            existing[row["participant_id"]] = ProjectPseudonym(row["id"], row["pseudonym"])
-    return {pid: existing[pid] for pid in participant_ids}
+    drawn = list(zip(newcomers, allocate_pseudonyms(len(newcomers), set(existing.values())), strict=True))
+    existing.update(drawn)
+    return {pid: existing[pid] for pid in participant_ids}, drawn
+
+
+def _store_pseudonyms(
+    raw: Any, project_id: uuid.UUID, drawn: Sequence[tuple[uuid.UUID, int]], now: datetime
+) -> None:
+    """Store newly drawn pseudonyms (PostgreSQL: through the driver connection ``raw``, in one
+    statement, the row ids drawn by the server as random UUIDs, like uuid4)."""
+    if not drawn:
+        return
+    if raw is not None:
+        raw.execute(
+            "INSERT INTO research_pseudonym (id, project_id, participant_id, pseudonym, created_at) "
+            "SELECT gen_random_uuid(), %s, n.participant_id, n.pseudonym, %s "
+            "FROM unnest(%s::uuid[], %s::int8[]) AS n(participant_id, pseudonym)",
+            (project_id, now, [pid for pid, _ in drawn], [number for _, number in drawn]),
+        )
+        return
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "project_id": project_id,
+            "participant_id": pid,
+            "pseudonym": n,
+            "created_at": now,
+        }
+        for pid, n in drawn
+    ]
+    _bulk_insert(Pseudonym.__table__, rows)
+
+
+def _driver() -> Any:
+    """The session's PostgreSQL driver connection (psycopg), for COPY and statements sent as they are."""
+    return db.session.connection().connection.driver_connection
 
 
 # --- extracts ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(Protocol):
+    """A response to deliver (a result row of :func:`_eligible_rows`)."""
+
     response_id: uuid.UUID
     participant_id: uuid.UUID
     version_id: uuid.UUID
@@ -275,7 +292,7 @@ def run_extract(
         )
     )
     rows, exclusions = _eligible_rows(project, versions, at, kind)
-    pseudonyms = pseudonyms_for(project.id, list(dict.fromkeys(r.participant_id for r in rows)))
+    pseudonyms, drawn = _draw_pseudonyms(project.id, list(dict.fromkeys(r.participant_id for r in rows)))
     deletions = list(
         db.session.execute(
             sa.select(PendingDeletion, Pseudonym.pseudonym)
@@ -321,6 +338,18 @@ def run_extract(
     )
     extra = {fhir.file_name(d): _json_bytes(fhir.questionnaire(d)) for d in definitions}
     extra["README.md"] = README.encode()
+    db.session.flush()
+
+    def record(raw: Any) -> None:
+        """The new pseudonyms and the ledger of what is delivered, under them."""
+        _store_pseudonyms(raw, project.id, drawn, at)
+        _record_delivered(raw, extract.id, project.id, rows)
+
+    raw = _driver() if db.is_postgres else None
+    if raw is None:
+        record(None)
+    # PostgreSQL: recorded by the server while the files are written (the session is not used
+    # meanwhile); the release is renamed into position only once that has succeeded.
     delivery = deliver(
         store or data_store(),
         datasets,
@@ -328,20 +357,10 @@ def run_extract(
         folder=project.folder,
         deletion_list=DeletionList(key, [number for _, number in deletions]) if deletions else None,
         extra_files=extra,
+        alongside=(lambda: record(raw)) if raw is not None else None,
     )
     extract.files = [{"path": f.path, "bytes": f.bytes, "sha256": f.sha256} for f in delivery.files]
     extract.manifest = delivery.manifest
-    _bulk_insert(
-        ExtractResponse.__table__,
-        [
-            {
-                "extract_id": extract.id,
-                "response_id": r.response_id,
-                "pseudonym_id": pseudonyms[r.participant_id].id,
-            }
-            for r in rows
-        ],
-    )
     if deletions:
         db.session.execute(
             sa.update(PendingDeletion)
@@ -391,30 +410,47 @@ def _eligible_rows(
     """The responses to deliver: latest per participant and version, allowed by consent, new if asked."""
     if not versions:
         return [], {}
-    query = (
+    # The latest response per participant and version (the newest submission, then the largest id).
+    submitted_at: Any = Response.submitted_at
+    if db.is_postgres:  # already aware: skip converting each time to UTC in Python (compared, not shown)
+        submitted_at = sa.type_coerce(Response.submitted_at, sa.DateTime(timezone=True))
+    ranked = (
         sa.select(
-            Response.id,
-            Response.participant_id,
-            Response.questionnaire_version_id,
-            Response.submitted_at,
-            Participant.birth_date,
+            Response.id.label("response_id"),
+            Response.participant_id.label("participant_id"),
+            Response.questionnaire_version_id.label("version_id"),
+            submitted_at.label("submitted_at"),
+            Participant.birth_date.label("birth_date"),
+            sa.func.row_number()
+            .over(
+                partition_by=(Response.participant_id, Response.questionnaire_version_id),
+                order_by=(Response.submitted_at.desc(), Response.id.desc()),
+            )
+            .label("newest"),
         )
         .join(Participant, Participant.id == Response.participant_id)
         .where(
             Response.questionnaire_version_id.in_([v.id for v in versions]),
             Response.submitted_at <= at,
         )
-        .order_by(Response.submitted_at, Response.id)
+        .subquery()
     )
-    latest: dict[tuple[uuid.UUID, uuid.UUID], _Row] = {}
-    for response_id, participant_id, version_id, submitted_at, birth_date in (
-        db.session.connection().execute(query).all()
-    ):
-        latest[(participant_id, version_id)] = _Row(
-            response_id, participant_id, version_id, submitted_at, birth_date
+    latest = cast(
+        Sequence[_Row],
+        db.session.connection()
+        .execute(
+            sa.select(
+                ranked.c.response_id,
+                ranked.c.participant_id,
+                ranked.c.version_id,
+                ranked.c.submitted_at,
+                ranked.c.birth_date,
+            ).where(ranked.c.newest == 1)
         )
+        .all(),
+    )
     allowed = consent.export_filter(project.purposes, at)
-    rows = [r for r in latest.values() if allowed.allows(r.participant_id, r.submitted_at)]
+    rows = [r for r in latest if allowed.allows(r.participant_id, r.submitted_at)]
     exclusions = {"responses_without_consent": len(latest) - len(rows)}
     if kind == SINCE_LAST:
         delivered = set(
@@ -434,7 +470,7 @@ def _datasets(
     project: ResearchProject,
     versions: Sequence[QuestionnaireVersion],
     rows: Sequence[_Row],
-    pseudonyms: Mapping[uuid.UUID, ProjectPseudonym],
+    pseudonyms: Mapping[uuid.UUID, int],
 ) -> tuple[list[Dataset], list[dict[str, Any]]]:
     """One dataset per version with rows (or, with none at all, each version's empty table), then one
     harmonised dataset per questionnaire delivered in more than one version."""
@@ -448,9 +484,7 @@ def _datasets(
     for version in chosen:
         definition = questionnaires.definition_of(version)
         definitions.append(definition)
-        version_rows = sorted(
-            by_version.get(version.id, []), key=lambda r: pseudonyms[r.participant_id].pseudonym
-        )
+        version_rows = sorted(by_version.get(version.id, []), key=lambda r: pseudonyms[r.participant_id])
         fixed = rv.fixed_variables(definition, project.code)
         columns = rv.item_columns(definition)
         values = _version_values(definition, fixed, columns, version_rows, pseudonyms)
@@ -476,15 +510,13 @@ def _version_values(
     fixed: Sequence[Variable],
     columns: Sequence[rv.Column],
     rows: Sequence[_Row],
-    pseudonyms: Mapping[uuid.UUID, ProjectPseudonym],
+    pseudonyms: Mapping[uuid.UUID, int],
 ) -> dict[str, Any]:
     count = len(rows)
     values: dict[str, Any] = {
-        fixed[0].name: np.fromiter((pseudonyms[r.participant_id].pseudonym for r in rows), np.int64, count),
+        fixed[0].name: np.fromiter((pseudonyms[r.participant_id] for r in rows), np.int64, count),
         fixed[1].name: pa.array([definition["version_label"]] * count, pa.string()),
-        fixed[2].name: np.fromiter(
-            (age_on(r.birth_date, today_in_oslo(r.submitted_at)) for r in rows), np.int64, count
-        ),
+        fixed[2].name: _ages_at_submission(rows),
     }
     response_ids = [r.response_id for r in rows]
     numeric = [c.variable.name for c in columns]
@@ -503,6 +535,93 @@ def _version_values(
                     ages[position] = _age(column.kind, rows[position].birth_date, text)
             values[name] = ages
     return values
+
+
+def _ages_at_submission(rows: Sequence[_Row]) -> np.ndarray:
+    """Each row's age in years on its (Oslo) day of submission: the participants' one rule, asked
+    once per distinct submission time and once per distinct birth date and day."""
+    days: dict[datetime, date] = {}
+    ages: dict[tuple[date, date], int] = {}
+
+    def age(born: date, submitted_at: datetime) -> int:
+        day = days.get(submitted_at)
+        if day is None:
+            day = days[submitted_at] = today_in_oslo(submitted_at)
+        years = ages.get((born, day))
+        if years is None:
+            years = ages[(born, day)] = age_on(born, day)
+        return years
+
+    return np.fromiter((age(r.birth_date, r.submitted_at) for r in rows), np.int64, len(rows))
+
+
+def _record_delivered(raw: Any, extract_id: uuid.UUID, project_id: uuid.UUID, rows: Sequence[_Row]) -> None:
+    """The ledger: each delivered response, under the participant's pseudonym in the project
+    (PostgreSQL: through the driver connection ``raw`` alone, so that it may run in another thread)."""
+    if not rows:
+        return
+    if raw is None:
+        ids = dict(
+            db.session.execute(
+                sa.select(Pseudonym.participant_id, Pseudonym.id).where(Pseudonym.project_id == project_id)
+            ).all()
+        )
+        _bulk_insert(
+            ExtractResponse.__table__,
+            [
+                {
+                    "extract_id": extract_id,
+                    "response_id": r.response_id,
+                    "pseudonym_id": ids[r.participant_id],
+                }
+                for r in rows
+            ],
+        )
+        return
+    with raw.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS research_extract_delivered "
+            "(response_id uuid, participant_id uuid) ON COMMIT DROP"
+        )
+        cursor.execute("TRUNCATE research_extract_delivered")
+        _copy_in(
+            cursor,
+            "research_extract_delivered",
+            {
+                "response_id": [r.response_id for r in rows],
+                "participant_id": [r.participant_id for r in rows],
+            },
+        )
+        cursor.execute(
+            "INSERT INTO research_extract_response (extract_id, response_id, pseudonym_id) "
+            "SELECT %s, d.response_id, p.id FROM research_extract_delivered d "
+            "JOIN research_pseudonym p ON p.project_id = %s AND p.participant_id = d.participant_id",
+            (extract_id, project_id),
+        )
+        if cursor.rowcount != len(rows):
+            raise RuntimeError("a delivered response has no pseudonym")
+
+
+def _copy_in(cursor: Any, table: str, columns: Mapping[str, Sequence[uuid.UUID] | np.ndarray]) -> None:
+    """PostgreSQL: one binary ``COPY`` of UUID columns (sequences of UUIDs) and int4 columns (numpy
+    arrays) into ``table``, the rows laid out with numpy rather than one Python call per row."""
+    fields: list[tuple[str, str]] = [("count", ">i2")]
+    for number, values in enumerate(columns.values()):
+        fields += [
+            (f"length{number}", ">i4"),
+            (f"value{number}", ">i4" if isinstance(values, np.ndarray) else "V16"),
+        ]
+    count = len(next(iter(columns.values())))
+    records = np.empty(count, np.dtype(fields))
+    records["count"] = len(columns)
+    for number, values in enumerate(columns.values()):
+        if isinstance(values, np.ndarray):
+            records[f"length{number}"], records[f"value{number}"] = 4, values
+        else:
+            records[f"length{number}"] = 16
+            records[f"value{number}"] = np.frombuffer(b"".join(u.bytes for u in values), "V16")
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)") as copy:
+        copy.write(_COPY_SIGNATURE + bytes(8) + records.tobytes() + b"\xff\xff")
 
 
 def _age(kind: str, born: date, text: str) -> float:
@@ -724,9 +843,8 @@ def _load_rows(cursor: Any, row_numbers: Iterable[int], response_ids: Sequence[u
         "ON COMMIT DROP"
     )
     cursor.execute("TRUNCATE research_extract_rows")
-    with cursor.copy("COPY research_extract_rows (response_id, row_no) FROM STDIN") as copy:
-        for number, response_id in zip(row_numbers, response_ids, strict=True):
-            copy.write_row((response_id, number))
+    numbers = np.fromiter(row_numbers, np.int32)
+    _copy_in(cursor, "research_extract_rows", {"response_id": response_ids, "row_no": numbers})
     cursor.execute("ANALYZE research_extract_rows")
 
 

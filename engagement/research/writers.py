@@ -23,9 +23,11 @@ import re
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -659,6 +661,7 @@ def deliver(
     sav_compression: SavCompression = "rows",
     csv_delimiter: str = ",",
     folder: str | None = None,
+    alongside: Callable[[], None] | None = None,
 ) -> Delivery:
     """Write ``<store>/<project>/<release>/`` completely, or not at all (``folder``: the project's
     folder in the store, when it is not named after the project).
@@ -667,6 +670,11 @@ def deliver(
     ``README.md``). Files are written into a hidden sibling folder, scanned for fødselsnumre and
     dates (``scan.refuse_identifiers``), checksummed, and renamed into position. Raises
     ``ReleaseExists`` if the release folder exists; on any failure nothing is left behind.
+
+    ``alongside``, if given, runs in another thread while the files are written (e.g. the database
+    recording the delivery); the release is renamed into position only if it finished without error.
+    The data files of each dataset are written concurrently, in threads: Parquet, CSV and hashing
+    run in Arrow and OpenSSL without the GIL, next to pyreadstat's ``.sav`` and ``.dta``.
     """
     formats = tuple(dict.fromkeys(formats))
     extra_files = dict(extra_files or {})
@@ -681,10 +689,14 @@ def deliver(
         )
     project_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{info.release}.partial-", dir=project_dir))
+    side = ThreadPoolExecutor(1, thread_name_prefix="delivery-alongside") if alongside else None
     try:
+        beside = side.submit(alongside) if side and alongside else None
         manifest = _write_all(
             work, datasets, info, formats, deletion_list, extra_files, sav_compression, csv_delimiter
         )
+        if beside is not None:
+            beside.result()
         refuse_identifiers(work)
         files = write_checksums(work)
         _fsync_tree(work)
@@ -698,6 +710,9 @@ def deliver(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    finally:
+        if side is not None:
+            side.shutdown(wait=True)  # never return (or raise) while it still runs
     return Delivery(final, files, manifest)
 
 
@@ -726,25 +741,45 @@ def _write_all(
         ]
         label = f"MoBa {info.project} {dataset.name} {info.release}"
         written = []
+        jobs: list[partial[None]] = []
         if "sav" in formats:
             name = f"{stem}.zsav" if sav_compression == "zsav" else f"{stem}.sav"
-            write_sav(dataset, work / name, file_label=label, notes=notes, compression=sav_compression)
+            jobs.append(
+                partial(
+                    write_sav,
+                    dataset,
+                    work / name,
+                    file_label=label,
+                    notes=notes,
+                    compression=sav_compression,
+                )
+            )
             written.append(name)
             sav_names[dataset.name] = name
         if "dta" in formats:
-            write_dta(dataset, work / f"{stem}.dta", file_label=label)
+            jobs.append(partial(write_dta, dataset, work / f"{stem}.dta", file_label=label))
             written.append(f"{stem}.dta")
         if "parquet" in formats:
-            write_parquet(
-                dataset,
-                work / f"{stem}.parquet",
-                metadata={"project": info.project, "release": info.release},
+            jobs.append(
+                partial(
+                    write_parquet,
+                    dataset,
+                    work / f"{stem}.parquet",
+                    metadata={"project": info.project, "release": info.release},
+                )
             )
             written.append(f"{stem}.parquet")
         # The CSV is always written: datapackage.json describes it and the codebook points to it.
-        write_csv(dataset, work / f"{stem}.csv", delimiter=csv_delimiter)
+        jobs.append(partial(write_csv, dataset, work / f"{stem}.csv", delimiter=csv_delimiter))
         written.append(f"{stem}.csv")
         csv_names[dataset.name] = f"{stem}.csv"
+        # pyreadstat holds the GIL: .sav and .dta one after the other in one thread; Parquet and CSV
+        # (Arrow, without the GIL) each in their own beside it.
+        held = [job for job in jobs if job.func in (write_sav, write_dta)]
+        free = [job for job in jobs if job not in held]
+        with ThreadPoolExecutor(1 + len(free), thread_name_prefix="delivery-writer") as pool:
+            for future in [pool.submit(_run_all, held), *(pool.submit(job) for job in free)]:
+                future.result()
         dataset_entries.append(
             {
                 "name": dataset.name,
@@ -797,6 +832,11 @@ def _write_all(
     }
     write_json(manifest, work / MANIFEST)
     return manifest
+
+
+def _run_all(jobs: Sequence[Callable[[], None]]) -> None:
+    for job in jobs:
+        job()
 
 
 def _fsync_tree(folder: Path) -> None:
