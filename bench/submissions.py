@@ -101,6 +101,17 @@ def start_gunicorn(
     return server, base
 
 
+def _default_limit_storage() -> str:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            if sock.recv(16).startswith(b"+PONG"):
+                return "redis://127.0.0.1:6379"
+    except OSError:
+        pass
+    return "memory://"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -313,7 +324,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="submissions (one task each)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--rate-limit-storage",
+        default=None,
+        help="flask-limiter storage of the server (default: redis://127.0.0.1:6379 when a Redis answers "
+        "there, as several gunicorn processes need one shared store; else memory://)",
+    )
     args = parser.parse_args()
+    storage = args.rate_limit_storage or _default_limit_storage()
 
     sys.path.insert(0, str(ROOT))
     from engagement.security import generate_signing_key
@@ -330,6 +348,7 @@ def main() -> None:
         "ENGAGEMENT_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "ENGAGEMENT_LOG_LEVEL": "WARNING",
         "ENGAGEMENT_DB_POOL_SIZE": str(args.threads + 1),
+        "ENGAGEMENT_RATE_LIMIT_STORAGE": storage,
     }
     _admin(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
     _admin(f"CREATE DATABASE {DATABASE}")
@@ -362,7 +381,7 @@ def main() -> None:
         _admin(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
     print(f"gunicorn {args.workers} workers x {args.threads} threads, {args.clients} concurrent clients, "
-          f"{args.requests} requests each, {os.cpu_count()} CPUs")  # fmt: skip
+          f"{args.requests} requests each, {os.cpu_count()} CPUs, rate limits in {storage}")  # fmt: skip
     for name, result in (("baseline (304, authenticated)", trivial), ("submission (201)", submitted)):
         print(
             f"{name:32} {result['rate']:8.1f} req/s   p50 {result['p50_ms']:6.1f} ms   "
