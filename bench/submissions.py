@@ -291,13 +291,28 @@ def drive(
         thread.join()
     wall = time.perf_counter() - started
     after = meter.snapshot() if meter else {}
-    ordered = sorted(latencies)
     return {
-        "rate": len(latencies) / wall,
+        "wall": wall,
+        "latencies": latencies,
+        "statuses": statuses,
+        "cpu": {side: after[side] - before[side] for side in after},
+    }
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rate, p50, p99, statuses and CPU ms per request over several :func:`drive` runs of one kind."""
+    ordered = sorted(latency for run in runs for latency in run["latencies"])
+    statuses: dict[int, int] = {}
+    for run in runs:
+        for status, count in run["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    sides = runs[0]["cpu"].keys()
+    return {
+        "rate": len(ordered) / sum(run["wall"] for run in runs),
         "p50_ms": statistics.median(ordered) * 1000,
         "p99_ms": ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000,
         "statuses": statuses,
-        "cpu_ms": {side: (after[side] - before[side]) * 1000 / len(jobs) for side in after},
+        "cpu_ms": {side: sum(run["cpu"][side] for run in runs) * 1000 / len(ordered) for side in sides},
     }
 
 
@@ -324,6 +339,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="submissions (one task each)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--rounds", type=int, default=4, help="alternate baseline and submissions this often")
     parser.add_argument(
         "--rate-limit-storage",
         default=None,
@@ -372,8 +388,16 @@ def main() -> None:
         drive(base, [submission(*p) for p in pairs[:warmup]], args.clients)
         drive(base, [baseline(t) for t, _ in pairs[:warmup]], args.clients)
         meter = CpuMeter(server)
-        trivial = drive(base, [baseline(t) for t, _ in pairs[warmup:]], args.clients, meter)
-        submitted = drive(base, [submission(*p) for p in pairs[warmup:]], args.clients, meter)
+        # Alternate the two kinds in rounds, so that whatever else the machine does in the meantime
+        # weighs on both alike.
+        measured, trivial_runs, submitted_runs = pairs[warmup:], [], []
+        for round_ in range(args.rounds):
+            chunk = measured[
+                round_ * len(measured) // args.rounds : (round_ + 1) * len(measured) // args.rounds
+            ]
+            trivial_runs.append(drive(base, [baseline(t) for t, _ in chunk], args.clients, meter))
+            submitted_runs.append(drive(base, [submission(*p) for p in chunk], args.clients, meter))
+        trivial, submitted = summarise(trivial_runs), summarise(submitted_runs)
     finally:
         if server is not None:
             server.terminate()
