@@ -57,9 +57,20 @@ class ConsentDecision(IdMixin, Base):
     """One decision on one purpose; all decisions of one submission share ``batch_id`` and time."""
 
     __tablename__ = "consent_decision"
-    __table_args__ = (sa.CheckConstraint("decision IN ('yes', 'no')", name="decision"),)
+    __table_args__ = (
+        sa.CheckConstraint("decision IN ('yes', 'no')", name="decision"),
+        # Everyone's latest decision in one ordered pass (an index-only scan on PostgreSQL), and any
+        # one participant's ledger.
+        sa.Index(
+            "ix_consent_decision_participant_id_decided_at",
+            "participant_id",
+            "decided_at",
+            "document_id",
+            postgresql_include=["purpose", "decision"],
+        ),
+    )
 
-    participant_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("participant.id"), index=True)
+    participant_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("participant.id"))
     document_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("consent_document.id"), index=True)
     batch_id: so.Mapped[uuid.UUID] = so.mapped_column(index=True)
     purpose: so.Mapped[str] = so.mapped_column(sa.String(64))

@@ -270,7 +270,8 @@ def _latest_decisions(at: datetime, *aggregates: sa.ColumnElement[Any]) -> sa.Se
     ``decided_at``, the given aggregates over its decision rows, and ``latest`` (1 on the participant's
     latest submission). Callers restrict it with ``where`` and keep ``latest == 1`` outside it.
 
-    Aggregating first and ranking the submissions after reads the ledger once, in participant order."""
+    Aggregating first and ranking the submissions after reads the ledger once, in the order of its
+    (participant, time, document) index."""
     return (
         sa.select(
             ConsentDecision.participant_id,
@@ -282,7 +283,7 @@ def _latest_decisions(at: datetime, *aggregates: sa.ColumnElement[Any]) -> sa.Se
             .label("latest"),
         )
         .where(ConsentDecision.decided_at <= at)
-        .group_by(ConsentDecision.participant_id, ConsentDecision.document_id, ConsentDecision.decided_at)
+        .group_by(ConsentDecision.participant_id, ConsentDecision.decided_at, ConsentDecision.document_id)
     )
 
 
