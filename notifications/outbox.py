@@ -3,11 +3,12 @@
 Rows (``engagement.waves.models.Reminder``) are unique per (task, sequence), so planning twice never
 duplicates. A worker batch is three steps, each its own short transaction or none:
 
-1. :func:`claim` — take due rows (``pending`` and due, or ``sending`` whose lease ran out: a worker died)
-   with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and ``BEGIN IMMEDIATE`` on SQLite, and in the same
-   transaction check each again (:func:`notifications.planner.decide`: task still open, contact allowed,
-   wave open, inside the window, caps; the participants' rows are locked meanwhile, so two workers cannot
-   both spend the last place under a cap). Rows to send get ``sending_at``; the rest are deferred to a
+1. :func:`claim` — take due rows (``sending`` whose lease ran out: a worker died; then ``pending`` and
+   due; each kind read in order from its own partial index) with ``FOR UPDATE SKIP LOCKED`` on
+   PostgreSQL and ``BEGIN IMMEDIATE`` on SQLite, and in the same transaction check each again
+   (:func:`notifications.planner.decide`: task still open, contact allowed, wave open, inside the
+   window, caps; the participants' rows are locked meanwhile, so two workers cannot both spend the
+   last place under a cap). Rows to send get ``sending_at``; the rest are deferred to a
    later ``due_at`` or settled (skipped). Commit.
 2. Send (outside any transaction) to every active device.
 3. :func:`record` — one ledger row per device attempt, devices FCM called dead deactivated, and the row
@@ -172,28 +173,31 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
 
     The caller commits (then sends the deliveries, then calls :func:`record`)."""
     db.lock_for_write()
-    due = (
-        sa.select(Reminder.id)
-        .where(
-            sa.or_(
-                sa.and_(Reminder.status == "pending", Reminder.due_at <= now),
-                sa.and_(Reminder.status == "sending", Reminder.locked_until < now),
-            )
+    claimed_ids: list[uuid.UUID] = []
+    # Rows whose lease ran out first (a worker died), then pending rows that are due: one statement
+    # each, so that each reads its own partial index in order and stops at ``limit``, however many
+    # rows the outbox holds (one statement ORing both kinds reads and sorts every pending row).
+    for due in (
+        sa.and_(Reminder.status == "sending", Reminder.locked_until < now),
+        sa.and_(Reminder.status == "pending", Reminder.due_at <= now),
+    ):
+        if len(claimed_ids) >= limit:
+            break
+        rows = (
+            sa.select(Reminder.id)
+            .where(due)
+            .order_by(Reminder.due_at, Reminder.id)
+            .limit(limit - len(claimed_ids))
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
         )
-        .order_by(Reminder.due_at, Reminder.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    claimed_ids = list(
-        db.session.scalars(
+        claimed_ids += db.session.scalars(
             sa.update(Reminder)
-            .where(Reminder.id.in_(due))
+            .where(Reminder.id.in_(rows))
             .values(status="sending", locked_by=worker, locked_until=now + lease, sending_at=None)
             .returning(Reminder.id)
             .execution_options(synchronize_session=False)
         )
-    )
     result = Claim(claimed=len(claimed_ids))
     if not claimed_ids:
         return result
