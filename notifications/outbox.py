@@ -252,6 +252,7 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
         if when is not None:
             recent[participant_id].append(when)
     targets = devices.active_devices(participant_ids, now)
+    sending: dict[tuple[str, int | None], list[uuid.UUID]] = defaultdict(list)
 
     for reminder in reminders:
         task, wave, person = (
@@ -285,27 +286,53 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
             reminder.locked_by = reminder.locked_until = None
             result.deferred += 1
             continue
-        reminder.attempts += 1
-        reminder.sending_at = now
         planned = min(len(policy.offsets_days), policy.max_per_wave)
-        reminder.template = reminder_template(reminder.sequence, planned)
+        template = reminder_template(reminder.sequence, planned)
         sent_in_task[task.id] += 1
         recent[reminder.participant_id].append(now)
-        result.deliveries.append(
-            _delivery(reminder, task, person, person_devices, min(due_at - now, MAX_TTL))
+        delivery, template_version = _delivery(
+            reminder,
+            reminder.attempts + 1,
+            template,
+            task,
+            person,
+            person_devices,
+            min(due_at - now, MAX_TTL),
         )
+        result.deliveries.append(delivery)
+        sending[template, template_version].append(reminder.id)
     db.session.flush()
+    # The rows to send, one statement per template rather than one per row (they are locked: ours).
+    for (template, template_version), ids in sending.items():
+        db.session.execute(
+            sa.update(Reminder)
+            .where(Reminder.id.in_(ids))
+            .values(
+                attempts=Reminder.attempts + 1,
+                sending_at=now,
+                template=template,
+                template_version=template_version,
+            )
+            .execution_options(synchronize_session=False)
+        )
     return result
 
 
 def _delivery(
-    reminder: Reminder, task: Task, person: Participant, targets: Sequence[Device], ttl: timedelta
-) -> Delivery:
+    reminder: Reminder,
+    attempt: int,
+    template: str,
+    task: Task,
+    person: Participant,
+    targets: Sequence[Device],
+    ttl: timedelta,
+) -> tuple[Delivery, int | None]:
+    """The messages of one reminder's attempt, and the version of its text (the last device's)."""
     messages, device_refs = [], []
-    assert reminder.template is not None
+    template_version: int | None = None
     for device in targets:
-        text = render(reminder.template, device.language or person.language)
-        reminder.template_version = text.version
+        text = render(template, device.language or person.language)
+        template_version = text.version
         message = PushMessage(
             registration=device.registration,
             kind=device.kind,  # type: ignore[arg-type]
@@ -315,11 +342,11 @@ def _delivery(
             collapse_key=f"task-{task.id}",
             ttl=ttl,
             analytics_label=f"reminder-{reminder.sequence}",
-            attempt=reminder.attempts,
+            attempt=attempt,
         )
         messages.append(message)
         device_refs.append((device.id, message.fingerprint))
-    return Delivery(reminder.id, reminder.attempts, reminder.deadline_at, device_refs, messages)
+    return Delivery(reminder.id, attempt, reminder.deadline_at, device_refs, messages), template_version
 
 
 def _settle(reminder: Reminder, status: str, reason: str | None) -> None:
@@ -423,7 +450,17 @@ def record(
         db.session.execute(sa.insert(ReminderAttempt), ledger)
     for reason, ids in dead.items():
         result.devices_deactivated += devices.deactivate(ids, reason, now)
-    if updates:
-        # the rows are ours: selected above FOR UPDATE with locked_by = worker (SQLite: BEGIN IMMEDIATE)
-        db.session.execute(sa.update(Reminder), updates)
+    # The rows are ours: selected above FOR UPDATE with locked_by = worker (SQLite: BEGIN IMMEDIATE).
+    # Rows settled alike (usually: all sent) are settled by one statement.
+    alike: dict[tuple[tuple[str, object], ...], list[object]] = defaultdict(list)
+    for values in updates:
+        reminder_id = values.pop("id")
+        alike[tuple(sorted(values.items()))].append(reminder_id)
+    for settled, reminder_ids in alike.items():
+        db.session.execute(
+            sa.update(Reminder)
+            .where(Reminder.id.in_(reminder_ids))
+            .values(dict(settled))
+            .execution_options(synchronize_session=False)
+        )
     return result
