@@ -204,7 +204,7 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
     reminders = list(
         db.session.scalars(
             sa.select(Reminder)
-            .where(Reminder.id.in_(claimed_ids))
+            .where(db.among(Reminder.id, claimed_ids))
             .order_by(Reminder.due_at, Reminder.id)
             .execution_options(populate_existing=True)
         )
@@ -216,14 +216,14 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
         p.id: p
         for p in db.session.scalars(
             sa.select(Participant)
-            .where(Participant.id.in_(participant_ids))
+            .where(db.among(Participant.id, participant_ids))
             .order_by(Participant.id)
             .with_for_update(key_share=True)
         )
     }
     tasks = {
         t.id: t
-        for t in db.session.scalars(sa.select(Task).where(Task.id.in_({r.task_id for r in reminders})))
+        for t in db.session.scalars(sa.select(Task).where(db.among(Task.id, {r.task_id for r in reminders})))
     }
     wave_rows = db.session.scalars(sa.select(Wave).where(Wave.id.in_({r.wave_id for r in reminders})))
     wave_by_id = {w.id: w for w in wave_rows}
@@ -232,19 +232,20 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
     in_flight = sa.and_(
         Reminder.status == "sending", Reminder.sending_at.is_not(None), Reminder.locked_until >= now
     )
-    others = sa.and_(Reminder.id.not_in(claimed_ids), sa.or_(Reminder.status == "sent", in_flight))
+    not_claimed = sa.not_(db.among(Reminder.id, claimed_ids))
+    others = sa.and_(not_claimed, sa.or_(Reminder.status == "sent", in_flight))
     sent_in_task: dict[uuid.UUID, int] = defaultdict(int)
     for task_id, count in db.session.execute(
         sa.select(Reminder.task_id, sa.func.count())
-        .where(Reminder.task_id.in_(set(tasks)), others)
+        .where(db.among(Reminder.task_id, tasks), others)
         .group_by(Reminder.task_id)
     ):
         sent_in_task[task_id] = int(count)
     recent: dict[uuid.UUID, list[datetime]] = defaultdict(list)
     for participant_id, sent_at, sending_at in db.session.execute(
         sa.select(Reminder.participant_id, Reminder.sent_at, Reminder.sending_at).where(
-            Reminder.participant_id.in_(participant_ids),
-            Reminder.id.not_in(claimed_ids),
+            db.among(Reminder.participant_id, participant_ids),
+            not_claimed,
             sa.or_(Reminder.sent_at > now - CAP_PERIOD, in_flight),
         )
     ):
@@ -306,7 +307,7 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
     for (template, template_version), ids in sending.items():
         db.session.execute(
             sa.update(Reminder)
-            .where(Reminder.id.in_(ids))
+            .where(db.among(Reminder.id, ids))
             .values(
                 attempts=Reminder.attempts + 1,
                 sending_at=now,
@@ -379,7 +380,7 @@ def record(
         db.session.scalars(
             sa.select(Reminder.id)
             .where(
-                Reminder.id.in_([d.reminder_id for d in deliveries]),
+                db.among(Reminder.id, [d.reminder_id for d in deliveries]),
                 Reminder.locked_by == worker,
                 Reminder.status == "sending",
             )
@@ -459,7 +460,7 @@ def record(
     for settled, reminder_ids in alike.items():
         db.session.execute(
             sa.update(Reminder)
-            .where(Reminder.id.in_(reminder_ids))
+            .where(db.among(Reminder.id, reminder_ids))
             .values(dict(settled))
             .execution_options(synchronize_session=False)
         )

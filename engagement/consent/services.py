@@ -308,8 +308,12 @@ def _standings(
         ConsentWithdrawal.participant_id, ConsentWithdrawal.scope, ConsentWithdrawal.withdrawn_at
     ).where(ConsentWithdrawal.withdrawn_at <= at)
     if participant_ids is not None:
-        per_submission = per_submission.where(ConsentDecision.participant_id.in_(participant_ids))
-        withdrawn = withdrawn.where(ConsentWithdrawal.participant_id.in_(participant_ids))
+        if isinstance(participant_ids, sa.Select):
+            per_submission = per_submission.where(ConsentDecision.participant_id.in_(participant_ids))
+            withdrawn = withdrawn.where(ConsentWithdrawal.participant_id.in_(participant_ids))
+        else:
+            per_submission = per_submission.where(db.among(ConsentDecision.participant_id, participant_ids))
+            withdrawn = withdrawn.where(db.among(ConsentWithdrawal.participant_id, participant_ids))
     ranked = per_submission.subquery()
     latest = sa.select(
         ranked.c.participant_id, ranked.c.document_id, ranked.c.decided_at, ranked.c.packed
