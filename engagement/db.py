@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -168,3 +168,17 @@ class Database:
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
+
+    def among(
+        self, column: sa.ColumnElement[Any] | so.QueryableAttribute[Any], values: Iterable[Any]
+    ) -> sa.ColumnElement[bool]:
+        """``column IN (values)``; on PostgreSQL ``column = ANY(:values)``, one array parameter however
+        many values, so that a batch of hundreds of ids is not hundreds of parameters to render, send
+        and parse with every statement."""
+        listed = list(values)
+        if self.is_postgres:
+            from sqlalchemy.dialects.postgresql import ARRAY
+
+            expression = column.expression if isinstance(column, so.QueryableAttribute) else column
+            return expression == sa.any_(sa.bindparam(None, listed, type_=ARRAY(expression.type)))
+        return column.in_(listed)

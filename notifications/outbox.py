@@ -3,11 +3,12 @@
 Rows (``engagement.waves.models.Reminder``) are unique per (task, sequence), so planning twice never
 duplicates. A worker batch is three steps, each its own short transaction or none:
 
-1. :func:`claim` — take due rows (``pending`` and due, or ``sending`` whose lease ran out: a worker died)
-   with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and ``BEGIN IMMEDIATE`` on SQLite, and in the same
-   transaction check each again (:func:`notifications.planner.decide`: task still open, contact allowed,
-   wave open, inside the window, caps; the participants' rows are locked meanwhile, so two workers cannot
-   both spend the last place under a cap). Rows to send get ``sending_at``; the rest are deferred to a
+1. :func:`claim` — take due rows (``sending`` whose lease ran out: a worker died; then ``pending`` and
+   due; each kind read in order from its own partial index) with ``FOR UPDATE SKIP LOCKED`` on
+   PostgreSQL and ``BEGIN IMMEDIATE`` on SQLite, and in the same transaction check each again
+   (:func:`notifications.planner.decide`: task still open, contact allowed, wave open, inside the
+   window, caps; the participants' rows are locked meanwhile, so two workers cannot both spend the
+   last place under a cap). Rows to send get ``sending_at``; the rest are deferred to a
    later ``due_at`` or settled (skipped). Commit.
 2. Send (outside any transaction) to every active device.
 3. :func:`record` — one ledger row per device attempt, devices FCM called dead deactivated, and the row
@@ -172,35 +173,38 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
 
     The caller commits (then sends the deliveries, then calls :func:`record`)."""
     db.lock_for_write()
-    due = (
-        sa.select(Reminder.id)
-        .where(
-            sa.or_(
-                sa.and_(Reminder.status == "pending", Reminder.due_at <= now),
-                sa.and_(Reminder.status == "sending", Reminder.locked_until < now),
-            )
+    claimed_ids: list[uuid.UUID] = []
+    # Rows whose lease ran out first (a worker died), then pending rows that are due: one statement
+    # each, so that each reads its own partial index in order and stops at ``limit``, however many
+    # rows the outbox holds (one statement ORing both kinds reads and sorts every pending row).
+    for due in (
+        sa.and_(Reminder.status == "sending", Reminder.locked_until < now),
+        sa.and_(Reminder.status == "pending", Reminder.due_at <= now),
+    ):
+        if len(claimed_ids) >= limit:
+            break
+        rows = (
+            sa.select(Reminder.id)
+            .where(due)
+            .order_by(Reminder.due_at, Reminder.id)
+            .limit(limit - len(claimed_ids))
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
         )
-        .order_by(Reminder.due_at, Reminder.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    claimed_ids = list(
-        db.session.scalars(
+        claimed_ids += db.session.scalars(
             sa.update(Reminder)
-            .where(Reminder.id.in_(due))
+            .where(Reminder.id.in_(rows))
             .values(status="sending", locked_by=worker, locked_until=now + lease, sending_at=None)
             .returning(Reminder.id)
             .execution_options(synchronize_session=False)
         )
-    )
     result = Claim(claimed=len(claimed_ids))
     if not claimed_ids:
         return result
     reminders = list(
         db.session.scalars(
             sa.select(Reminder)
-            .where(Reminder.id.in_(claimed_ids))
+            .where(db.among(Reminder.id, claimed_ids))
             .order_by(Reminder.due_at, Reminder.id)
             .execution_options(populate_existing=True)
         )
@@ -212,14 +216,14 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
         p.id: p
         for p in db.session.scalars(
             sa.select(Participant)
-            .where(Participant.id.in_(participant_ids))
+            .where(db.among(Participant.id, participant_ids))
             .order_by(Participant.id)
             .with_for_update(key_share=True)
         )
     }
     tasks = {
         t.id: t
-        for t in db.session.scalars(sa.select(Task).where(Task.id.in_({r.task_id for r in reminders})))
+        for t in db.session.scalars(sa.select(Task).where(db.among(Task.id, {r.task_id for r in reminders})))
     }
     wave_rows = db.session.scalars(sa.select(Wave).where(Wave.id.in_({r.wave_id for r in reminders})))
     wave_by_id = {w.id: w for w in wave_rows}
@@ -228,19 +232,20 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
     in_flight = sa.and_(
         Reminder.status == "sending", Reminder.sending_at.is_not(None), Reminder.locked_until >= now
     )
-    others = sa.and_(Reminder.id.not_in(claimed_ids), sa.or_(Reminder.status == "sent", in_flight))
+    not_claimed = sa.not_(db.among(Reminder.id, claimed_ids))
+    others = sa.and_(not_claimed, sa.or_(Reminder.status == "sent", in_flight))
     sent_in_task: dict[uuid.UUID, int] = defaultdict(int)
     for task_id, count in db.session.execute(
         sa.select(Reminder.task_id, sa.func.count())
-        .where(Reminder.task_id.in_(set(tasks)), others)
+        .where(db.among(Reminder.task_id, tasks), others)
         .group_by(Reminder.task_id)
     ):
         sent_in_task[task_id] = int(count)
     recent: dict[uuid.UUID, list[datetime]] = defaultdict(list)
     for participant_id, sent_at, sending_at in db.session.execute(
         sa.select(Reminder.participant_id, Reminder.sent_at, Reminder.sending_at).where(
-            Reminder.participant_id.in_(participant_ids),
-            Reminder.id.not_in(claimed_ids),
+            db.among(Reminder.participant_id, participant_ids),
+            not_claimed,
             sa.or_(Reminder.sent_at > now - CAP_PERIOD, in_flight),
         )
     ):
@@ -248,6 +253,7 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
         if when is not None:
             recent[participant_id].append(when)
     targets = devices.active_devices(participant_ids, now)
+    sending: dict[tuple[str, int | None], list[uuid.UUID]] = defaultdict(list)
 
     for reminder in reminders:
         task, wave, person = (
@@ -281,27 +287,53 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
             reminder.locked_by = reminder.locked_until = None
             result.deferred += 1
             continue
-        reminder.attempts += 1
-        reminder.sending_at = now
         planned = min(len(policy.offsets_days), policy.max_per_wave)
-        reminder.template = reminder_template(reminder.sequence, planned)
+        template = reminder_template(reminder.sequence, planned)
         sent_in_task[task.id] += 1
         recent[reminder.participant_id].append(now)
-        result.deliveries.append(
-            _delivery(reminder, task, person, person_devices, min(due_at - now, MAX_TTL))
+        delivery, template_version = _delivery(
+            reminder,
+            reminder.attempts + 1,
+            template,
+            task,
+            person,
+            person_devices,
+            min(due_at - now, MAX_TTL),
         )
+        result.deliveries.append(delivery)
+        sending[template, template_version].append(reminder.id)
     db.session.flush()
+    # The rows to send, one statement per template rather than one per row (they are locked: ours).
+    for (template, template_version), ids in sending.items():
+        db.session.execute(
+            sa.update(Reminder)
+            .where(db.among(Reminder.id, ids))
+            .values(
+                attempts=Reminder.attempts + 1,
+                sending_at=now,
+                template=template,
+                template_version=template_version,
+            )
+            .execution_options(synchronize_session=False)
+        )
     return result
 
 
 def _delivery(
-    reminder: Reminder, task: Task, person: Participant, targets: Sequence[Device], ttl: timedelta
-) -> Delivery:
+    reminder: Reminder,
+    attempt: int,
+    template: str,
+    task: Task,
+    person: Participant,
+    targets: Sequence[Device],
+    ttl: timedelta,
+) -> tuple[Delivery, int | None]:
+    """The messages of one reminder's attempt, and the version of its text (the last device's)."""
     messages, device_refs = [], []
-    assert reminder.template is not None
+    template_version: int | None = None
     for device in targets:
-        text = render(reminder.template, device.language or person.language)
-        reminder.template_version = text.version
+        text = render(template, device.language or person.language)
+        template_version = text.version
         message = PushMessage(
             registration=device.registration,
             kind=device.kind,  # type: ignore[arg-type]
@@ -311,11 +343,11 @@ def _delivery(
             collapse_key=f"task-{task.id}",
             ttl=ttl,
             analytics_label=f"reminder-{reminder.sequence}",
-            attempt=reminder.attempts,
+            attempt=attempt,
         )
         messages.append(message)
         device_refs.append((device.id, message.fingerprint))
-    return Delivery(reminder.id, reminder.attempts, reminder.deadline_at, device_refs, messages)
+    return Delivery(reminder.id, attempt, reminder.deadline_at, device_refs, messages), template_version
 
 
 def _settle(reminder: Reminder, status: str, reason: str | None) -> None:
@@ -348,7 +380,7 @@ def record(
         db.session.scalars(
             sa.select(Reminder.id)
             .where(
-                Reminder.id.in_([d.reminder_id for d in deliveries]),
+                db.among(Reminder.id, [d.reminder_id for d in deliveries]),
                 Reminder.locked_by == worker,
                 Reminder.status == "sending",
             )
@@ -419,7 +451,17 @@ def record(
         db.session.execute(sa.insert(ReminderAttempt), ledger)
     for reason, ids in dead.items():
         result.devices_deactivated += devices.deactivate(ids, reason, now)
-    if updates:
-        # the rows are ours: selected above FOR UPDATE with locked_by = worker (SQLite: BEGIN IMMEDIATE)
-        db.session.execute(sa.update(Reminder), updates)
+    # The rows are ours: selected above FOR UPDATE with locked_by = worker (SQLite: BEGIN IMMEDIATE).
+    # Rows settled alike (usually: all sent) are settled by one statement.
+    alike: dict[tuple[tuple[str, object], ...], list[object]] = defaultdict(list)
+    for values in updates:
+        reminder_id = values.pop("id")
+        alike[tuple(sorted(values.items()))].append(reminder_id)
+    for settled, reminder_ids in alike.items():
+        db.session.execute(
+            sa.update(Reminder)
+            .where(db.among(Reminder.id, reminder_ids))
+            .values(dict(settled))
+            .execution_options(synchronize_session=False)
+        )
     return result

@@ -59,8 +59,8 @@ class ConsentDecision(IdMixin, Base):
     __tablename__ = "consent_decision"
     __table_args__ = (
         sa.CheckConstraint("decision IN ('yes', 'no')", name="decision"),
-        # Each participant's decisions in time order with what a standing needs (PostgreSQL: an
-        # index-only scan, already grouped), so reading everyone's latest decision never visits the table.
+        # Everyone's latest decision in one ordered pass (an index-only scan on PostgreSQL), and any
+        # one participant's ledger.
         sa.Index(
             "ix_consent_decision_participant_id_decided_at",
             "participant_id",
@@ -70,7 +70,7 @@ class ConsentDecision(IdMixin, Base):
         ),
     )
 
-    participant_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("participant.id"), index=True)
+    participant_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("participant.id"))
     document_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("consent_document.id"), index=True)
     batch_id: so.Mapped[uuid.UUID] = so.mapped_column(index=True)
     purpose: so.Mapped[str] = so.mapped_column(sa.String(64))

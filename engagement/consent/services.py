@@ -288,6 +288,28 @@ class Standing:
             self.scope, self.withdrawn_at = scope, withdrawn_at
 
 
+def _latest_decisions(at: datetime, *aggregates: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """One row per participant and submission made by ``at``: ``participant_id``, ``document_id``,
+    ``decided_at``, the given aggregates over its decision rows, and ``latest`` (1 on the participant's
+    latest submission). Callers restrict it with ``where`` and keep ``latest == 1`` outside it.
+
+    Aggregating first and ranking the submissions after reads the ledger once, in the order of its
+    (participant, time, document) index."""
+    return (
+        sa.select(
+            ConsentDecision.participant_id,
+            ConsentDecision.document_id,
+            ConsentDecision.decided_at,
+            *aggregates,
+            sa.func.rank()
+            .over(partition_by=ConsentDecision.participant_id, order_by=ConsentDecision.decided_at.desc())
+            .label("latest"),
+        )
+        .where(ConsentDecision.decided_at <= at)
+        .group_by(ConsentDecision.participant_id, ConsentDecision.decided_at, ConsentDecision.document_id)
+    )
+
+
 def standings(
     at: datetime, participant_ids: Collection[uuid.UUID] | None = None
 ) -> dict[uuid.UUID, Standing]:
@@ -296,42 +318,43 @@ def standings(
 
     A wave launch or an extract reads the whole roster: one row per participant (their latest
     decisions aggregated on the server), plain rows at Core level, no ORM loading."""
-    # Each submission (participant, time, document) with its decisions packed, and the time of the
-    # participant's latest: from the index (participant, decided_at, document) in order, no sort.
-    latest = sa.func.max(ConsentDecision.decided_at).over(partition_by=ConsentDecision.participant_id)
-    submissions = (
-        sa.select(
-            ConsentDecision.participant_id,
-            ConsentDecision.document_id,
-            ConsentDecision.decided_at,
-            sa.func.aggregate_strings(ConsentDecision.purpose + "=" + ConsentDecision.decision, ",").label(
-                "packed"
-            ),
-            latest.label("latest"),
-        )
-        .where(ConsentDecision.decided_at <= at)
-        .group_by(ConsentDecision.participant_id, ConsentDecision.decided_at, ConsentDecision.document_id)
-    )
+    return _standings(at, None if participant_ids is None else list(participant_ids))
+
+
+def _standings(
+    at: datetime, participant_ids: Collection[uuid.UUID] | sa.Select[uuid.UUID] | None
+) -> dict[uuid.UUID, Standing]:
+    """:func:`standings` of a list of participants or of those a query selects."""
+    packed = sa.func.aggregate_strings(ConsentDecision.purpose + "=" + ConsentDecision.decision, ",")
+    per_submission = _latest_decisions(at, packed.label("packed"))
     withdrawn = sa.select(
         ConsentWithdrawal.participant_id, ConsentWithdrawal.scope, ConsentWithdrawal.withdrawn_at
     ).where(ConsentWithdrawal.withdrawn_at <= at)
     if participant_ids is not None:
-        submissions = submissions.where(ConsentDecision.participant_id.in_(participant_ids))
-        withdrawn = withdrawn.where(ConsentWithdrawal.participant_id.in_(participant_ids))
-    last = submissions.subquery()
-    decisions = sa.select(last.c.participant_id, last.c.document_id, last.c.decided_at, last.c.packed).where(
-        last.c.decided_at == last.c.latest
-    )
+        if isinstance(participant_ids, sa.Select):
+            per_submission = per_submission.where(ConsentDecision.participant_id.in_(participant_ids))
+            withdrawn = withdrawn.where(ConsentWithdrawal.participant_id.in_(participant_ids))
+        else:
+            per_submission = per_submission.where(db.among(ConsentDecision.participant_id, participant_ids))
+            withdrawn = withdrawn.where(db.among(ConsentWithdrawal.participant_id, participant_ids))
+    ranked = per_submission.subquery()
+    latest = sa.select(
+        ranked.c.participant_id, ranked.c.document_id, ranked.c.decided_at, ranked.c.packed
+    ).where(ranked.c.latest == 1)
     connection = db.session.connection()
-    rows = connection.execute(decisions).all()
+    rows = connection.execute(latest).all()
     documents = _terms({document_id for _, document_id, _, _ in rows})
     # The same answers parsed once and shared (most people answer alike; a standing is only read).
     parsed: dict[str, dict[str, str]] = {}
     result: dict[uuid.UUID, Standing] = {}
-    for participant_id, document_id, decided_at, packed in rows:
-        by_purpose = parsed.get(packed)
+    for participant_id, document_id, decided_at, packed_decisions in rows:
+        by_purpose = parsed.get(packed_decisions)
         if by_purpose is None:
-            by_purpose = parsed[packed] = dict(pair.split("=", 1) for pair in packed.split(","))
+            by_purpose = parsed[packed_decisions] = {}
+            for pair in packed_decisions.split(","):
+                code, decision = pair.split("=", 1)
+                # two submissions at the same instant: a "no" in either holds (as in reachable_query)
+                by_purpose[code] = min(decision, by_purpose.get(code, decision))
         result[participant_id] = Standing(documents[document_id], decided_at, by_purpose)
     for participant_id, scope, withdrawn_at in connection.execute(withdrawn).all():
         result.setdefault(participant_id, Standing()).withdrew(scope, withdrawn_at)
@@ -399,7 +422,8 @@ def _standing_and_documents(participant_id: uuid.UUID, at: datetime) -> tuple[St
     for kind, document_id, when, code, decision in rows:
         if kind == "decision":
             now.document, now.decided_at = terms[document_id], when
-            now.by_purpose[code] = decision
+            # two submissions at the same instant: a "no" in either holds (as in standings)
+            now.by_purpose[code] = min(decision, now.by_purpose.get(code, decision))
         elif kind == "withdrawal":
             withdrawals.append((code, when))
         elif document_id is not None:
@@ -602,12 +626,64 @@ def participants_reachable(
     """Bulk, for a wave: those whose data may be used for every one of ``purposes`` at ``at`` and who may be
     contacted (:func:`may_use_data` and :func:`may_contact` together), from one read of the ledger."""
     documents = _documents(at)
-    return _verdicts(
-        standings(at, participant_ids),
-        lambda now: (
-            _allows_contact(now) and all(_allows_use(now, purpose, documents) for purpose in purposes)
-        ),
+    return _verdicts(standings(at, participant_ids), lambda now: _reaches(now, purposes, documents))
+
+
+def _reaches(now: Standing, purposes: Collection[str], documents: _Documents) -> bool:
+    return _allows_contact(now) and all(_allows_use(now, purpose, documents) for purpose in purposes)
+
+
+def reachable_query(purposes: Collection[str], at: datetime) -> sa.Select[uuid.UUID]:
+    """:func:`participants_reachable` of everyone, as a query of participant ids to use inside a statement
+    (``IN``, ``INSERT ... SELECT``), so that a wave of any size never carries its ids through Python.
+
+    The rule still runs here, in Python, once per distinct standing rather than once per participant:
+    most people share the same latest decision (document and answer per purpose) and have never
+    withdrawn. Those are grouped on the server by (document, decision per purpose) and the rule is asked
+    once per group; the query then selects the members of the groups it allows. A standing's decision
+    time only weighs withdrawals, so everyone with a withdrawal by ``at`` is asked one by one instead."""
+    documents = _documents(at)
+    codes = sorted(
+        {*purposes, *(c for doc in db.session.scalars(sa.select(ConsentDocument)) for c in doc.purpose_codes)}
     )
+    withdrew = sa.select(ConsentWithdrawal.participant_id).where(ConsentWithdrawal.withdrawn_at <= at)
+    never_withdrew = ConsentDecision.participant_id.not_in(withdrew.scalar_subquery())
+    answers = [
+        sa.func.min(sa.case((ConsentDecision.purpose == code, ConsentDecision.decision))) for code in codes
+    ]
+    ranked = _latest_decisions(at, *(a.label(f"d{i}") for i, a in enumerate(answers)))
+    groups = ranked.where(never_withdrew).subquery()
+    allowed: list[sa.ColumnElement[bool]] = []
+    for document_id, *decisions in db.session.connection().execute(
+        sa.select(groups.c.document_id, *(groups.c[f"d{i}"] for i in range(len(codes))))
+        .where(groups.c.latest <= 1)
+        .distinct()
+    ):
+        by_purpose = {code: d for code, d in zip(codes, decisions, strict=True) if d is not None}
+        document = _terms({document_id})[document_id]
+        if _reaches(Standing(document, None, by_purpose), purposes, documents):
+            allowed.append(
+                sa.and_(
+                    ConsentDecision.document_id == document_id,
+                    *(a.is_(None) if d is None else a == d for a, d in zip(answers, decisions, strict=True)),
+                )
+            )
+    # The group test is a column, and "latest <= 1" an inequality, so that the planner does not multiply
+    # the selectivities of every answer into an estimate of one row (and a nested loop over the roster).
+    in_allowed_group = sa.case((sa.or_(sa.false(), *allowed), sa.true()), else_=sa.false()).label("allowed")
+    members = _latest_decisions(at, in_allowed_group).where(never_withdrew).subquery()
+    query = sa.select(members.c.participant_id).where(members.c.latest <= 1, members.c.allowed)
+    rejoined = sorted(
+        pid for pid, now in _standings(at, withdrew).items() if _reaches(now, purposes, documents)
+    )
+    if rejoined:
+        ids: sa.BindParameter[list[uuid.UUID]] = sa.bindparam(
+            "rejoined", rejoined, expanding=True, literal_execute=True, unique=True
+        )
+        return (
+            sa.union_all(query, sa.select(Participant.id).where(Participant.id.in_(ids))).subquery().select()
+        )
+    return query
 
 
 def may_contact(participant_id: uuid.UUID, at: datetime) -> bool:

@@ -6,7 +6,7 @@ the day ``on``; for a rolling wave without ``on``, on the day of each refresh) o
 ``{"kind": "turns_18_between", "from", "to"}`` (the 18th birthday in that range, both ends included). On top
 of it, always: 18 or older today, consent to every required purpose (and the questionnaire's own), and
 no withdrawal in force — asked of the consent domain in bulk (:func:`engagement.consent.services.
-participants_allowed` / ``participants_contactable``), never re-implemented here.
+reachable_query`, a query the launch inserts from), never re-implemented here.
 
 Reminder policies are validated by :class:`notifications.planner.ReminderPolicy`, a pure module that
 imports nothing from this package (so there is no import cycle).
@@ -38,7 +38,6 @@ from notifications.planner import PolicyError, ReminderPolicy
 
 ADULT_AGE = 18
 SAMPLE_SIZE = 20
-_CHUNK = 10_000  # participant ids per bulk consent question (PostgreSQL allows 65,535 parameters)
 
 
 class WaveNotFound(NotFound):
@@ -226,6 +225,11 @@ def policy_of(wave: Wave) -> ReminderPolicy:
 
 def eligible_now(wave: Wave, at: datetime, *, new_only: bool = True) -> set[uuid.UUID]:
     """Who the wave's rule picks at ``at`` (``new_only``: not yet given a task by this wave)."""
+    return set(db.session.scalars(_eligible(wave, at, new_only=new_only)))
+
+
+def _eligible(wave: Wave, at: datetime, *, new_only: bool = True) -> sa.Select[uuid.UUID]:
+    """:func:`eligible_now` as a query: birth dates in SQL, consent as the consent domain's own query."""
     low, high = Eligibility.from_dict(wave.eligibility).birth_dates(today_in_oslo(at))
     query = sa.select(Participant.id).where(Participant.birth_date <= high)
     if low is not None:
@@ -233,14 +237,7 @@ def eligible_now(wave: Wave, at: datetime, *, new_only: bool = True) -> set[uuid
     if new_only:
         member = sa.select(Task.id).where(Task.wave_id == wave.id, Task.participant_id == Participant.id)
         query = query.where(~member.exists())
-    candidates = set(db.session.scalars(query))
-    if not candidates:
-        return candidates
-    # One read of the ledger; a large candidate set reads it whole rather than through a huge IN list.
-    large = len(candidates) > _CHUNK
-    return candidates & consent.participants_reachable(
-        wave.required_purposes, at, None if large else candidates
-    )
+    return query.where(Participant.id.in_(consent.reachable_query(wave.required_purposes, at)))
 
 
 def preview(wave: Wave, at: datetime) -> dict[str, Any]:
@@ -277,7 +274,7 @@ def launch(wave_id: uuid.UUID, at: datetime, *, actor_id: uuid.UUID | None = Non
         return wave, 0
     if wave.status == "closed" or wave.closes_at <= at:
         raise WaveClosed()
-    created = _add_tasks(wave, eligible_now(wave, at), at)
+    created = _add_tasks(wave, at)
     wave.status, wave.launched_at, wave.launched_count = "launched", at, created
     db.session.flush()
     audit.record(
@@ -300,50 +297,47 @@ def refresh(at: datetime) -> dict[uuid.UUID, int]:
         .order_by(Wave.created_at)
         .with_for_update()
     ).all()
-    return {wave.id: _add_tasks(wave, eligible_now(wave, at), at) for wave in waves}
+    return {wave.id: _add_tasks(wave, at) for wave in waves}
 
 
-def _add_tasks(wave: Wave, participant_ids: Collection[uuid.UUID], at: datetime) -> int:
-    """Insert one task per participant in one statement; existing (wave, participant) pairs are kept."""
+def _add_tasks(wave: Wave, at: datetime) -> int:
+    """Give a task to everyone :func:`eligible_now` picks, in one statement; existing (wave, participant)
+    pairs are kept. On PostgreSQL the ids never leave the server (``INSERT ... SELECT``)."""
+    opens_at = max(wave.opens_at, at)
+    values = {
+        "questionnaire_version_id": wave.questionnaire_version_id,
+        "status": "open",
+        "opens_at": opens_at,
+        "due_at": wave.closes_at,
+        "created_at": at,
+        "wave_id": wave.id,
+    }
+    if db.is_postgres:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        # ON CONFLICT keeps those who have a task already (no anti-join for the planner to misjudge)
+        chosen = _eligible(wave, at, new_only=False).subquery()
+        rows = sa.select(
+            sa.func.gen_random_uuid(),
+            chosen.c.id,
+            *(sa.literal(value, Task.__table__.c[name].type) for name, value in values.items()),
+        )
+        statement = (
+            pg_insert(Task)
+            .from_select(["id", "participant_id", *values], rows)
+            .on_conflict_do_nothing(index_elements=["wave_id", "participant_id"])
+            .execution_options(preserve_rowcount=True)
+        )
+        return int(db.session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+    participant_ids = eligible_now(wave, at)
     if not participant_ids:
         return 0
-    opens_at = max(wave.opens_at, at)
-    if db.is_postgres:
-        result = db.session.execute(
-            sa.text(
-                "INSERT INTO task (id, participant_id, questionnaire_version_id, status, opens_at, due_at,"
-                " created_at, wave_id) SELECT gen_random_uuid(), p, :version, 'open', :opens_at, :due_at,"
-                " :at, :wave FROM unnest(CAST(:ids AS uuid[])) AS p"
-                " ON CONFLICT (wave_id, participant_id) DO NOTHING"
-            ),
-            {
-                "version": wave.questionnaire_version_id,
-                "opens_at": opens_at,
-                "due_at": wave.closes_at,
-                "at": at,
-                "wave": wave.id,
-                "ids": list(participant_ids),
-            },
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
     before = _task_count(wave.id)
     from sqlalchemy.dialects.sqlite import insert
 
     db.session.execute(
         insert(Task).on_conflict_do_nothing(index_elements=["wave_id", "participant_id"]),
-        [
-            {
-                "id": uuid.uuid4(),
-                "participant_id": pid,
-                "questionnaire_version_id": wave.questionnaire_version_id,
-                "status": "open",
-                "opens_at": opens_at,
-                "due_at": wave.closes_at,
-                "created_at": at,
-                "wave_id": wave.id,
-            }
-            for pid in participant_ids
-        ],
+        [{"id": uuid.uuid4(), "participant_id": pid, **values} for pid in participant_ids],
     )
     return _task_count(wave.id) - before
 

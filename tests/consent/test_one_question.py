@@ -18,6 +18,7 @@ from engagement.consent.services import (
     REGISTRY_LINKAGE,
     Evidence,
 )
+from engagement.extensions import db
 from tests.consent.helpers import all_yes, publish_version
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
@@ -208,6 +209,49 @@ def test_the_bulk_answer_is_the_one_by_one_answer(make_participant, purpose):
         one_by_one & contactable & {p.id for p in people if consent.may_use_data(p.id, PARTICIPATION, T0)}
     )
     assert consent.participants_reachable([purpose, PARTICIPATION], T0, ids) == reachable
+    in_sql = set(db.session.scalars(consent.reachable_query([purpose, PARTICIPATION], T0)))
+    assert in_sql & set(ids) == reachable
+
+
+def test_the_query_a_wave_launches_with_is_the_one_by_one_answer(make_participant, tmp_path):
+    """``reachable_query`` asks the rule once per group of equal standings: every kind of history
+    (changed minds, decisions after the time asked, two submissions at one instant, withdrawals,
+    an older major version) must still get the participant's own answer."""
+    people = _varied_cohort(make_participant)
+    changed_mind = make_participant()
+    _decide(changed_mind, T0 - DAY, biobank="no")
+    back_again = make_participant(consented=False)
+    _decide(back_again, T0 - 2 * DAY, questionnaires="no")
+    _decide(back_again, T0 - DAY)
+    decides_later = make_participant()
+    _decide(decides_later, T0 + DAY, participation="no")
+    same_instant = make_participant(consented=False)
+    _decide(same_instant, T0 - DAY)
+    _decide(same_instant, T0 - DAY, questionnaires="no")
+    withdrew_later = make_participant()
+    consent.record_withdrawal(withdrew_later.id, consent.NO_CONTACT, T0 + DAY, Evidence())
+    people += [changed_mind, back_again, decides_later, same_instant, withdrew_later]
+    with clock.frozen(T0 - DAY / 2):
+        publish_version(tmp_path, 2, "major")
+    on_v2 = make_participant(consented=False)
+    _decide(on_v2, T0 - DAY / 4)
+    people.append(on_v2)
+    ids = {p.id for p in people}
+    for purposes in (
+        [PARTICIPATION],
+        [QUESTIONNAIRES],
+        [BIOBANK, REGISTRY_LINKAGE],
+        [QUESTIONNAIRES, BIOBANK],
+    ):
+        one_by_one = {
+            p.id
+            for p in people
+            if consent.may_contact(p.id, T0) and all(consent.may_use_data(p.id, x, T0) for x in purposes)
+        }
+        assert 0 < len(one_by_one) < len(ids), purposes
+        in_sql = set(db.session.scalars(consent.reachable_query(purposes, T0)))
+        assert in_sql & ids == one_by_one, purposes
+        assert consent.participants_reachable(purposes, T0, ids) == one_by_one, purposes
 
 
 def test_one_export_filter_answers_for_every_participant_and_time(make_participant):

@@ -382,3 +382,36 @@ def test_flask_reminders_run_once_writes_to_the_log_in_development(app, person, 
         result = runner.invoke(reminders, ["run", "--once"])
     assert result.exit_code == 0, result.output
     assert "sent 1" in result.output
+
+
+def test_a_claim_takes_expired_leases_first_then_due_rows_up_to_its_limit(app, person, make_wave):
+    noon = oslo(2026, 6, 1, 12)
+    with clock.frozen(noon):
+        people = [person(f"fid-{i}") for i in range(5)]
+        make_wave(policy={"offsets_days": [0], "window": {"start": "00:00", "end": "23:59"},
+                          "quiet_hours": [], "min_gap_hours": 0})  # fmt: skip
+    with app.app_context():
+        outbox.plan(noon)
+        db.session.commit()
+        by_person = {r.participant_id: r.id for r in db.session.scalars(sa.select(Reminder))}
+        ids = [by_person[p.id] for p in people]
+        db.session.execute(sa.update(Reminder).values(due_at=noon - timedelta(minutes=1)))
+        leased = {ids[0]: noon - timedelta(seconds=1), ids[1]: noon + timedelta(minutes=5)}  # dead, alive
+        for reminder_id, until in leased.items():
+            db.session.execute(
+                sa.update(Reminder)
+                .where(Reminder.id == reminder_id)
+                .values(status="sending", locked_by="gone", locked_until=until, sending_at=noon)
+            )
+        db.session.execute(
+            sa.update(Reminder).where(Reminder.id == ids[4]).values(due_at=noon + timedelta(hours=1))
+        )
+        db.session.commit()
+        claims = []
+        for _ in range(3):
+            claimed = outbox.claim("w", noon, limit=2, lease=timedelta(minutes=5))
+            db.session.commit()
+            claims.append({d.reminder_id for d in claimed.deliveries})
+    # the expired lease first, then due pending rows; never a live lease or a row not yet due
+    assert claims[0] == {ids[0], ids[2]} or claims[0] == {ids[0], ids[3]}
+    assert claims[0] | claims[1] == {ids[0], ids[2], ids[3]} and claims[2] == set()
