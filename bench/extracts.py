@@ -33,6 +33,7 @@ import resource
 import shutil
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,12 @@ def build(rows: int, items: int, profile: str) -> tuple[list[Any], dict[str, Any
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS plus its finished children's (the largest of them: the writer
+    process that ``deliver`` may start). Their sum overstates the peak of the whole, conservatively:
+    the two peaks need not coincide."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) / 1024
 
 
 def run_baseline(rows: int, items: int, profile: str, out: str) -> dict[str, float]:
@@ -454,14 +460,15 @@ def main_postgres(args: argparse.Namespace) -> None:
     )
     print(f"time ratio extract/baseline: {extract['total'] / baseline['total']:.2f} (target <= 1.5)")
     print(
-        f"peak memory of the extract process: {max(e['peak_mb'] for e in extracts):.0f} MB (target <= 1024 MB)"
+        f"peak memory of the extract (its process + the writer process, summed): {max(e['peak_mb'] for e in extracts):.0f} MB (target <= 1024 MB)"
     )
 
 
 def in_child(function: Any, *args: Any) -> dict[str, float]:
+    # Not a multiprocessing.Pool: its daemonic workers may not start the writer process of deliver().
     context = multiprocessing.get_context("spawn")
-    with context.Pool(1) as pool:
-        return pool.apply(function, args)  # type: ignore[no-any-return]
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(function, *args).result()  # type: ignore[no-any-return]
 
 
 def main() -> None:
@@ -524,7 +531,9 @@ def main() -> None:
     )
     ratio = delivery["total"] / baseline["total"]
     print(f"time ratio delivery/baseline: {ratio:.2f} (target <= 1.5)")
-    print(f"peak memory of the delivery process: {delivery['peak_mb']:.0f} MB (target <= 1024 MB)")
+    print(
+        f"peak memory of the delivery (its process + the writer process, summed): {delivery['peak_mb']:.0f} MB (target <= 1024 MB)"
+    )
 
 
 if __name__ == "__main__":

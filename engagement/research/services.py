@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -45,7 +46,13 @@ from engagement.research.models import (
     ResearchProject,
 )
 from engagement.research.pseudonyms import allocate_pseudonyms
-from engagement.research.writers import DeletionList, DeliveryInfo, deliver
+from engagement.research.writers import (
+    PROCESS_FROM_CELLS,
+    DeletionList,
+    DeliveryInfo,
+    deliver,
+    writer_process,
+)
 from engagement.security import Principal
 
 FULL, SINCE_LAST = "full", "since-last"
@@ -292,6 +299,33 @@ def run_extract(
         )
     )
     rows, exclusions = _eligible_rows(project, versions, at, kind)
+    # A large delivery writes .dta in a process of its own: started now, it is ready by then.
+    cells = len(rows) * max(
+        (len(questionnaires.export_layout(questionnaires.definition_of(v))) for v in versions), default=0
+    )
+    writer = writer_process() if cells >= PROCESS_FROM_CELLS else None
+    try:
+        return _run_extract(
+            project, kind, at, previous, versions, rows, exclusions, writer, actor_kind, actor_id, store
+        )
+    finally:
+        if writer is not None:
+            writer.shutdown(wait=True)
+
+
+def _run_extract(
+    project: ResearchProject,
+    kind: str,
+    at: datetime,
+    previous: Extract | None,
+    versions: Sequence[QuestionnaireVersion],
+    rows: list[_Row],
+    exclusions: dict[str, int],
+    writer: Executor | None,
+    actor_kind: str,
+    actor_id: uuid.UUID | str | None,
+    store: Path | None,
+) -> Extract:
     pseudonyms, drawn = _draw_pseudonyms(project.id, list(dict.fromkeys(r.participant_id for r in rows)))
     deletions = list(
         db.session.execute(
@@ -358,6 +392,7 @@ def run_extract(
         deletion_list=DeletionList(key, [number for _, number in deletions]) if deletions else None,
         extra_files=extra,
         alongside=(lambda: record(raw)) if raw is not None else None,
+        processes=writer if writer is not None else False,
     )
     extract.files = [{"path": f.path, "bytes": f.bytes, "sha256": f.sha256} for f in delivery.files]
     extract.manifest = delivery.manifest
