@@ -101,7 +101,7 @@ def test_data_files_are_checked_through_their_dataset_in_memory(tmp_path: Path) 
         ("b.sav", "fodselsnummer", "variable XA61"),
     }
     texts = find_identifiers(
-        tmp_path, datasets={n: clean for n in ("a.csv", "b.sav", "c.dta")}, texts=[eleven]
+        tmp_path, datasets=dict.fromkeys(("a.csv", "b.sav", "c.dta"), clean), texts=[eleven]
     )
     assert [f.kind for f in texts] == ["fodselsnummer"]
 
