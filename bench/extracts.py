@@ -20,7 +20,8 @@ step in a fresh child process whose peak RSS is read with ``resource.getrusage``
 - delivery: ``engagement.research.writers.deliver`` writing the whole release folder (the same four
   data files plus codebooks, datapackage, manifest, the identity scan, checksums and the rename).
 
-Prints both times, the ratio (target <= 1.5) and each step's peak memory (target <= 1 GB).
+Prints both times, the ratio (target <= 1.5) and each step's peak memory (target <= 1 GB): the sum of
+the step's process and of its largest child (``deliver`` writes ``.dta`` in a process of its own).
 
     .venv/bin/python bench/extracts.py [--rows 100000] [--items 300] [--profile extended|moba]
 """

@@ -326,6 +326,7 @@ def _run_extract(
     actor_id: uuid.UUID | str | None,
     store: Path | None,
 ) -> Extract:
+    """The rest of ``run_extract``, once the rows are chosen (and the writer process, if any, started)."""
     pseudonyms, drawn = _draw_pseudonyms(project.id, list(dict.fromkeys(r.participant_id for r in rows)))
     deletions = list(
         db.session.execute(
