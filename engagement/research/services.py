@@ -47,10 +47,10 @@ from engagement.research.models import (
 )
 from engagement.research.pseudonyms import allocate_pseudonyms
 from engagement.research.writers import (
-    PROCESS_FROM_CELLS,
     DeletionList,
     DeliveryInfo,
     deliver,
+    wants_process,
     writer_process,
 )
 from engagement.security import Principal
@@ -303,7 +303,7 @@ def run_extract(
     cells = len(rows) * max(
         (len(questionnaires.export_layout(questionnaires.definition_of(v))) for v in versions), default=0
     )
-    writer = writer_process() if cells >= PROCESS_FROM_CELLS else None
+    writer = writer_process() if wants_process(cells) else None
     try:
         return _run_extract(
             project, kind, at, previous, versions, rows, exclusions, writer, actor_kind, actor_id, store

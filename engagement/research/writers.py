@@ -66,8 +66,12 @@ DDI_SCHEMA = "ddi:codebook:2_5 https://ddialliance.org/Specification/DDI-Codeboo
 DATAPACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 TABLESCHEMA_PROFILE = "https://datapackage.org/profiles/2.0/tableschema.json"
 SYSTEM_MISSING_LABEL = "SYSTEM MISSING"
-# From this many cells (rows x variables) on, ``.dta`` is written in a process of its own ("auto").
+# ``.dta`` is written in a process of its own ("auto") from this many cells (rows x variables) on, on
+# a machine with at least this many CPUs: the process costs about a second of CPU to start (importing
+# pyreadstat, polars, Arrow) and to receive the table, which on fewer CPUs, already busy with the other
+# writers and the database, costs more than writing .sav and .dta side by side gains.
 PROCESS_FROM_CELLS = 2_000_000
+PROCESS_FROM_CPUS = 4
 
 _COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _DUO = re.compile(r"DUO:\d{7}\Z")
@@ -679,7 +683,7 @@ def deliver(
     recording the delivery); the release is renamed into position only if it finished without error.
     The data files of each dataset are written concurrently: Parquet and CSV in threads (Arrow
     releases the GIL), ``.sav`` in a third; pyreadstat holds the GIL, so ``.dta`` is written in a
-    process of its own (``processes``: ``"auto"`` from ``PROCESS_FROM_CELLS`` cells on, ``True``
+    process of its own (``processes``: ``"auto"`` as ``wants_process`` says, ``True``
     always, ``False`` never (a thread, after ``.sav``), or an executor from ``writer_process()``
     started earlier, which the caller shuts down). Every writer has finished before ``deliver``
     returns or raises.
@@ -705,7 +709,7 @@ def deliver(
     elif processes is True or (
         processes == "auto"
         and "dta" in formats
-        and sum(d.num_rows * len(d.variables) for d in datasets) >= PROCESS_FROM_CELLS
+        and wants_process(sum(d.num_rows * len(d.variables) for d in datasets))
     ):
         process = owned = writer_process()
     try:
@@ -734,6 +738,11 @@ def deliver(
         if owned is not None:
             owned.shutdown(wait=True)
     return Delivery(final, files, manifest)
+
+
+def wants_process(cells: int) -> bool:
+    """Whether ``.dta`` of a delivery of ``cells`` cells is best written in a process of its own."""
+    return cells >= PROCESS_FROM_CELLS and len(os.sched_getaffinity(0)) >= PROCESS_FROM_CPUS
 
 
 def writer_process() -> ProcessPoolExecutor:

@@ -74,7 +74,7 @@ def test_full_extract_reads_back_equal_to_the_database_in_every_format(
 ):
     started: list[object] = []
     if dta_process:  # as a large extract does: .dta written in a process started early
-        monkeypatch.setattr(services, "PROCESS_FROM_CELLS", 0)
+        monkeypatch.setattr(services, "wants_process", lambda cells: True)
         monkeypatch.setattr(
             services, "writer_process", lambda: started.append(writer_process()) or started[-1]
         )
