@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import sqlalchemy.exc as sa_exc
 from flask import Flask, Response, current_app, g, json
 from werkzeug.exceptions import HTTPException
 
@@ -192,6 +191,8 @@ def handle_unexpected(error: Exception) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    import sqlalchemy.exc as sa_exc  # here: the domain errors alone need not load SQLAlchemy
+
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(sa_exc.DataError, handle_data_error)

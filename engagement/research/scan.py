@@ -8,15 +8,21 @@ numeric column drops (except in key columns, whose pseudonyms are 10-digit by de
 number a zero-led fødselsnummer can become beyond 2,147,483,647). Data files (CSV and Parquet) must also
 hold no date (ISO ``YYYY-MM-DD`` or Norwegian ``DD.MM.YYYY``) and no date or time column. Findings name
 the file and place, never the number found.
+
+A data file written from a dataset held in memory (``deliver`` passes them) is checked through that
+dataset instead of being read back: the same checks on its columns (whole numbers with numpy, texts
+with a regular expression, only where a column can hold one) and on its variables' texts, plus the
+texts the writer added (file labels, notes, metadata), given as ``texts``. Every other file (codebooks,
+manifest, questionnaires, deletion list) is searched byte by byte as above.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +30,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engagement.errors import DomainError
+
+if TYPE_CHECKING:
+    from engagement.research.dataset import Dataset
 
 _W1 = (3, 7, 6, 1, 8, 9, 4, 5, 2, 1)  # the last weight applies to the first check digit itself
 _W2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2, 1)
@@ -69,22 +78,38 @@ def passes_mod11(digits: str) -> bool:
     return second == 0 and first in (0, 1, 2, 3)
 
 
-def find_identifiers(folder: Path) -> list[Finding]:
-    """Every fødselsnummer-like number and every date in the delivery folder (see the module text)."""
+def find_identifiers(
+    folder: Path, *, datasets: Mapping[str, Dataset] | None = None, texts: Iterable[str] = ()
+) -> list[Finding]:
+    """Every fødselsnummer-like number and every date in the delivery folder (see the module text);
+    ``datasets`` maps data files (paths relative to ``folder``) to the dataset written in them."""
     findings: list[Finding] = []
+    datasets = datasets or {}
+    checked: dict[int, list[Finding]] = {}  # each dataset once, reported under each of its files
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         relative = path.relative_to(folder).as_posix()
+        dataset = datasets.get(relative)
+        if dataset is not None:
+            if id(dataset) not in checked:
+                checked[id(dataset)] = _scan_dataset(dataset)
+            findings.extend(replace(f, path=relative) for f in checked[id(dataset)])
+            continue
         if path.suffix == ".parquet":
             findings.extend(_scan_parquet(path, relative))
             continue
         is_data = path.suffix == ".csv" and path.name not in METADATA_CSV
         findings.extend(_scan_bytes(path, relative, dates=is_data))
+    for text in texts:
+        if _has_number(text):
+            findings.append(Finding("(data file metadata)", "fodselsnummer", "metadata"))
     return findings
 
 
-def refuse_identifiers(folder: Path) -> None:
+def refuse_identifiers(
+    folder: Path, *, datasets: Mapping[str, Dataset] | None = None, texts: Iterable[str] = ()
+) -> None:
     """Raise ``IdentifiersFound`` if ``find_identifiers`` finds anything."""
-    findings = find_identifiers(folder)
+    findings = find_identifiers(folder, datasets=datasets, texts=texts)
     if findings:
         shown = "; ".join(f"{f.kind} in {f.path} at {f.where}" for f in findings[:10])
         more = f" and {len(findings) - 10} more" if len(findings) > 10 else ""
@@ -165,6 +190,27 @@ def _scan_parquet(path: Path, relative: str) -> list[Finding]:
     return found
 
 
+def _has_number(text: str) -> bool:
+    return any(passes_mod11(m.group().decode()) for m in _ELEVEN.finditer(text.encode()))
+
+
+def _scan_dataset(dataset: Dataset) -> list[Finding]:
+    """The checks of a data file, on the dataset written in it (the path is filled in by the caller)."""
+    found: list[Finding] = []
+    if _has_number(f"{dataset.name} {dataset.description}"):
+        found.append(Finding("", "fodselsnummer", "metadata"))
+    for variable in dataset.variables:
+        if _has_number(repr(variable)):  # name, labels, question, codes, source: every text it has
+            found.append(Finding("", "fodselsnummer", f"variable {variable.name}"))
+    for variable, field in zip(dataset.variables, dataset.table.schema, strict=True):
+        if pa.types.is_temporal(field.type):
+            found.append(Finding("", "date-column", f"column {field.name}"))
+            continue
+        column = dataset.column(field.name)
+        found.extend(_scan_column(column, field.name, 0, "", variable.role == "key"))
+    return found
+
+
 def _scan_column(column: pa.Array, name: str, offset: int, relative: str, is_key: bool) -> list[Finding]:
     found: list[Finding] = []
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
@@ -177,8 +223,14 @@ def _scan_column(column: pa.Array, name: str, offset: int, relative: str, is_key
         return found
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
         return found
-    values = column.cast(pa.float64()).fill_null(0).to_numpy(zero_copy_only=False)
     lowest = 10**9 if not is_key else INT32_MAX + 1
+    if pa.types.is_integer(column.type) and column.type.bit_width <= 16:
+        return found  # too narrow to hold 10 digits
+    bounds = pc.min_max(column)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is None or (high < lowest and low > -lowest):  # all missing, or every number too small
+        return found
+    values = np.abs(column.cast(pa.float64()).fill_null(0).to_numpy(zero_copy_only=False))
     candidates = np.flatnonzero((values >= lowest) & (values < 10**11) & (values == np.floor(values)))
     for index in candidates:
         if passes_mod11(f"{int(values[index]):011d}"):

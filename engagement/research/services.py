@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -45,7 +46,13 @@ from engagement.research.models import (
     ResearchProject,
 )
 from engagement.research.pseudonyms import allocate_pseudonyms
-from engagement.research.writers import DeletionList, DeliveryInfo, deliver
+from engagement.research.writers import (
+    DeletionList,
+    DeliveryInfo,
+    deliver,
+    wants_process,
+    writer_process,
+)
 from engagement.security import Principal
 
 FULL, SINCE_LAST = "full", "since-last"
@@ -292,6 +299,34 @@ def run_extract(
         )
     )
     rows, exclusions = _eligible_rows(project, versions, at, kind)
+    # A large delivery writes .dta in a process of its own: started now, it is ready by then.
+    cells = len(rows) * max(
+        (len(questionnaires.export_layout(questionnaires.definition_of(v))) for v in versions), default=0
+    )
+    writer = writer_process() if wants_process(cells) else None
+    try:
+        return _run_extract(
+            project, kind, at, previous, versions, rows, exclusions, writer, actor_kind, actor_id, store
+        )
+    finally:
+        if writer is not None:
+            writer.shutdown(wait=True)
+
+
+def _run_extract(
+    project: ResearchProject,
+    kind: str,
+    at: datetime,
+    previous: Extract | None,
+    versions: Sequence[QuestionnaireVersion],
+    rows: list[_Row],
+    exclusions: dict[str, int],
+    writer: Executor | None,
+    actor_kind: str,
+    actor_id: uuid.UUID | str | None,
+    store: Path | None,
+) -> Extract:
+    """The rest of ``run_extract``, once the rows are chosen (and the writer process, if any, started)."""
     pseudonyms, drawn = _draw_pseudonyms(project.id, list(dict.fromkeys(r.participant_id for r in rows)))
     deletions = list(
         db.session.execute(
@@ -358,6 +393,7 @@ def run_extract(
         deletion_list=DeletionList(key, [number for _, number in deletions]) if deletions else None,
         extra_files=extra,
         alongside=(lambda: record(raw)) if raw is not None else None,
+        processes=writer if writer is not None else False,
     )
     extract.files = [{"path": f.path, "bytes": f.bytes, "sha256": f.sha256} for f in delivery.files]
     extract.manifest = delivery.manifest
@@ -529,7 +565,7 @@ def _version_values(
         elif column.kind == "text":
             values[name] = pa.array(texts.get(name, [None] * count), pa.string())
         else:
-            ages = matrix[index].copy()  # special answers (e.g. HUSKER IKKE) are numbers already
+            ages = matrix[index].astype(np.float64)  # special answers (e.g. HUSKER IKKE) are numbers already
             for position, text in enumerate(texts.get(name, [])):
                 if text is not None:
                     ages[position] = _age(column.kind, rows[position].birth_date, text)
@@ -689,15 +725,56 @@ _ARRAY_HEADER = 20  # one dimension
 _FLOAT8_OID = 701
 
 
+class _Numbers:
+    """The answer matrix: the number of each variable (row) for each response (column), NaN if none.
+
+    Held as float32, half the memory of float64, as long as every number is exactly a float32 (codes
+    and whole numbers below 2**24 are); a variable given a number that is not gets an exact float64
+    row of its own from then on. ``numbers[i]`` is row ``i`` exactly; ``np.asarray(numbers)`` all."""
+
+    def __init__(self, rows: int, columns: int) -> None:
+        self.narrow = np.full((rows, columns), np.nan, np.float32)
+        self.wide: dict[int, np.ndarray] = {}
+
+    def put(self, rows: np.ndarray, columns: np.ndarray, values: np.ndarray) -> None:
+        """``numbers[rows, columns] = values`` (numpy indexing, ``rows`` and ``columns`` broadcast)."""
+        values = np.asarray(values, np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            narrow = values.astype(np.float32)
+            inexact = (narrow != values) & ~np.isnan(values)
+        self.narrow[rows, columns] = narrow
+        if not self.wide and not inexact.any():
+            return
+        rows, columns, values, inexact = np.broadcast_arrays(rows, columns, values, inexact)
+        for row in set(np.unique(rows[inexact]).tolist()) | set(self.wide):
+            if row not in self.wide:  # the numbers so far were exact float32s
+                self.wide[row] = self.narrow[row].astype(np.float64)
+            here = rows == row
+            self.wide[row][columns[here]] = values[here]
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        row = range(len(self.narrow))[row]
+        return self.wide[row] if row in self.wide else self.narrow[row]
+
+    def __len__(self) -> int:
+        return len(self.narrow)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        full = self.narrow.astype(np.float64)
+        for row, values in self.wide.items():
+            full[row] = values
+        return full if dtype is None else full.astype(dtype)
+
+
 def _answer_matrix(
     response_ids: Sequence[uuid.UUID], names: Sequence[str], layout: Sequence[str]
-) -> np.ndarray:
+) -> _Numbers:
     """The number of each variable (row of the result) for each response (column); NaN if none.
 
     Read from ``response.export_values``, packed in ``layout`` (the version's export variables); a
     response without it (stored before it existed, or packed in another layout) is read from its
     normalised ``answer`` rows."""
-    matrix = np.full((len(names), len(response_ids)), np.nan)
+    matrix = _Numbers(len(names), len(response_ids))
     if not response_ids or not names:
         return matrix
     position = {name: i for i, name in enumerate(layout)}
@@ -720,7 +797,7 @@ def _json_matrix(
     width: int,
     targets: np.ndarray,
     sources: np.ndarray,
-    matrix: np.ndarray,
+    matrix: _Numbers,
 ) -> list[int]:
     """SQLite: the packed JSON lists, chunk by chunk; returns the row numbers without them."""
     legacy: list[int] = []
@@ -732,7 +809,7 @@ def _json_matrix(
             if packed is None or len(packed) != width:
                 legacy.append(position[response_id])
                 continue
-            matrix[targets, position[response_id]] = np.array(packed, dtype=np.float64)[sources]
+            matrix.put(targets, np.array(position[response_id]), np.array(packed, dtype=np.float64)[sources])
     return legacy
 
 
@@ -741,7 +818,7 @@ def _copy_matrix(
     width: int,
     targets: np.ndarray,
     sources: np.ndarray,
-    matrix: np.ndarray,
+    matrix: _Numbers,
 ) -> list[int]:
     """PostgreSQL: one binary COPY of (row number, export_values), the float8 arrays decoded with numpy;
     returns the row numbers whose response has no packed values of this width."""
@@ -791,9 +868,7 @@ class _UnexpectedCopyRow(RuntimeError):
     pass
 
 
-def _scatter_packed(
-    records: np.ndarray, targets: np.ndarray, sources: np.ndarray, matrix: np.ndarray
-) -> None:
+def _scatter_packed(records: np.ndarray, targets: np.ndarray, sources: np.ndarray, matrix: _Numbers) -> None:
     width = records.dtype["element"].shape[0]
     well_formed = (
         (records["ndim"] == 1)
@@ -805,7 +880,7 @@ def _scatter_packed(
     if not well_formed.all():  # the size matched, so this is no float8[] of this width
         raise _UnexpectedCopyRow("export_values is not a one-dimensional float8 array")
     values = records["element"]["value"]  # (rows, width), big-endian
-    matrix[np.ix_(targets, records["row_no"].astype(np.int64))] = values[:, sources].T
+    matrix.put(targets[:, None], records["row_no"].astype(np.int64)[None, :], values[:, sources].T)
 
 
 def _scatter_one(
@@ -813,7 +888,7 @@ def _scatter_one(
     width: int,
     targets: np.ndarray,
     sources: np.ndarray,
-    matrix: np.ndarray,
+    matrix: _Numbers,
     legacy: list[int],
 ) -> None:
     """A row the fast path cannot take: NULL (legacy), another width (legacy), or NULL elements."""
@@ -834,7 +909,7 @@ def _scatter_one(
             continue
         values[index] = np.frombuffer(message, ">f8", 1, offset + 4)[0]
         offset += 12
-    matrix[targets, row] = values[sources]
+    matrix.put(targets, np.array(row), values[sources])
 
 
 def _load_rows(cursor: Any, row_numbers: Iterable[int], response_ids: Sequence[uuid.UUID]) -> None:
@@ -849,7 +924,7 @@ def _load_rows(cursor: Any, row_numbers: Iterable[int], response_ids: Sequence[u
 
 
 def _answer_rows_matrix(
-    response_ids: Sequence[uuid.UUID], rows: Sequence[int], names: Sequence[str], matrix: np.ndarray
+    response_ids: Sequence[uuid.UUID], rows: Sequence[int], names: Sequence[str], matrix: _Numbers
 ) -> None:
     """Fill the given rows (responses without packed values) from the normalised ``answer`` table."""
     if db.is_postgres:
@@ -863,11 +938,11 @@ def _answer_rows_matrix(
         )
         for response_id, variable, number in db.session.execute(query):
             if variable in index:
-                matrix[index[variable], position[response_id]] = number
+                matrix.put(np.array(index[variable]), np.array(position[response_id]), np.array(number))
 
 
 def _copy_answer_rows(
-    response_ids: Sequence[uuid.UUID], rows: Sequence[int], names: Sequence[str], matrix: np.ndarray
+    response_ids: Sequence[uuid.UUID], rows: Sequence[int], names: Sequence[str], matrix: _Numbers
 ) -> None:
     """PostgreSQL: one binary COPY row per response, its answers packed as (column, value) pairs
     (aggregated per response on the server: PostgreSQL sends a message per row)."""
@@ -906,12 +981,14 @@ def _copy_answer_rows(
         _scatter(matrix, row_numbers, payloads)
 
 
-def _scatter(matrix: np.ndarray, rows: list[int], payloads: list[bytes]) -> None:
+def _scatter(matrix: _Numbers, rows: list[int], payloads: list[bytes]) -> None:
     if not rows:
         return
     pairs = np.frombuffer(b"".join(payloads), dtype=_PAIR)
     counts = np.fromiter((len(p) // _PAIR.itemsize for p in payloads), np.int64, len(payloads))
-    matrix[pairs["col"], np.repeat(np.asarray(rows, dtype=np.int64), counts)] = pairs["value"]
+    matrix.put(
+        pairs["col"].astype(np.int64), np.repeat(np.asarray(rows, dtype=np.int64), counts), pairs["value"]
+    )
 
 
 def _answer_texts(response_ids: Sequence[uuid.UUID], names: Sequence[str]) -> dict[str, list[str | None]]:

@@ -18,13 +18,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -65,6 +66,12 @@ DDI_SCHEMA = "ddi:codebook:2_5 https://ddialliance.org/Specification/DDI-Codeboo
 DATAPACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 TABLESCHEMA_PROFILE = "https://datapackage.org/profiles/2.0/tableschema.json"
 SYSTEM_MISSING_LABEL = "SYSTEM MISSING"
+# ``.dta`` is written in a process of its own ("auto") from this many cells (rows x variables) on, on
+# a machine with at least this many CPUs: the process costs about a second of CPU to start (importing
+# pyreadstat, polars, Arrow) and to receive the table, which on fewer CPUs, already busy with the other
+# writers and the database, costs more than writing .sav and .dta side by side gains.
+PROCESS_FROM_CELLS = 2_000_000
+PROCESS_FROM_CPUS = 4
 
 _COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _DUO = re.compile(r"DUO:\d{7}\Z")
@@ -662,6 +669,7 @@ def deliver(
     csv_delimiter: str = ",",
     folder: str | None = None,
     alongside: Callable[[], None] | None = None,
+    processes: Literal["auto"] | bool | Executor = "auto",
 ) -> Delivery:
     """Write ``<store>/<project>/<release>/`` completely, or not at all (``folder``: the project's
     folder in the store, when it is not named after the project).
@@ -673,8 +681,12 @@ def deliver(
 
     ``alongside``, if given, runs in another thread while the files are written (e.g. the database
     recording the delivery); the release is renamed into position only if it finished without error.
-    The data files of each dataset are written concurrently, in threads: Parquet, CSV and hashing
-    run in Arrow and OpenSSL without the GIL, next to pyreadstat's ``.sav`` and ``.dta``.
+    The data files of each dataset are written concurrently: Parquet and CSV in threads (Arrow
+    releases the GIL), ``.sav`` in a third; pyreadstat holds the GIL, so ``.dta`` is written in a
+    process of its own (``processes``: ``"auto"`` as ``wants_process`` says, ``True``
+    always, ``False`` never (a thread, after ``.sav``), or an executor from ``writer_process()``
+    started earlier, which the caller shuts down). Every writer has finished before ``deliver``
+    returns or raises.
     """
     formats = tuple(dict.fromkeys(formats))
     extra_files = dict(extra_files or {})
@@ -690,14 +702,24 @@ def deliver(
     project_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{info.release}.partial-", dir=project_dir))
     side = ThreadPoolExecutor(1, thread_name_prefix="delivery-alongside") if alongside else None
+    owned: Executor | None = None
+    process: Executor | None = None
+    if isinstance(processes, Executor):
+        process = processes
+    elif processes is True or (
+        processes == "auto"
+        and "dta" in formats
+        and wants_process(sum(d.num_rows * len(d.variables) for d in datasets))
+    ):
+        process = owned = writer_process()
     try:
         beside = side.submit(alongside) if side and alongside else None
         manifest = _write_all(
-            work, datasets, info, formats, deletion_list, extra_files, sav_compression, csv_delimiter
+            work, datasets, info, formats, deletion_list, extra_files, sav_compression, csv_delimiter, process
         )
         if beside is not None:
             beside.result()
-        refuse_identifiers(work)
+        refuse_identifiers(work, datasets=_data_files(manifest, datasets), texts=_file_texts(manifest))
         files = write_checksums(work)
         _fsync_tree(work)
         try:
@@ -713,7 +735,39 @@ def deliver(
     finally:
         if side is not None:
             side.shutdown(wait=True)  # never return (or raise) while it still runs
+        if owned is not None:
+            owned.shutdown(wait=True)
     return Delivery(final, files, manifest)
+
+
+def wants_process(cells: int) -> bool:
+    """Whether ``.dta`` of a delivery of ``cells`` cells is best written in a process of its own."""
+    return cells >= PROCESS_FROM_CELLS and len(os.sched_getaffinity(0)) >= PROCESS_FROM_CPUS
+
+
+def writer_process() -> ProcessPoolExecutor:
+    """A process for writing ``.dta`` beside ``.sav`` (``deliver(processes=...)``), already starting.
+
+    Spawned, not forked: it shares no threads or locks (polars', Arrow's, the database driver's)
+    with this process. Start it early to hide its start-up (importing pyreadstat, polars, Arrow)."""
+    executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    executor.submit(_ready)
+    return executor
+
+
+def _ready() -> None:
+    """Nothing: submitted at once so that the process starts (and imports this module) now."""
+
+
+def _data_files(manifest: Mapping[str, Any], datasets: Sequence[Dataset]) -> dict[str, Dataset]:
+    """Each data file written from a dataset, by name: the scan checks the values themselves."""
+    by_name = {d.name: d for d in datasets}
+    return {file: by_name[entry["name"]] for entry in manifest["datasets"] for file in entry["files"]}
+
+
+def _file_texts(manifest: Mapping[str, Any]) -> list[str]:
+    """The texts the data files carry besides the datasets' own (file labels, notes, Parquet metadata)."""
+    return [json.dumps(manifest, ensure_ascii=False)]
 
 
 def _write_all(
@@ -725,6 +779,7 @@ def _write_all(
     extra_files: Mapping[str, bytes],
     sav_compression: SavCompression,
     csv_delimiter: str,
+    process: Executor | None = None,
 ) -> dict[str, Any]:
     created_at = info.created_at or clock.now()
     dataset_entries = []
@@ -773,12 +828,21 @@ def _write_all(
         jobs.append(partial(write_csv, dataset, work / f"{stem}.csv", delimiter=csv_delimiter))
         written.append(f"{stem}.csv")
         csv_names[dataset.name] = f"{stem}.csv"
-        # pyreadstat holds the GIL: .sav and .dta one after the other in one thread; Parquet and CSV
-        # (Arrow, without the GIL) each in their own beside it.
-        held = [job for job in jobs if job.func in (write_sav, write_dta)]
-        free = [job for job in jobs if job not in held]
+        # pyreadstat holds the GIL: .dta in another process if there is one (else after .sav in its
+        # thread); Parquet and CSV (Arrow, without the GIL) each in their own thread beside them.
+        elsewhere = [job for job in jobs if job.func is write_dta and process is not None]
+        held = [job for job in jobs if job.func in (write_sav, write_dta) and job not in elsewhere]
+        free = [job for job in jobs if job not in held and job not in elsewhere]
         with ThreadPoolExecutor(1 + len(free), thread_name_prefix="delivery-writer") as pool:
-            for future in [pool.submit(_run_all, held), *(pool.submit(job) for job in free)]:
+            futures: list[Future[Any]] = [
+                *(process.submit(job.func, *job.args, **job.keywords) for job in elsewhere if process),
+                pool.submit(_run_all, held),
+                *(pool.submit(job) for job in free),
+            ]
+            # Every writer finishes (or fails) before this returns or raises: nothing writes into
+            # the folder while it is removed.
+            wait(futures)
+            for future in futures:
                 future.result()
         dataset_entries.append(
             {

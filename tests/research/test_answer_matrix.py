@@ -13,9 +13,9 @@ from engagement.research import services
 
 
 def _from_answer_rows(response_ids, names):
-    matrix = np.full((len(names), len(response_ids)), np.nan)
+    matrix = services._Numbers(len(names), len(response_ids))
     services._answer_rows_matrix(response_ids, range(len(response_ids)), names, matrix)
-    return matrix
+    return np.asarray(matrix)
 
 
 def _responses(make_participant, answer, count=4, version=1):
@@ -50,7 +50,7 @@ def test_responses_without_packed_values_are_read_from_the_answer_rows(app, make
         layout = _layout(ung18, 1)
         matrix = services._answer_matrix(ids, layout, layout)
         np.testing.assert_array_equal(matrix, _from_answer_rows(ids, layout))
-        assert np.isfinite(matrix[:, 1]).sum() > 40
+        assert np.isfinite(np.asarray(matrix)[:, 1]).sum() > 40
 
 
 def test_null_elements_in_the_packed_values_read_as_missing(app, make_participant, answer, ung18):
@@ -84,3 +84,19 @@ def test_values_packed_in_another_layout_are_read_from_the_answer_rows(app, make
         np.testing.assert_array_equal(
             services._answer_matrix(ids, other, other), _from_answer_rows(ids, other)
         )
+
+
+def test_the_matrix_is_held_narrow_but_every_number_stays_exact() -> None:
+    numbers = services._Numbers(3, 4)
+    numbers.put(
+        np.arange(3)[:, None], np.arange(4)[None, :], np.array([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]])
+    )
+    numbers.put(np.array([1]), np.array([2]), np.array([0.1]))  # no float32 is 0.1
+    numbers.put(np.array(1), np.array(3), np.array(2.0**40 + 1))
+    numbers.put(np.array([2, 2]), np.array([0, 1]), np.array([np.nan, 1e300]))
+    expected = np.array([[1, 2, 3, 4], [5, 6, 0.1, 2.0**40 + 1], [np.nan, 1e300, 11, 12]])
+    np.testing.assert_array_equal(np.asarray(numbers), expected)
+    for row in range(3):
+        np.testing.assert_array_equal(numbers[row], expected[row])
+    assert numbers[-2][2] == 0.1
+    assert numbers.narrow.dtype == np.float32 and numbers[0].dtype == np.float32  # exact as float32

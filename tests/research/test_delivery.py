@@ -16,7 +16,7 @@ from engagement.research.scan import IdentifiersFound
 from engagement.research.writers import InvalidDelivery, ReleaseExists, deliver, verify_checksums
 from tests.identities import synthetic_fnr
 
-from .helpers import COLUMNS, info, ung18
+from .helpers import COLUMNS, KEY, info, ung18
 
 
 def leftovers(store: Path) -> list[str]:
@@ -56,6 +56,24 @@ def test_a_failure_mid_write_leaves_no_release_and_no_partial_folder(tmp_path: P
     assert leftovers(tmp_path) == ["PDB9999"]
     # The same release can then be delivered once the cause is gone.
     assert deliver(tmp_path, [ung18(), big], info()).path.is_dir()
+
+
+def test_a_failure_in_the_dta_process_reaches_the_caller_and_leaves_nothing(tmp_path: Path) -> None:
+    # .dta stores 8 bytes per number, the CSV about 2: only the writer process exceeds the limit.
+    rows = 4000
+    columns = {
+        **{name: [values[i % 5] for i in range(rows)] for name, values in COLUMNS.items()},
+        KEY: list(range(1_000_000, 1_000_000 + rows)),
+    }
+    wide = ung18(columns)
+    with file_size_limit(150_000), pytest.raises(Exception) as caught:
+        deliver(tmp_path, [wide], info(), formats=["dta"], processes=True)
+    assert not isinstance(caught.value, ReleaseExists | InvalidDelivery | IdentifiersFound)
+    assert "Unable to write data" in str(caught.value)  # pyreadstat's own error, from the process
+    assert leftovers(tmp_path) == ["PDB9999"]
+    delivered = deliver(tmp_path, [wide], info(), formats=["dta"], processes=True)
+    assert (delivered.path / "PDB9999_UNG18_v1.dta").stat().st_size > 150_000
+    assert verify_checksums(delivered.path) == []
 
 
 def test_a_delivery_holding_a_fodselsnummer_is_refused_and_removed(tmp_path: Path) -> None:

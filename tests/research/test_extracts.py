@@ -18,10 +18,11 @@ from engagement import clock
 from engagement.consent import services as consent
 from engagement.extensions import db
 from engagement.questionnaires.models import Answer, Response
+from engagement.research import services
 from engagement.research.models import Pseudonym
 from engagement.research.pseudonyms import PSEUDONYM_MAX, PSEUDONYM_MIN
 from engagement.research.scan import find_identifiers
-from engagement.research.writers import verify_checksums
+from engagement.research.writers import verify_checksums, writer_process
 from engagement.withdrawal import services as withdrawal
 
 
@@ -67,9 +68,16 @@ def pseudonyms(app: Any, code: str) -> dict[uuid.UUID, int]:
         }
 
 
+@pytest.mark.parametrize("dta_process", [False, True], ids=["dta-in-a-thread", "dta-in-a-process"])
 def test_full_extract_reads_back_equal_to_the_database_in_every_format(
-    app, make_participant, answer, make_project, extract
+    app, make_participant, answer, make_project, extract, monkeypatch, dta_process
 ):
+    started: list[object] = []
+    if dta_process:  # as a large extract does: .dta written in a process started early
+        monkeypatch.setattr(services, "wants_process", lambda cells: True)
+        monkeypatch.setattr(
+            services, "writer_process", lambda: started.append(writer_process()) or started[-1]
+        )
     people = [make_participant(age=19), make_participant(age=20), make_participant(age=21)]
     answer(people[0])
     answer(people[1], XA40=999, XA86=99, XA10=[1, 2, 13], XA23_TEKST="noe annet")
@@ -80,6 +88,7 @@ def test_full_extract_reads_back_equal_to_the_database_in_every_format(
     delivered = extract(code, at=snapshot)
 
     folder = delivered.folder
+    assert len(started) == int(dta_process)
     assert delivered.rows == 3 and delivered.participants == 3
     assert verify_checksums(folder) == []
     assert find_identifiers(folder) == []

@@ -74,3 +74,44 @@ def test_a_number_across_the_scan_s_read_boundary_is_found(tmp_path: Path) -> No
     fnr = synthetic_fnr(date(2005, 8, 21))
     (tmp_path / "big.bin").write_bytes(b"\x01" * (2**22 - 5) + fnr.encode() + b"\x00" + b"2" * 12)
     assert [f.where for f in find_identifiers(tmp_path)] == [f"byte {2**22 - 5}"]
+
+
+def test_data_files_are_checked_through_their_dataset_in_memory(tmp_path: Path) -> None:
+    from engagement.research.dataset import Variable
+
+    eleven = synthetic_fnr(date(2006, 11, 30))
+    zero_led = synthetic_fnr(date(2006, 1, 5))
+    planted = ung18(
+        {
+            **COLUMNS,
+            "XA46": [7.5, float(eleven), None, -float(zero_led), 9.0],  # 10 digits without its zero
+            "VERSJON_UNG18_TBL1": ["UNG18_A", "UNG18_A", "2005-06-07", "UNG18_B", "UNG18_A"],
+        }
+    )
+    labelled = ung18()
+    labelled.variables = (*labelled.variables[:-1], Variable("XA61", f"Kontakt {eleven}"))
+    clean = ung18()
+    for name in ("a.csv", "b.sav", "c.dta"):
+        (tmp_path / name).write_text("no numbers here", encoding="utf-8")
+    found = find_identifiers(tmp_path, datasets={"a.csv": planted, "b.sav": labelled, "c.dta": clean})
+    assert {(f.path, f.kind, f.where) for f in found} == {
+        ("a.csv", "fodselsnummer", "column XA46 row 2"),
+        ("a.csv", "fodselsnummer", "column XA46 row 4"),
+        ("a.csv", "date", "column VERSJON_UNG18_TBL1 row 3"),
+        ("b.sav", "fodselsnummer", "variable XA61"),
+    }
+    texts = find_identifiers(
+        tmp_path, datasets=dict.fromkeys(("a.csv", "b.sav", "c.dta"), clean), texts=[eleven]
+    )
+    assert [f.kind for f in texts] == ["fodselsnummer"]
+
+
+def test_a_number_planted_in_a_numeric_column_refuses_the_delivery(tmp_path: Path) -> None:
+    from engagement.research.writers import deliver
+
+    fnr = synthetic_fnr(date(2005, 2, 28))
+    with pytest.raises(IdentifiersFound) as caught:
+        deliver(tmp_path, [ung18({**COLUMNS, "XA40": [172, None, -3, int(fnr), 160]})], info())
+    assert "fodselsnummer in PDB9999_UNG18_v1.csv at column XA40 row 4" in caught.value.detail
+    assert fnr not in caught.value.detail
+    assert [p.name for p in tmp_path.rglob("*")] == ["PDB9999"]

@@ -29,8 +29,8 @@ STEM = "PDB9999_UNG18_v1"
 NS = {"d": DDI_NAMESPACE}
 
 
-@pytest.fixture(scope="module")
-def delivery(tmp_path_factory: pytest.TempPathFactory) -> Delivery:
+@pytest.fixture(scope="module", params=[False, True], ids=["dta-in-a-thread", "dta-in-a-process"])
+def delivery(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Delivery:
     store = tmp_path_factory.mktemp("store")
     return deliver(
         store,
@@ -38,6 +38,7 @@ def delivery(tmp_path_factory: pytest.TempPathFactory) -> Delivery:
         info(),
         deletion_list=DeletionList(KEY, [7_777_777, 3_333_333, 7_777_777]),
         extra_files={"questionnaires/moba-ung18-1.0.0.json": b'{"resourceType": "Questionnaire"}'},
+        processes=request.param,
     )
 
 
