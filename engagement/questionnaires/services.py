@@ -445,12 +445,15 @@ def _store(response: Response, task: Task, rows: list[tuple[str, str, float | No
     service; elsewhere through the unit of work. The response itself stays out of the session: it is
     immutable and only returned to the caller."""
     if db.is_postgres:
-        items, variables, numbers, texts = (
-            (list(column) for column in zip(*rows, strict=True)) if rows else ([],) * 4
+        params = {f"r_{column.key}": getattr(response, column.key) for column in _RESPONSE.c}
+        # Both go as one text each, which the server parses: psycopg dumps lists element by element
+        # in Python, which cost more than the rest of the submission's writing.
+        params["r_export_values"] = _float_array_literal(response.export_values or [])
+        params["rows"] = json.dumps(
+            [{"item": i, "variable": v, "value_number": n, "value_text": t} for i, v, n, t in rows],
+            ensure_ascii=False,
         )
-        columns = {f"r_{column.key}": getattr(response, column.key) for column in _RESPONSE.c}
-        arrays = {"items": items, "variables": variables, "numbers": numbers, "texts": texts}
-        db.session.execute(_STORE_SUBMISSION, {**columns, **arrays})
+        db.session.execute(_STORE_SUBMISSION, params)
         # the task row was changed behind the session's back: forget what it holds of it
         db.session.expire(task)
         return
@@ -465,25 +468,35 @@ def _store(response: Response, task: Task, rows: list[tuple[str, str, float | No
     db.session.expunge(response)
 
 
+def _float_array_literal(values: list[float | None]) -> str:
+    """A PostgreSQL ``float8[]`` literal: ``repr`` is the shortest text that reads back as the same
+    double, and the server reads ``nan`` as NaN."""
+    return "{" + ",".join("NULL" if value is None else repr(value) for value in values) + "}"
+
+
 _RESPONSE = cast(sa.Table, Response.__table__)
 
 
 def _store_submission_statement() -> sa.Update:
-    """``WITH stored AS (INSERT INTO response ...), normalised AS (INSERT INTO answer ... FROM unnest(...))
-    UPDATE task ...``: one round trip, one plan, for the three writes of a submission."""
+    """``WITH stored AS (INSERT INTO response ...), normalised AS (INSERT INTO answer ... FROM
+    json_to_recordset(...)) UPDATE task ...``: one round trip, one plan, for the three writes of a submission."""
     answer, task = cast(sa.Table, Answer.__table__), cast(sa.Table, Task.__table__)
-    bound = {column.key: sa.bindparam(f"r_{column.key}", type_=column.type) for column in _RESPONSE.c}
+    bound: dict[str, Any] = {
+        column.key: sa.bindparam(f"r_{column.key}", type_=column.type) for column in _RESPONSE.c
+    }
+    bound["export_values"] = sa.cast(
+        sa.bindparam("r_export_values", type_=sa.Text()), postgresql.ARRAY(sa.Float())
+    )
     stored = sa.insert(_RESPONSE).values(bound).cte("stored")
-    text_array, float_array = postgresql.ARRAY(sa.Text()), postgresql.ARRAY(sa.Float())
     rows = (
-        sa.func.unnest(
-            sa.bindparam("items", type_=text_array),
-            sa.bindparam("variables", type_=text_array),
-            sa.bindparam("numbers", type_=float_array),
-            sa.bindparam("texts", type_=text_array),
+        sa.func.json_to_recordset(sa.cast(sa.bindparam("rows", type_=sa.Text()), postgresql.JSON()))
+        .table_valued(
+            sa.column("item", sa.Text()),
+            sa.column("variable", sa.Text()),
+            sa.column("value_number", sa.Float()),
+            sa.column("value_text", sa.Text()),
         )
-        .table_valued("item", "variable", "value_number", "value_text")
-        .render_derived("submitted")
+        .render_derived("submitted", with_types=True)
     )
     normalised = (
         sa.insert(answer)

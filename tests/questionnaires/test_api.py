@@ -202,6 +202,28 @@ def test_submission_is_stored_with_normalised_answers_and_closes_the_task(
     assert listed["status"] == "submitted" and listed["submitted_at"]
 
 
+def test_stored_answers_keep_every_character_and_number_exactly(
+    client, make_task, login_as, make_participant
+):
+    participant = make_participant()
+    task = make_task(participant)
+    text = '"å" \\\n—✓{1,2}NULL'  # at most 20 characters
+    answers = {**TINY_ANSWERS, "TT21_TEKST": text, "TT16": 6.5}
+    response = submit(client, login_as(participant), task, answers)
+    assert response.status_code == 201, response.get_json()
+    rows = {a.variable: a for a in db.session.scalars(sa.select(Answer))}
+    stored = db.session.scalars(sa.select(Response)).one()
+    assert rows["TT21_TEKST"].value_text == text and rows["TT16"].value_number == 6.5
+    layout = services.export_layout(services.definition_of(stored.questionnaire_version))
+    packed = dict(zip(layout, stored.export_values, strict=True))
+    assert packed["TT16"] == 6.5 and packed["TT15"] == TINY_ANSWERS["TT15"]
+    assert all(
+        (packed[v] == rows[v].value_number) or (rows[v].value_number is None and packed[v] != packed[v])
+        for v in rows
+        if v != "TT21_TEKST" and packed.get(v) is not None
+    )
+
+
 def test_the_same_submission_again_answers_200_with_the_stored_result(
     client, make_task, login_as, make_participant
 ):
