@@ -6,6 +6,8 @@ processes and hosts. Exceeding a limit answers 429 problem+json with ``Retry-Aft
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +26,10 @@ def participant_or_address() -> str:
     return f"p:{principal.subject}" if principal is not None else f"a:{get_remote_address()}"
 
 
-limiter = Limiter(key_func=client_address, default_limits=[], headers_enabled=True)
+# No X-RateLimit headers on every answer: they cost the store two more reads per limited request. A
+# refusal still says when to come back (Retry-After, from the breached window, read only then).
+log = logging.getLogger(__name__)
+limiter = Limiter(key_func=client_address, default_limits=[], headers_enabled=False)
 
 
 def auth_limit() -> Callable[[Any], Any]:
@@ -39,12 +44,23 @@ def submission_limit() -> Callable[[Any], Any]:
 
 def init_app(app: Flask) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATE_LIMIT_STORAGE"]
-    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    app.config["RATELIMIT_HEADERS_ENABLED"] = False
     app.config["RATELIMIT_SWALLOW_ERRORS"] = True  # a storage outage must not take the API down
     limiter.init_app(app)
 
     @app.after_request
     def _retry_after_on_429(response: Any) -> Any:
         if response.status_code == 429 and "Retry-After" not in response.headers:
-            response.headers["Retry-After"] = "60"
+            response.headers["Retry-After"] = str(_seconds_until_reset())
         return response
+
+
+def _seconds_until_reset() -> int:
+    """Seconds until the breached limit's window resets (60 when the store cannot tell)."""
+    try:
+        breached = limiter.current_limit
+        if breached is not None:
+            return max(1, int(breached.reset_at - time.time()))
+    except Exception:  # the store is down: a refusal must still answer
+        log.warning("rate-limit store unreadable; Retry-After 60", exc_info=True)
+    return 60

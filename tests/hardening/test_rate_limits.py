@@ -85,6 +85,17 @@ def test_submissions_are_limited_per_participant(client, low_limits, make_partic
     )
 
 
+def test_retry_after_is_the_time_left_in_the_breached_window(client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "RATE_LIMIT_AUTH", "2/hour")
+    address = _address()
+    for _ in range(2):
+        client.post("/auth/app/token", environ_base={"REMOTE_ADDR": address})
+    refused = client.post("/auth/app/token", environ_base={"REMOTE_ADDR": address})
+    problem(refused, 429, "too-many-requests")
+    assert 3500 < int(refused.headers["Retry-After"]) <= 3600  # not a fixed guess
+    assert "X-RateLimit-Remaining" not in refused.headers  # no store reads for informational headers
+
+
 def test_the_default_limits_are_those_documented(app):
     from engagement.config import SETTINGS
 
