@@ -537,21 +537,9 @@ def pack_export_values(
     return [numbers.get(variable, missing) for variable in export_layout(definition)]
 
 
-_UNNEST_ANSWERS = sa.text(
-    "INSERT INTO answer (response_id, item, variable, value_number, value_text) "
-    "SELECT :response_id, * FROM unnest("
-    "CAST(:items AS text[]), CAST(:variables AS text[]), CAST(:numbers AS float8[]), CAST(:texts AS text[]))"
-)
-
-
 def _insert_answers(response_id: uuid.UUID, rows: list[tuple[str, str, float | None, str | None]]) -> None:
-    """Insert the normalised answers of one response: on PostgreSQL one statement with arrays (one
-    round trip, one plan); elsewhere an executemany."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        items, variables, numbers, texts = (list(column) for column in zip(*rows, strict=True))
-        params = {"response_id": response_id, "items": items, "variables": variables}
-        db.session.execute(_UNNEST_ANSWERS, {**params, "numbers": numbers, "texts": texts})
-        return
+    """Insert the normalised answers of one response, one executemany (PostgreSQL stores them inside
+    :data:`_STORE_SUBMISSION`)."""
     db.session.execute(
         sa.insert(cast(sa.Table, Answer.__table__)),
         [
