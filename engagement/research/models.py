@@ -59,12 +59,15 @@ class Pseudonym(IdMixin, Base):
 
     __tablename__ = "research_pseudonym"
     __table_args__ = (
-        sa.UniqueConstraint("project_id", "participant_id"),
+        # participant first: it also serves the lookups by participant (withdrawal, data copy) and the
+        # participant foreign key, so no separate index on participant_id is needed; a project's
+        # pseudonyms are read through the (project_id, pseudonym) one
+        sa.UniqueConstraint("participant_id", "project_id"),
         sa.UniqueConstraint("project_id", "pseudonym"),
     )
 
     project_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("research_project.id"))
-    participant_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("participant.id"), index=True)
+    participant_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("participant.id"))
     pseudonym: so.Mapped[int] = so.mapped_column(sa.BigInteger)
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
 
@@ -100,6 +103,8 @@ class ExtractResponse(Base):
 
     ``response_id`` has no foreign key on purpose: a withdrawal with deletion removes the response,
     and this row must stay to say which project received it (and under which pseudonym) before.
+    Rows are read by extract (the primary key: what a project already has) and by pseudonym (whom a
+    withdrawal lists, the participant's data copy); never by response alone, so no index on it.
     """
 
     __tablename__ = "research_extract_response"
@@ -107,7 +112,7 @@ class ExtractResponse(Base):
     extract_id: so.Mapped[uuid.UUID] = so.mapped_column(
         sa.ForeignKey("research_extract.id"), primary_key=True
     )
-    response_id: so.Mapped[uuid.UUID] = so.mapped_column(primary_key=True, index=True)
+    response_id: so.Mapped[uuid.UUID] = so.mapped_column(primary_key=True)
     pseudonym_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("research_pseudonym.id"), index=True)
 
 
