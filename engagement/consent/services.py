@@ -36,6 +36,7 @@ from engagement.consent.models import (
     ConsentDocument,
     ConsentWithdrawal,
 )
+from engagement.db import bulk_objects
 from engagement.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from engagement.extensions import db
 from engagement.participants.models import Participant
@@ -321,6 +322,7 @@ def standings(
     return _standings(at, None if participant_ids is None else list(participant_ids))
 
 
+@bulk_objects()
 def _standings(
     at: datetime, participant_ids: Collection[uuid.UUID] | sa.Select[uuid.UUID] | None
 ) -> dict[uuid.UUID, Standing]:
@@ -738,6 +740,7 @@ class ExportFilter:
         return then.scope not in (NO_NEW_DATA, DELETE_DATA)
 
 
+@bulk_objects()
 def export_filter(
     purposes: Collection[str], at: datetime, participant_ids: Collection[uuid.UUID] | None = None
 ) -> ExportFilter:

@@ -28,6 +28,7 @@ from flask import current_app
 from engagement import audit, clock
 from engagement.auth.models import StaffUser
 from engagement.consent import services as consent
+from engagement.db import bulk_objects
 from engagement.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engagement.extensions import db
 from engagement.participants.models import Participant
@@ -271,6 +272,7 @@ def data_store() -> Path:
     return Path(current_app.config["DATA_STORE_DIR"])
 
 
+@bulk_objects()
 def run_extract(
     project: ResearchProject,
     kind: str,
