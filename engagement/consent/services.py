@@ -340,9 +340,12 @@ def _standings(
             per_submission = per_submission.where(db.among(ConsentDecision.participant_id, participant_ids))
             withdrawn = withdrawn.where(db.among(ConsentWithdrawal.participant_id, participant_ids))
     ranked = per_submission.subquery()
-    latest = sa.select(
-        ranked.c.participant_id, ranked.c.document_id, ranked.c.decided_at, ranked.c.packed
-    ).where(ranked.c.latest == 1)
+    decided_at: Any = ranked.c.decided_at
+    if db.is_postgres:  # already aware: skip converting each time to UTC in Python (compared, not shown)
+        decided_at = sa.type_coerce(decided_at, sa.DateTime(timezone=True))
+    latest = sa.select(ranked.c.participant_id, ranked.c.document_id, decided_at, ranked.c.packed).where(
+        ranked.c.latest == 1
+    )
     connection = db.session.connection()
     rows = connection.execute(latest).all()
     documents = _terms({document_id for _, document_id, _, _ in rows})
