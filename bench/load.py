@@ -26,11 +26,9 @@ ones), and the ratios to the baseline (rate step/baseline, p50 and p99 step/base
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -43,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from submissions import _admin, _free_port, start_gunicorn, ung18_answers  # noqa: E402
+from submissions import _admin, _free_port, server_env, start_gunicorn, ung18_answers  # noqa: E402
 
 DATABASE = "engagement_bench_load"
 CLIENT_ID = "moba-app"
@@ -251,22 +249,8 @@ def main() -> None:
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
 
-    from engagement.security import generate_signing_key
-
-    scratch = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    key_file = scratch / "signing-key.json"
-    key_file.write_text(json.dumps(generate_signing_key().as_dict(private=True)))
     port = _free_port()
-    env = {
-        **os.environ,
-        "ENGAGEMENT_ENV": "development",
-        "ENGAGEMENT_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}",
-        "ENGAGEMENT_TOKEN_SIGNING_KEY": str(key_file),
-        "ENGAGEMENT_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "ENGAGEMENT_LOG_LEVEL": "WARNING",
-        "ENGAGEMENT_DB_POOL_SIZE": str(args.threads + 1),
-        "ENGAGEMENT_TRUSTED_PROXIES": "1",
-    }
+    env = server_env(DATABASE, port, args.threads, ENGAGEMENT_TRUSTED_PROXIES="1")
     _admin(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
     _admin(f"CREATE DATABASE {DATABASE}")
     server = None

@@ -101,6 +101,26 @@ def start_gunicorn(
     return server, base
 
 
+def server_env(database: str, port: int, threads: int, **settings: str) -> dict[str, str]:
+    """The environment of a benchmarked server: development settings on ``database``, a fresh signing
+    key, quiet logs, a pool per gunicorn thread, and any further ``ENGAGEMENT_*`` ``settings``."""
+    sys.path.insert(0, str(ROOT))
+    from engagement.security import generate_signing_key
+
+    key_file = Path(tempfile.mkdtemp(prefix="bench-")) / "signing-key.json"
+    key_file.write_text(json.dumps(generate_signing_key().as_dict(private=True)))
+    return {
+        **os.environ,
+        "ENGAGEMENT_ENV": "development",
+        "ENGAGEMENT_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
+        "ENGAGEMENT_TOKEN_SIGNING_KEY": str(key_file),
+        "ENGAGEMENT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "ENGAGEMENT_LOG_LEVEL": "WARNING",
+        "ENGAGEMENT_DB_POOL_SIZE": str(threads + 1),
+        **settings,
+    }
+
+
 def _default_limit_storage() -> str:
     try:
         with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
@@ -349,23 +369,8 @@ def main() -> None:
     args = parser.parse_args()
     storage = args.rate_limit_storage or _default_limit_storage()
 
-    sys.path.insert(0, str(ROOT))
-    from engagement.security import generate_signing_key
-
-    scratch = Path(tempfile.mkdtemp(prefix="bench-submissions-"))
-    key_file = scratch / "signing-key.json"
-    key_file.write_text(json.dumps(generate_signing_key().as_dict(private=True)))
     port = _free_port()
-    env = {
-        **os.environ,
-        "ENGAGEMENT_ENV": "development",
-        "ENGAGEMENT_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}",
-        "ENGAGEMENT_TOKEN_SIGNING_KEY": str(key_file),
-        "ENGAGEMENT_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "ENGAGEMENT_LOG_LEVEL": "WARNING",
-        "ENGAGEMENT_DB_POOL_SIZE": str(args.threads + 1),
-        "ENGAGEMENT_RATE_LIMIT_STORAGE": storage,
-    }
+    env = server_env(DATABASE, port, args.threads, ENGAGEMENT_RATE_LIMIT_STORAGE=storage)
     _admin(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
     _admin(f"CREATE DATABASE {DATABASE}")
     server = None
