@@ -217,11 +217,19 @@ def current_document(at: datetime, key: str | None = None) -> ConsentDocument:
     return document
 
 
-def _latest_version(key: str, at: datetime, *, major_only: bool = False) -> ConsentDocument | None:
-    query = sa.select(ConsentDocument).where(ConsentDocument.key == key, ConsentDocument.published_at <= at)
+def _newest(key: Any, at: Any, *columns: Any, major_only: bool = False) -> sa.Select[Any]:
+    """The newest version of document ``key`` published by ``at`` (of the major ones, ``major_only``)."""
+    query = sa.select(*(columns or (ConsentDocument,))).where(
+        ConsentDocument.key == key, ConsentDocument.published_at <= at
+    )
     if major_only:
         query = query.where(ConsentDocument.change_class == "major")
-    return db.session.scalar(query.order_by(ConsentDocument.version.desc()).limit(1))
+    return query.order_by(ConsentDocument.version.desc()).limit(1)
+
+
+def _latest_version(key: str, at: datetime, *, major_only: bool = False) -> ConsentDocument | None:
+    document: ConsentDocument | None = db.session.scalar(_newest(key, at, major_only=major_only))
+    return document
 
 
 # --- age -------------------------------------------------------------------------------------------
@@ -289,7 +297,9 @@ class Standing:
             self.scope, self.withdrawn_at = scope, withdrawn_at
 
 
-def _latest_decisions(at: datetime, *aggregates: sa.ColumnElement[Any]) -> sa.Select[Any]:
+def _latest_decisions(
+    at: datetime | sa.BindParameter[datetime], *aggregates: sa.ColumnElement[Any]
+) -> sa.Select[Any]:
     """One row per participant and submission made by ``at``: ``participant_id``, ``document_id``,
     ``decided_at``, the given aggregates over its decision rows, and ``latest`` (1 on the participant's
     latest submission). Callers restrict it with ``where`` and keep ``latest == 1`` outside it.
@@ -322,13 +332,29 @@ def standings(
     return _standings(at, None if participant_ids is None else list(participant_ids))
 
 
+# One submission's decisions as "purpose=decision,...": the string is the key under which equal
+# answers are parsed once (:func:`_decisions`).
+_PACKED = sa.func.aggregate_strings(ConsentDecision.purpose + "=" + ConsentDecision.decision, ",").label(
+    "packed"
+)
+
+
+def _decisions(packed: str) -> dict[str, str]:
+    """The decision per purpose of :data:`_PACKED`. Two submissions made at the same instant arrive
+    together: a "no" in either holds (as in :func:`reachable_query`)."""
+    by_purpose: dict[str, str] = {}
+    for pair in packed.split(","):
+        code, decision = pair.split("=", 1)
+        by_purpose[code] = min(decision, by_purpose.get(code, decision))
+    return by_purpose
+
+
 @bulk_objects()
 def _standings(
     at: datetime, participant_ids: Collection[uuid.UUID] | sa.Select[uuid.UUID] | None
 ) -> dict[uuid.UUID, Standing]:
     """:func:`standings` of a list of participants or of those a query selects."""
-    packed = sa.func.aggregate_strings(ConsentDecision.purpose + "=" + ConsentDecision.decision, ",")
-    per_submission = _latest_decisions(at, packed.label("packed"))
+    per_submission = _latest_decisions(at, _PACKED)
     withdrawn = sa.select(
         ConsentWithdrawal.participant_id, ConsentWithdrawal.scope, ConsentWithdrawal.withdrawn_at
     ).where(ConsentWithdrawal.withdrawn_at <= at)
@@ -352,14 +378,10 @@ def _standings(
     # The same answers parsed once and shared (most people answer alike; a standing is only read).
     parsed: dict[str, dict[str, str]] = {}
     result: dict[uuid.UUID, Standing] = {}
-    for participant_id, document_id, decided_at, packed_decisions in rows:
-        by_purpose = parsed.get(packed_decisions)
+    for participant_id, document_id, decided_at, packed in rows:
+        by_purpose = parsed.get(packed)
         if by_purpose is None:
-            by_purpose = parsed[packed_decisions] = {}
-            for pair in packed_decisions.split(","):
-                code, decision = pair.split("=", 1)
-                # two submissions at the same instant: a "no" in either holds (as in reachable_query)
-                by_purpose[code] = min(decision, by_purpose.get(code, decision))
+            by_purpose = parsed[packed] = _decisions(packed)
         result[participant_id] = Standing(documents[document_id], decided_at, by_purpose)
     for participant_id, scope, withdrawn_at in connection.execute(withdrawn).all():
         result.setdefault(participant_id, Standing()).withdrew(scope, withdrawn_at)
@@ -374,63 +396,51 @@ def standing(participant_id: uuid.UUID, at: datetime) -> Standing:
 _P: sa.BindParameter[uuid.UUID] = sa.bindparam("participant_id")
 _AT: sa.BindParameter[datetime] = sa.bindparam("at")
 _KEY: sa.BindParameter[str] = sa.bindparam("key")
-# One participant's ledger and the newest major version, in one round trip (a submission asks this
-# on every request): their latest decision's rows, the withdrawals made by ``at``, and the id of the
-# newest major version of the current document published by ``at``, as (kind, document, time, code,
-# decision) rows. The same facts :func:`standings` reads in bulk.
-_ONE_STANDING: sa.CompoundSelect[Any] = sa.union_all(
-    sa.select(
-        sa.literal_column("'decision'").label("kind"),
-        ConsentDecision.document_id,
-        ConsentDecision.decided_at,
-        ConsentDecision.purpose,
-        ConsentDecision.decision,
-    ).where(
-        ConsentDecision.participant_id == _P,
-        ConsentDecision.decided_at
-        == sa.select(sa.func.max(ConsentDecision.decided_at))
-        .where(ConsentDecision.participant_id == _P, ConsentDecision.decided_at <= _AT)
-        .scalar_subquery(),
-    ),
-    sa.select(
-        sa.literal_column("'withdrawal'"),
-        sa.null(),
-        ConsentWithdrawal.withdrawn_at,
-        ConsentWithdrawal.scope,
-        sa.null(),
-    ).where(ConsentWithdrawal.participant_id == _P, ConsentWithdrawal.withdrawn_at <= _AT),
-    sa.select(
-        sa.literal_column("'major'"),
-        sa.select(ConsentDocument.id)
-        .where(
-            ConsentDocument.key == _KEY,
-            ConsentDocument.change_class == "major",
-            ConsentDocument.published_at <= _AT,
-        )
-        .order_by(ConsentDocument.version.desc())
-        .limit(1)
-        .scalar_subquery(),
-        sa.null(),
-        sa.null(),
-        sa.null(),
-    ),
-)
+
+
+def _one_standing() -> sa.CompoundSelect[Any]:
+    """One participant's ledger and the newest major version, in one round trip (a submission asks
+    this on every request), as (kind, document, time, packed decisions or withdrawal scope) rows: the
+    latest submission as :func:`standings` reads it, the withdrawals made by ``at``, and the id of the
+    newest major version of the current document published by ``at``."""
+    ranked = _latest_decisions(_AT, _PACKED).where(ConsentDecision.participant_id == _P).subquery()
+    return sa.union_all(
+        sa.select(
+            sa.literal_column("'decision'").label("kind"),
+            ranked.c.document_id,
+            ranked.c.decided_at,
+            ranked.c.packed,
+        ).where(ranked.c.latest == 1),
+        sa.select(
+            sa.literal_column("'withdrawal'"),
+            sa.null(),
+            ConsentWithdrawal.withdrawn_at,
+            ConsentWithdrawal.scope,
+        ).where(ConsentWithdrawal.participant_id == _P, ConsentWithdrawal.withdrawn_at <= _AT),
+        sa.select(
+            sa.literal_column("'major'"),
+            _newest(_KEY, _AT, ConsentDocument.id, major_only=True).scalar_subquery(),
+            sa.null(),
+            sa.null(),
+        ),
+    )
+
+
+_ONE_STANDING = _one_standing()
 
 
 def _standing_and_documents(participant_id: uuid.UUID, at: datetime) -> tuple[Standing, _Documents]:
     """One participant's :class:`Standing` and the :class:`_Documents` at ``at``, in one round trip."""
     key = document_key()
     rows = db.session.execute(_ONE_STANDING, {"participant_id": participant_id, "at": at, "key": key}).all()
-    terms = _terms({document_id for kind, document_id, *_ in rows if document_id is not None})
+    terms = _terms({document_id for _, document_id, _, _ in rows if document_id is not None})
     now, major = Standing(), None
     withdrawals = []
-    for kind, document_id, when, code, decision in rows:
+    for kind, document_id, when, text in rows:
         if kind == "decision":
-            now.document, now.decided_at = terms[document_id], when
-            # two submissions at the same instant: a "no" in either holds (as in standings)
-            now.by_purpose[code] = min(decision, now.by_purpose.get(code, decision))
+            now = Standing(terms[document_id], when, _decisions(text))
         elif kind == "withdrawal":
-            withdrawals.append((code, when))
+            withdrawals.append((text, when))
         elif document_id is not None:
             major = terms[document_id].version
     for scope, withdrawn_at in withdrawals:  # after the decision: only those made since it count
