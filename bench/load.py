@@ -29,7 +29,6 @@ import argparse
 import os
 import statistics
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
@@ -41,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from submissions import _admin, _free_port, server_env, start_gunicorn, ung18_answers  # noqa: E402
+from submissions import _admin, _free_port, in_threads, server_env, start_gunicorn, ung18_answers  # noqa: E402
 
 DATABASE = "engagement_bench_load"
 CLIENT_ID = "moba-app"
@@ -113,31 +112,7 @@ def seed(app: Any, count: int, start: int) -> list[Phone]:
 
 def run_phase(base: str, phones: list[Phone], clients: int, step: Any) -> dict[str, Any]:
     """``step(session, base, phone)`` -> list of (status, seconds) for each phone, ``clients`` at a time."""
-    import requests
-
-    results: list[tuple[int, float]] = []
-    lock = threading.Lock()
-    cursor = iter(phones)
-
-    def worker() -> None:
-        session = requests.Session()
-        while True:
-            with lock:
-                phone = next(cursor, None)
-            if phone is None:
-                break
-            outcome = step(session, base, phone)
-            with lock:
-                results.extend(outcome)
-        session.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
+    wall, results = in_threads(phones, clients, lambda session, phone: step(session, base, phone))
     latencies = sorted(seconds for _, seconds in results)
     return {
         "rate": len(results) / wall,

@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -271,6 +272,38 @@ class CpuMeter:
         }
 
 
+def in_threads(
+    items: list[Any], clients: int, work: Callable[[Any, Any], list[tuple[int, float]]]
+) -> tuple[float, list[tuple[int, float]]]:
+    """``work(session, item)`` for every item from ``clients`` threads, each with its own keep-alive
+    ``requests`` session; the wall time and every (status, seconds) the work returned."""
+    import requests
+
+    results: list[tuple[int, float]] = []
+    lock = threading.Lock()
+    cursor = iter(items)
+
+    def worker() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                item = next(cursor, None)
+            if item is None:
+                break
+            outcome = work(session, item)
+            with lock:
+                results.extend(outcome)
+        session.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, results
+
+
 def drive(
     base: str,
     jobs: list[tuple[str, str, dict[str, str], bytes | None]],
@@ -279,41 +312,22 @@ def drive(
 ) -> dict[str, Any]:
     """Run ``jobs`` (method, path, headers, body) from ``clients`` threads; rate, latencies, statuses
     and, with a ``meter``, CPU milliseconds per request by side."""
-    import requests
 
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
-    cursor = iter(jobs)
+    def one(session: Any, job: tuple[str, str, dict[str, str], bytes | None]) -> list[tuple[int, float]]:
+        method, path, headers, body = job
+        started = time.perf_counter()
+        response = session.request(method, base + path, headers=headers, data=body, timeout=30)
+        return [(response.status_code, time.perf_counter() - started)]
 
-    def worker() -> None:
-        session = requests.Session()
-        while True:
-            with lock:
-                job = next(cursor, None)
-            if job is None:
-                break
-            method, path, headers, body = job
-            started = time.perf_counter()
-            response = session.request(method, base + path, headers=headers, data=body, timeout=30)
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-        session.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
     before = meter.snapshot() if meter else {}
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
+    wall, results = in_threads(jobs, clients, one)
     after = meter.snapshot() if meter else {}
+    statuses: dict[int, int] = {}
+    for status, _ in results:
+        statuses[status] = statuses.get(status, 0) + 1
     return {
         "wall": wall,
-        "latencies": latencies,
+        "latencies": [seconds for _, seconds in results],
         "statuses": statuses,
         "cpu": {side: after[side] - before[side] for side in after},
     }
