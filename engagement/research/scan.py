@@ -2,7 +2,9 @@
 
 Every file is searched byte by byte for an 11-digit run that passes the fødselsnummer mod-11 check
 (including the rule for numbers issued from 2032, and D-, H- and synthetic numbers, which all pass the
-same check). Parquet files, being compressed, are read back instead: text cells are searched the same
+same check), whatever stands next to it, except digits of a checksum or identifier: a run of 32 or more
+hexadecimal characters holding a letter (SHA-256 sums hold 11 digits in a row that pass the check in
+about one digest in 650) or a UUID. Parquet files, being compressed, are read back instead: text cells are searched the same
 way, and whole numbers are checked as 11-digit numbers, and as 10-digit ones with the leading zero a
 numeric column drops (except in key columns, whose pseudonyms are 10-digit by design and below any
 number a zero-led fødselsnummer can become beyond 2,147,483,647). Data files (CSV and Parquet) must also
@@ -119,13 +121,14 @@ def refuse_identifiers(
 def _scan_bytes(path: Path, relative: str, *, dates: bool) -> list[Finding]:
     found: list[Finding] = []
     for base, piece in _pieces(path):
-        # Digits become "0", date separators stay, everything else becomes "x": plain substring
-        # searches (C speed) then find every run of exactly 11 digits and every date shape.
-        shape = b"x" + piece.translate(_SHAPES) + b"x"
+        # Digits become "0" and everything else "x": plain substring searches (C speed) then find
+        # every run of exactly 11 digits. Dates keep their separators in a second shape.
+        shape = b"x" + piece.translate(_DIGITS) + b"x"
         for start in _occurrences(shape, b"x" + b"0" * 11 + b"x"):
-            if passes_mod11(piece[start : start + 11].decode()):
+            if passes_mod11(piece[start : start + 11].decode()) and not _in_checksum(piece, start):
                 found.append(Finding(relative, "fodselsnummer", f"byte {base + start}"))
         if dates:
+            shape = b"x" + piece.translate(_DATES) + b"x"
             for pattern in (b"x0000-00-00x", b"x00.00.0000x"):
                 for start in _occurrences(shape, pattern):
                     if _DATE.fullmatch(piece, start, start + 10):
@@ -133,7 +136,27 @@ def _scan_bytes(path: Path, relative: str, *, dates: bool) -> list[Finding]:
     return found
 
 
-_SHAPES = bytes(0x30 if 0x30 <= b <= 0x39 else b if b in b"-." else 0x78 for b in range(256))
+_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256))
+_DATES = bytes(0x30 if 0x30 <= b <= 0x39 else b if b in b"-." else 0x78 for b in range(256))
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_UUID = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _in_checksum(piece: bytes, start: int) -> bool:
+    """True if the 11 digits at ``start`` are part of a hexadecimal checksum or a UUID."""
+    low, high = start, start + 11
+    while low > 0 and piece[low - 1] in _HEX:
+        low -= 1
+    while high < len(piece) and piece[high] in _HEX:
+        high += 1
+    if high - low >= 32 and any(piece[i] not in _DIGIT_BYTES for i in range(low, high)):
+        return True
+    window = piece[max(0, start - 25) : start + 36]
+    offset = max(0, start - 25)
+    return any(m.start() + offset <= start and start + 11 <= m.end() + offset for m in _UUID.finditer(window))
+
+
+_DIGIT_BYTES = frozenset(b"0123456789")
 
 
 def _occurrences(haystack: bytes, needle: bytes) -> Iterator[int]:
@@ -145,7 +168,8 @@ def _occurrences(haystack: bytes, needle: bytes) -> Iterator[int]:
 
 
 def _pieces(path: Path, size: int = 1 << 22) -> Iterator[tuple[int, bytes]]:
-    """The file in pieces that never split a run of digits (or a date), with each piece's offset."""
+    """The file in pieces that never split a run of digits, a date, a checksum or a UUID, with each
+    piece's offset."""
     base = 0
     carry = b""
     with path.open("rb") as handle:
@@ -160,10 +184,14 @@ def _pieces(path: Path, size: int = 1 << 22) -> Iterator[tuple[int, bytes]]:
 
 
 def _trailing_digits(buffer: bytes) -> int:
+    """How many bytes at the end could belong to a number, a date, a checksum or a UUID."""
     count = 0
-    while count < len(buffer) and buffer[-1 - count] in b"0123456789-.":
+    while count < len(buffer) and buffer[-1 - count] in _CARRIED:
         count += 1
     return count
+
+
+_CARRIED = frozenset(b"0123456789abcdefABCDEF-.")
 
 
 def _scan_parquet(path: Path, relative: str) -> list[Finding]:

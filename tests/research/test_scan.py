@@ -34,6 +34,30 @@ def test_a_number_in_any_text_file_is_found_without_showing_it(tmp_path: Path) -
     assert fnr not in str(caught.value.detail)
 
 
+def test_a_number_is_found_whatever_punctuation_stands_next_to_it(tmp_path: Path) -> None:
+    fnr = synthetic_fnr(date(2006, 4, 17))
+    (tmp_path / "a.txt").write_text(f"Nummer {fnr}.\nid-{fnr}-x\n({fnr})\n", encoding="utf-8")
+    assert [f.where for f in find_identifiers(tmp_path)] == ["byte 7", "byte 23", "byte 38"]
+
+
+def test_digits_inside_a_checksum_or_a_uuid_are_not_a_number_but_beside_one_they_are(tmp_path: Path) -> None:
+    fnr = synthetic_fnr(date(2005, 9, 3))
+    digest = f"{'ab' * 20}{fnr}{'c' * 13}"
+    assert len(digest) == 64
+    uuid = f"1b4e28ba-2fa1-41d2-883f-{fnr}e"
+    (tmp_path / "SHA256SUMS").write_text(f"{digest}  PDB9999_UNG18_v1.sav\n", encoding="utf-8")
+    (tmp_path / "manifest.json").write_text(
+        f'{{"id": "{uuid}", "DIGEST": "{digest.upper()}"}}', encoding="utf-8"
+    )
+    assert find_identifiers(tmp_path) == []
+    (tmp_path / "notes.txt").write_text(f"{'ab' * 5}{fnr}cd {fnr}\n{fnr}-1b4e28ba\n", encoding="utf-8")
+    assert [(f.path, f.where) for f in find_identifiers(tmp_path)] == [
+        ("notes.txt", "byte 10"),
+        ("notes.txt", "byte 24"),
+        ("notes.txt", "byte 36"),
+    ]
+
+
 def test_numbers_in_parquet_columns_are_found_even_without_their_leading_zero(tmp_path: Path) -> None:
     eleven = synthetic_fnr(date(2006, 11, 30))
     zero_led = synthetic_fnr(date(2006, 1, 5))
