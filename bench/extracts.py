@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import resource
 import shutil
 import tempfile
@@ -345,6 +346,29 @@ def prepare_postgres(url: str, rows: int, items: int, store: str, projects: int)
         db.session.commit()
 
 
+def _postgres_cpu() -> float:
+    """User + system CPU seconds of every PostgreSQL process on this machine so far (Linux ``/proc``):
+    backends, WAL writer, checkpointer and the rest, all of which an extract can keep busy."""
+    from submissions import _cpu_seconds
+
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().split(" ", 2)[1] == "(postgres)":
+                total += _cpu_seconds(int(stat.parent.name))
+        except (OSError, IndexError):
+            continue
+    return total
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process (every thread) and of its finished children (the writer process)."""
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
+
+
 def run_postgres_extract(url: str, code: str, store: str, dta_process: str = "auto") -> dict[str, float]:
     """One full extract, timed end to end (and the file writing alone), in this child process."""
     from engagement.extensions import db
@@ -371,14 +395,18 @@ def run_postgres_extract(url: str, code: str, store: str, dta_process: str = "au
     app = _bench_app(url, store)
     with app.app_context():
         project = services.get_project(code)
+        cpu, server = _own_cpu(), _postgres_cpu()
         start = time.perf_counter()
         written = services.run_extract(project, services.FULL)
         db.session.commit()
         total = time.perf_counter() - start
+        cpu, server = _own_cpu() - cpu, _postgres_cpu() - server
         size = sum(f["bytes"] for f in written.files)
         parquet = str(Path(store) / project.folder / written.release / f"{code}_BENCH_v1.parquet")
     return {
         "total": total,
+        "cpu": cpu,
+        "server_cpu": server,
         "write": spent["write"],
         "answers": spent["answers"],
         "consent": spent["consent"],
@@ -413,7 +441,9 @@ def run_postgres_baseline(parquet: str, out: str) -> dict[str, float]:
             )
         )
     table = table.replace_schema_metadata(None)
-    return write_from_memory(table, variables, out)
+    cpu = _own_cpu()
+    result = write_from_memory(table, variables, out)
+    return {**result, "cpu": _own_cpu() - cpu}
 
 
 def main_postgres(args: argparse.Namespace) -> None:
@@ -466,6 +496,14 @@ def main_postgres(args: argparse.Namespace) -> None:
         f"{extract['bytes'] / 1e6:.1f} MB written"
     )
     print(f"time ratio extract/baseline: {extract['total'] / baseline['total']:.2f} (target <= 1.5)")
+    cpus = os.cpu_count() or 1
+    spent = extract["cpu"] + extract["server_cpu"]
+    print(
+        f"CPU of that extract: its process {extract['cpu']:.2f} s (every thread, and the writer process if any)"
+        f" + PostgreSQL {extract['server_cpu']:.2f} s = {spent:.2f} s; the baseline's {baseline['cpu']:.2f} s."
+        f" On {cpus} CPUs no schedule of that work takes less than {spent / cpus:.2f} s,"
+        f" a ratio of {spent / cpus / baseline['total']:.2f}"
+    )
     print(
         f"peak memory of the extract (its process + the writer process, summed): {max(e['peak_mb'] for e in extracts):.0f} MB"
         f" (target <= 1024 MB; the .dta writer process: {max(e['child_mb'] for e in extracts):.0f} MB, 0 if none)"

@@ -14,8 +14,8 @@ data the project must delete, then records what it delivered, response by respon
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -49,6 +49,7 @@ from engagement.research.models import (
 from engagement.research.pseudonyms import allocate_pseudonyms
 from engagement.research.writers import (
     DeletionList,
+    Delivery,
     DeliveryInfo,
     deliver,
     wants_process,
@@ -356,8 +357,6 @@ def _run_extract(
     db.session.add(extract)
     db.session.flush()  # the release is reserved (unique per project) before anything is written
 
-    datasets, definitions = _datasets(project, versions, rows, pseudonyms)
-    key = rv.key_name(project.code)
     info = DeliveryInfo(
         project=project.code,
         release=release,
@@ -373,30 +372,47 @@ def _run_extract(
         created_at=at,
         title=project.title,
     )
-    extra = {fhir.file_name(d): _json_bytes(fhir.questionnaire(d)) for d in definitions}
-    extra["README.md"] = README.encode()
-    db.session.flush()
+    deletion_list = DeletionList(rv.key_name(project.code), [n for _, n in deletions]) if deletions else None
+    folder, extract_id, project_id = project.folder, extract.id, project.id
 
     def record(raw: Any) -> None:
         """The new pseudonyms and the ledger of what is delivered, under them."""
-        _store_pseudonyms(raw, project.id, drawn, at)
-        _record_delivered(raw, extract.id, project.id, rows)
+        _store_pseudonyms(raw, project_id, drawn, at)
+        _record_delivered(raw, extract_id, project_id, rows)
 
-    raw = _driver() if db.is_postgres else None
-    if raw is None:
-        record(None)
-    # PostgreSQL: recorded by the server while the files are written (the session is not used
-    # meanwhile); the release is renamed into position only once that has succeeded.
-    delivery = deliver(
-        store or data_store(),
-        datasets,
-        info,
-        folder=project.folder,
-        deletion_list=DeletionList(key, [number for _, number in deletions]) if deletions else None,
-        extra_files=extra,
-        alongside=(lambda: record(raw)) if raw is not None else None,
-        processes=writer if writer is not None else False,
-    )
+    def write(reader: sa.Connection, alongside: Callable[[], None] | None) -> Delivery:
+        datasets, definitions = _datasets(project, versions, rows, pseudonyms, reader)
+        extra = {fhir.file_name(d): _json_bytes(fhir.questionnaire(d)) for d in definitions}
+        extra["README.md"] = README.encode()
+        return deliver(
+            store or data_store(),
+            datasets,
+            info,
+            folder=folder,
+            deletion_list=deletion_list,
+            extra_files=extra,
+            alongside=alongside,
+            processes=writer if writer is not None else False,
+        )
+
+    reader = _own_reader()
+    if reader is None:  # SQLite, or a session bound to an outer connection: one step after the other
+        record(_driver() if db.is_postgres else None)
+        delivery = write(db.session.connection(), None)
+    else:
+        # PostgreSQL: the server records the pseudonyms and the ledger through the session's connection
+        # while the answers are read on a connection of their own and the files are written; the
+        # session is not used meanwhile, and the release is renamed into position only once the
+        # recording has succeeded.
+        for version in versions:
+            questionnaires.definition_of(version)  # loaded now, not lazily through the lent connection
+        recording = ThreadPoolExecutor(1, thread_name_prefix="extract-record")
+        try:
+            recorded = recording.submit(record, _driver())
+            with reader:
+                delivery = write(reader, recorded.result)
+        finally:
+            recording.shutdown(wait=True)  # whatever happened, the session's connection is free again
     extract.files = [{"path": f.path, "bytes": f.bytes, "sha256": f.sha256} for f in delivery.files]
     extract.manifest = delivery.manifest
     if deletions:
@@ -424,6 +440,16 @@ def _run_extract(
         },
     )
     return extract
+
+
+def _own_reader() -> sa.Connection | None:
+    """A connection of its own through which to read the answers while the session's connection
+    records (PostgreSQL with the session bound to the engine); None where the session's transaction
+    is the only view of the data: SQLite, or a session bound to an outer connection (as in tests)."""
+    if not db.is_postgres:
+        return None
+    bind = db.session.get_bind()
+    return bind.connect() if isinstance(bind, sa.Engine) else None
 
 
 def _json_bytes(data: Mapping[str, Any]) -> bytes:
@@ -509,9 +535,11 @@ def _datasets(
     versions: Sequence[QuestionnaireVersion],
     rows: Sequence[_Row],
     pseudonyms: Mapping[uuid.UUID, int],
+    reader: sa.Connection,
 ) -> tuple[list[Dataset], list[dict[str, Any]]]:
     """One dataset per version with rows (or, with none at all, each version's empty table), then one
-    harmonised dataset per questionnaire delivered in more than one version."""
+    harmonised dataset per questionnaire delivered in more than one version; the answers are read
+    through ``reader`` alone."""
     by_version: dict[uuid.UUID, list[_Row]] = {}
     for row in rows:
         by_version.setdefault(row.version_id, []).append(row)
@@ -525,7 +553,7 @@ def _datasets(
         version_rows = sorted(by_version.get(version.id, []), key=lambda r: pseudonyms[r.participant_id])
         fixed = rv.fixed_variables(definition, project.code)
         columns = rv.item_columns(definition)
-        values = _version_values(definition, fixed, columns, version_rows, pseudonyms)
+        values = _version_values(definition, fixed, columns, version_rows, pseudonyms, reader)
         datasets.append(
             Dataset(
                 rv.dataset_name(version.key, version.version),
@@ -549,6 +577,7 @@ def _version_values(
     columns: Sequence[rv.Column],
     rows: Sequence[_Row],
     pseudonyms: Mapping[uuid.UUID, int],
+    reader: sa.Connection,
 ) -> dict[str, Any]:
     count = len(rows)
     values: dict[str, Any] = {
@@ -558,8 +587,8 @@ def _version_values(
     }
     response_ids = [r.response_id for r in rows]
     numeric = [c.variable.name for c in columns]
-    matrix = _answer_matrix(response_ids, numeric, questionnaires.export_layout(definition))
-    texts = _answer_texts(response_ids, [c.variable.name for c in columns if c.kind != "number"])
+    matrix = _answer_matrix(response_ids, numeric, questionnaires.export_layout(definition), reader)
+    texts = _answer_texts(response_ids, [c.variable.name for c in columns if c.kind != "number"], reader)
     for index, column in enumerate(columns):
         name = column.variable.name
         if column.kind == "number":
@@ -769,13 +798,17 @@ class _Numbers:
 
 
 def _answer_matrix(
-    response_ids: Sequence[uuid.UUID], names: Sequence[str], layout: Sequence[str]
+    response_ids: Sequence[uuid.UUID],
+    names: Sequence[str],
+    layout: Sequence[str],
+    reader: sa.Connection | None = None,
 ) -> _Numbers:
     """The number of each variable (row of the result) for each response (column); NaN if none.
 
     Read from ``response.export_values``, packed in ``layout`` (the version's export variables); a
     response without it (stored before it existed, or packed in another layout) is read from its
-    normalised ``answer`` rows."""
+    normalised ``answer`` rows. Read through ``reader`` (by default the session's connection)."""
+    reader = reader if reader is not None else db.session.connection()
     matrix = _Numbers(len(names), len(response_ids))
     if not response_ids or not names:
         return matrix
@@ -786,11 +819,11 @@ def _answer_matrix(
         return matrix
     sources = columns[targets]
     if db.is_postgres:
-        legacy = _copy_matrix(response_ids, len(layout), targets, sources, matrix)
+        legacy = _copy_matrix(response_ids, len(layout), targets, sources, matrix, reader)
     else:
-        legacy = _json_matrix(response_ids, len(layout), targets, sources, matrix)
+        legacy = _json_matrix(response_ids, len(layout), targets, sources, matrix, reader)
     if legacy:
-        _answer_rows_matrix(response_ids, legacy, names, matrix)
+        _answer_rows_matrix(response_ids, legacy, names, matrix, reader)
     return matrix
 
 
@@ -800,6 +833,7 @@ def _json_matrix(
     targets: np.ndarray,
     sources: np.ndarray,
     matrix: _Numbers,
+    reader: sa.Connection,
 ) -> list[int]:
     """SQLite: the packed JSON lists, chunk by chunk; returns the row numbers without them."""
     legacy: list[int] = []
@@ -807,7 +841,7 @@ def _json_matrix(
         chunk = response_ids[offset : offset + 500]
         position = {rid: offset + i for i, rid in enumerate(chunk)}
         query = sa.select(Response.id, Response.export_values).where(Response.id.in_(chunk))
-        for response_id, packed in db.session.execute(query):
+        for response_id, packed in reader.execute(query):
             if packed is None or len(packed) != width:
                 legacy.append(position[response_id])
                 continue
@@ -821,13 +855,14 @@ def _copy_matrix(
     targets: np.ndarray,
     sources: np.ndarray,
     matrix: _Numbers,
+    reader: sa.Connection,
 ) -> list[int]:
     """PostgreSQL: one binary COPY of (row number, export_values), the float8 arrays decoded with numpy;
     returns the row numbers whose response has no packed values of this width."""
     record = _packed_row(width)
     legacy: list[int] = []
     batch: list[bytes] = []
-    raw: Any = db.session.connection().connection.driver_connection
+    raw: Any = reader.connection.driver_connection
     with raw.cursor() as cursor:
         _load_rows(cursor, range(len(response_ids)), response_ids)
         statement = (
@@ -926,11 +961,16 @@ def _load_rows(cursor: Any, row_numbers: Iterable[int], response_ids: Sequence[u
 
 
 def _answer_rows_matrix(
-    response_ids: Sequence[uuid.UUID], rows: Sequence[int], names: Sequence[str], matrix: _Numbers
+    response_ids: Sequence[uuid.UUID],
+    rows: Sequence[int],
+    names: Sequence[str],
+    matrix: _Numbers,
+    reader: sa.Connection | None = None,
 ) -> None:
     """Fill the given rows (responses without packed values) from the normalised ``answer`` table."""
+    reader = reader if reader is not None else db.session.connection()
     if db.is_postgres:
-        _copy_answer_rows([response_ids[row] for row in rows], rows, names, matrix)
+        _copy_answer_rows([response_ids[row] for row in rows], rows, names, matrix, reader)
         return
     position = {response_ids[row]: row for row in rows}
     index = {name: i for i, name in enumerate(names)}
@@ -938,17 +978,21 @@ def _answer_rows_matrix(
         query = sa.select(Answer.response_id, Answer.variable, Answer.value_number).where(
             Answer.response_id.in_(chunk), Answer.value_number.is_not(None)
         )
-        for response_id, variable, number in db.session.execute(query):
+        for response_id, variable, number in reader.execute(query):
             if variable in index:
                 matrix.put(np.array(index[variable]), np.array(position[response_id]), np.array(number))
 
 
 def _copy_answer_rows(
-    response_ids: Sequence[uuid.UUID], rows: Sequence[int], names: Sequence[str], matrix: _Numbers
+    response_ids: Sequence[uuid.UUID],
+    rows: Sequence[int],
+    names: Sequence[str],
+    matrix: _Numbers,
+    reader: sa.Connection,
 ) -> None:
     """PostgreSQL: one binary COPY row per response, its answers packed as (column, value) pairs
     (aggregated per response on the server: PostgreSQL sends a message per row)."""
-    raw: Any = db.session.connection().connection.driver_connection
+    raw: Any = reader.connection.driver_connection
     with raw.cursor() as cursor:
         _load_rows(cursor, rows, response_ids)
         cursor.execute(
@@ -993,7 +1037,9 @@ def _scatter(matrix: _Numbers, rows: list[int], payloads: list[bytes]) -> None:
     )
 
 
-def _answer_texts(response_ids: Sequence[uuid.UUID], names: Sequence[str]) -> dict[str, list[str | None]]:
+def _answer_texts(
+    response_ids: Sequence[uuid.UUID], names: Sequence[str], reader: sa.Connection
+) -> dict[str, list[str | None]]:
     """``value_text`` of the given (few) variables, per response in order."""
     result: dict[str, list[str | None]] = {name: [None] * len(response_ids) for name in names}
     if not response_ids or not names:
@@ -1003,7 +1049,7 @@ def _answer_texts(response_ids: Sequence[uuid.UUID], names: Sequence[str]) -> di
         query = sa.select(Answer.response_id, Answer.variable, Answer.value_text).where(
             Answer.response_id.in_(chunk), Answer.variable.in_(names), Answer.value_text.is_not(None)
         )
-        for response_id, variable, text in db.session.execute(query):
+        for response_id, variable, text in reader.execute(query):
             result[variable][position[response_id]] = text
     return result
 

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import psycopg
 import pyarrow.parquet as pq
 import pyreadstat
 import pytest
@@ -19,7 +20,7 @@ from engagement.consent import services as consent
 from engagement.extensions import db
 from engagement.questionnaires.models import Answer, Response
 from engagement.research import services
-from engagement.research.models import Pseudonym
+from engagement.research.models import Extract, ExtractResponse, Pseudonym
 from engagement.research.pseudonyms import PSEUDONYM_MAX, PSEUDONYM_MIN
 from engagement.research.scan import find_identifiers
 from engagement.research.writers import verify_checksums, writer_process
@@ -68,10 +69,25 @@ def pseudonyms(app: Any, code: str) -> dict[uuid.UUID, int]:
         }
 
 
-@pytest.mark.parametrize("dta_process", [False, True], ids=["dta-in-a-thread", "dta-in-a-process"])
+@pytest.mark.parametrize(
+    "dta_process",
+    [
+        False,
+        True,
+        # committed for real: on PostgreSQL the answers are then read on a connection of their own
+        # while the session's connection records pseudonyms and ledger (in tests it is otherwise bound
+        # to an outer transaction that no other connection sees)
+        pytest.param(False, marks=pytest.mark.committing),
+    ],
+    ids=["dta-in-a-thread", "dta-in-a-process", "committed"],
+)
 def test_full_extract_reads_back_equal_to_the_database_in_every_format(
-    app, make_participant, answer, make_project, extract, monkeypatch, dta_process
+    app, make_participant, answer, make_project, extract, monkeypatch, request, dta_process
 ):
+    committed = request.node.get_closest_marker("committing") is not None
+    readers: list[object] = []
+    own_reader = services._own_reader
+    monkeypatch.setattr(services, "_own_reader", lambda: readers.append(own_reader()) or readers[-1])
     started: list[object] = []
     if dta_process:  # as a large extract does: .dta written in a process started early
         monkeypatch.setattr(services, "wants_process", lambda cells: True)
@@ -90,6 +106,17 @@ def test_full_extract_reads_back_equal_to_the_database_in_every_format(
     folder = delivered.folder
     assert len(started) == int(dta_process)
     assert delivered.rows == 3 and delivered.participants == 3
+    with app.app_context():
+        own = committed and db.is_postgres
+        assert [isinstance(reader, sa.Connection) for reader in readers] == [own]
+        ledger = db.session.scalars(
+            sa.select(ExtractResponse.pseudonym_id).where(ExtractResponse.extract_id == delivered.id)
+        ).all()
+        assert sorted(ledger) == sorted(
+            db.session.scalars(
+                sa.select(Pseudonym.id).where(Pseudonym.participant_id.in_([p.id for p in people]))
+            )
+        )
     assert verify_checksums(folder) == []
     assert find_identifiers(folder) == []
     key = f"UNG_ID_{code}"
@@ -330,3 +357,43 @@ def test_a_delivery_is_audited(app, make_participant, answer, make_project, extr
         event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.object_id == str(delivered.id)))
     assert event.action == "research.extract"
     assert event.details["project"] == code and event.details["kind"] == kind and event.details["rows"] == 1
+
+
+@pytest.mark.parametrize("committed", [False, pytest.param(True, marks=pytest.mark.committing)])
+def test_a_delivery_whose_recording_fails_leaves_nothing_behind(
+    app, make_participant, answer, make_project, committed
+):
+    """The database refuses the ledger (a trigger, as a constraint would): no release folder, no extract,
+    no pseudonyms, and the session is usable again, whether the recording ran beside the reading or not."""
+    with app.app_context():
+        if not db.is_postgres:
+            pytest.skip("the trigger is PostgreSQL's")
+    people = [make_participant(), make_participant()]
+    for person in people:
+        answer(person)
+    code = make_project()
+    refuse = (
+        "CREATE FUNCTION refuse_ledger() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'ledger refused'; END $$",
+        "CREATE TRIGGER refuse_ledger BEFORE INSERT ON research_extract_response "
+        "FOR EACH STATEMENT EXECUTE FUNCTION refuse_ledger()",
+    )
+    with app.app_context():
+        for statement in refuse:
+            db.session.execute(sa.text(statement))
+        db.session.commit()
+    try:
+        with app.app_context():
+            project = services.get_project(code)
+            with pytest.raises(psycopg.Error, match="ledger refused"):
+                services.run_extract(project, "full")
+            db.session.rollback()
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(Extract)) == 0
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(Pseudonym)) == 0
+            folder = services.data_store() / project.folder
+            assert not folder.exists() or list(folder.iterdir()) == []
+    finally:
+        if committed:
+            with app.app_context():
+                db.session.execute(sa.text("DROP FUNCTION refuse_ledger() CASCADE"))
+                db.session.commit()
