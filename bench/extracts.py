@@ -303,22 +303,28 @@ def prepare_postgres(url: str, rows: int, items: int, store: str, projects: int)
             "INSERT INTO task (id, participant_id, questionnaire_version_id, status, opens_at, submitted_at, created_at)"
             " SELECT gen_random_uuid(), p.id, :version, 'submitted', now() - interval '50 minutes',"
             " now() - interval '30 minutes', now() - interval '50 minutes' FROM participant p",
-            # Each response's numbers packed as submission stores them (the export layout: BX100,
-            # BX101, ...; NaN where unanswered, 3 % of items); Likert 1-5, yes/no 1/2, integers
-            # 100-230 or 999 (VET IKKE). The subquery names t.id so that it is drawn per response.
-            "INSERT INTO response (id, submission_id, task_id, participant_id, questionnaire_version_id, answers,"
-            " body_hash, submitted_at, export_values) SELECT gen_random_uuid(), gen_random_uuid(), t.id,"
-            " t.participant_id, :version, '{}', md5(t.id::text), t.submitted_at, ARRAY(SELECT CASE"
+            # Each response's numbers as submission stores them (the export layout: BX100, BX101, ...;
+            # NaN where unanswered, 3 % of items): Likert 1-5, yes/no 1/2, integers 100-230 or 999
+            # (VET IKKE); drawn once into a scratch table, then packed into the response (big-endian
+            # doubles) and normalised into answer rows. The subquery names t.id so that it is drawn
+            # per task.
+            "CREATE TEMP TABLE seed ON COMMIT DROP AS SELECT gen_random_uuid() AS id, t.id AS task_id,"
+            " t.participant_id, t.submitted_at, ARRAY(SELECT CASE"
             " WHEN random() < 0.03 THEN 'NaN'::float8 WHEN i % 10 < 8 THEN 1 + floor(random() * 5)"
             " WHEN i % 10 = 8 THEN 1 + floor(random() * 2) WHEN random() < 0.02 THEN 999"
             " ELSE 100 + floor(random() * 131) END FROM generate_series(0, :items - 1) i"
-            " WHERE t.id IS NOT NULL ORDER BY i) FROM task t",
+            " WHERE t.id IS NOT NULL ORDER BY i) AS numbers FROM task t",
+            "INSERT INTO response (id, submission_id, task_id, participant_id, questionnaire_version_id, answers,"
+            " body_hash, submitted_at, export_values) SELECT s.id, gen_random_uuid(), s.task_id,"
+            " s.participant_id, :version, '{}', md5(s.task_id::text), s.submitted_at,"
+            " (SELECT string_agg(float8send(n), ''::bytea ORDER BY i) FROM unnest(s.numbers)"
+            " WITH ORDINALITY AS u(n, i)) FROM seed s",
             "ALTER TABLE answer DROP CONSTRAINT fk_answer_response_id_response",
             "ALTER TABLE answer DROP CONSTRAINT pk_answer",
             # the normalised rows of the same numbers (none where unanswered)
             "INSERT INTO answer (response_id, variable, item, value_number)"
-            " SELECT r.id, 'BX' || (99 + v.i), 'BX' || (99 + v.i), v.value"
-            " FROM response r CROSS JOIN unnest(r.export_values) WITH ORDINALITY AS v(value, i)"
+            " SELECT s.id, 'BX' || (99 + v.i), 'BX' || (99 + v.i), v.value"
+            " FROM seed s CROSS JOIN unnest(s.numbers) WITH ORDINALITY AS v(value, i)"
             " WHERE v.value <> 'NaN'::float8",
             "ALTER TABLE answer ADD CONSTRAINT pk_answer PRIMARY KEY (response_id, variable)",
             "ALTER TABLE answer ADD CONSTRAINT fk_answer_response_id_response FOREIGN KEY (response_id)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -421,7 +422,7 @@ def submit(
         answers=answers,
         body_hash=digest,
         submitted_at=now,
-        export_values=pack_export_values(definition, rows, nan=db.is_postgres),
+        export_values=pack_export_values(definition, rows),
         questionnaire_version=version,
     )
     had_draft = task.status == "in_progress"  # a draft exists only once the task is in progress
@@ -446,9 +447,8 @@ def _store(response: Response, task: Task, rows: list[tuple[str, str, float | No
     immutable and only returned to the caller."""
     if db.is_postgres:
         params = {f"r_{column.key}": getattr(response, column.key) for column in _RESPONSE.c}
-        # Both go as one text each, which the server parses: psycopg dumps lists element by element
-        # in Python, which cost more than the rest of the submission's writing.
-        params["r_export_values"] = _float_array_literal(response.export_values or [])
+        # The rows go as one JSON text, which the server parses: psycopg dumps lists element by
+        # element in Python, which cost more than the rest of the submission's writing.
         params["rows"] = json.dumps(
             [{"item": i, "variable": v, "value_number": n, "value_text": t} for i, v, n, t in rows],
             ensure_ascii=False,
@@ -468,12 +468,6 @@ def _store(response: Response, task: Task, rows: list[tuple[str, str, float | No
     db.session.expunge(response)
 
 
-def _float_array_literal(values: list[float | None]) -> str:
-    """A PostgreSQL ``float8[]`` literal: ``repr`` is the shortest text that reads back as the same
-    double, and the server reads ``nan`` as NaN."""
-    return "{" + ",".join("NULL" if value is None else repr(value) for value in values) + "}"
-
-
 _RESPONSE = cast(sa.Table, Response.__table__)
 
 
@@ -484,9 +478,6 @@ def _store_submission_statement() -> sa.Update:
     bound: dict[str, Any] = {
         column.key: sa.bindparam(f"r_{column.key}", type_=column.type) for column in _RESPONSE.c
     }
-    bound["export_values"] = sa.cast(
-        sa.bindparam("r_export_values", type_=sa.Text()), postgresql.ARRAY(sa.Float())
-    )
     stored = sa.insert(_RESPONSE).values(bound).cte("stored")
     rows = (
         sa.func.json_to_recordset(sa.cast(sa.bindparam("rows", type_=sa.Text()), postgresql.JSON()))
@@ -528,13 +519,12 @@ def export_layout(definition: Mapping[str, Any]) -> list[str]:
 
 
 def pack_export_values(
-    definition: Mapping[str, Any], rows: list[tuple[str, str, float | None, str | None]], *, nan: bool
-) -> list[float | None]:
-    """The numbers of ``rows`` (:func:`qdef.answer_rows`) in the version's export layout; a variable
-    without a number is NaN (``nan``: PostgreSQL, so every element has the same size) or None (JSON)."""
+    definition: Mapping[str, Any], rows: list[tuple[str, str, float | None, str | None]]
+) -> list[float]:
+    """The numbers of ``rows`` (:func:`qdef.answer_rows`) in the version's export layout; NaN for a
+    variable without a number."""
     numbers = {variable: number for _, variable, number, _ in rows if number is not None}
-    missing = float("nan") if nan else None
-    return [numbers.get(variable, missing) for variable in export_layout(definition)]
+    return [numbers.get(variable, math.nan) for variable in export_layout(definition)]
 
 
 def _insert_answers(response_id: uuid.UUID, rows: list[tuple[str, str, float | None, str | None]]) -> None:

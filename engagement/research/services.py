@@ -747,13 +747,9 @@ _PAIR = np.dtype([("col", ">i2"), ("value", ">f8")])  # int2send(col) || float8s
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _COPY_HEADER = 19  # signature (11), flags (4), header extension length (4)
 _SCATTER_EVERY = 5_000  # responses decoded per numpy scatter (bounds the bytes held at once)
-_NULL = b"\xff\xff\xff\xff"  # a field or array element length of -1
-# A COPY row (row_no, export_values): int2 field count, int4 length + int4 row_no, int4 length, then
-# the float8[] as array_send writes it: int4 ndim, int4 flags (has nulls), int4 element type, per
-# dimension int4 size + int4 lower bound, then per element int4 length (-1: NULL) + float8.
+# A COPY row (row_no, export_values): int2 field count, int4 length + int4 row_no, int4 length (-1:
+# NULL), then the packed numbers (big-endian doubles); the same layout for any other bytea.
 _ROW_NO, _ARRAY = slice(6, 10), 14
-_ARRAY_HEADER = 20  # one dimension
-_FLOAT8_OID = 701
 
 
 class _Numbers:
@@ -835,17 +831,18 @@ def _json_matrix(
     matrix: _Numbers,
     reader: sa.Connection,
 ) -> list[int]:
-    """SQLite: the packed JSON lists, chunk by chunk; returns the row numbers without them."""
+    """SQLite: the packed numbers, chunk by chunk; returns the row numbers without them."""
     legacy: list[int] = []
+    packed = sa.type_coerce(Response.export_values, sa.LargeBinary())  # the bytes, for numpy
     for offset in range(0, len(response_ids), 500):
         chunk = response_ids[offset : offset + 500]
         position = {rid: offset + i for i, rid in enumerate(chunk)}
-        query = sa.select(Response.id, Response.export_values).where(Response.id.in_(chunk))
-        for response_id, packed in reader.execute(query):
-            if packed is None or len(packed) != width:
+        query = sa.select(Response.id, packed).where(Response.id.in_(chunk))
+        for response_id, numbers in reader.execute(query):
+            if numbers is None or len(numbers) != 8 * width:
                 legacy.append(position[response_id])
                 continue
-            matrix.put(targets, np.array(position[response_id]), np.array(packed, dtype=np.float64)[sources])
+            matrix.put(targets, np.array(position[response_id]), np.frombuffer(numbers, ">f8")[sources])
     return legacy
 
 
@@ -857,8 +854,8 @@ def _copy_matrix(
     matrix: _Numbers,
     reader: sa.Connection,
 ) -> list[int]:
-    """PostgreSQL: one binary COPY of (row number, export_values), the float8 arrays decoded with numpy;
-    returns the row numbers whose response has no packed values of this width."""
+    """PostgreSQL: one binary COPY of (row number, export_values), the packed numbers decoded with
+    numpy; returns the row numbers whose response has no packed values of this width."""
     record = _packed_row(width)
     legacy: list[int] = []
     batch: list[bytes] = []
@@ -881,22 +878,21 @@ def _copy_matrix(
                     if len(batch) >= _SCATTER_EVERY:
                         _scatter_packed(np.frombuffer(b"".join(batch), record), targets, sources, matrix)
                         batch = []
-                else:  # NULL, another width, or NULL elements
-                    _scatter_one(message, width, targets, sources, matrix, legacy)
+                else:  # NULL, or packed in another layout
+                    legacy.append(int.from_bytes(message[_ROW_NO], "big", signed=True))
         if batch:
             _scatter_packed(np.frombuffer(b"".join(batch), record), targets, sources, matrix)
     return legacy
 
 
 def _packed_row(width: int) -> np.dtype:
-    """A COPY row whose array holds ``width`` non-NULL float8 elements, as one numpy record."""
-    element = np.dtype([("len", ">i4"), ("value", ">f8")])
+    """A COPY row whose bytea holds ``width`` packed numbers, as one numpy record."""
     return np.dtype(
         {
-            "names": ["row_no", "ndim", "flags", "oid", "dim", "element"],
-            "formats": [">i4", ">i4", ">i4", ">i4", ">i4", (element, (width,))],
-            "offsets": [6, _ARRAY, _ARRAY + 4, _ARRAY + 8, _ARRAY + 12, _ARRAY + _ARRAY_HEADER],
-            "itemsize": _ARRAY + _ARRAY_HEADER + 12 * width,
+            "names": ["row_no", "length", "values"],
+            "formats": [">i4", ">i4", (">f8", (width,))],
+            "offsets": [6, 10, _ARRAY],
+            "itemsize": _ARRAY + 8 * width,
         }
     )
 
@@ -906,47 +902,11 @@ class _UnexpectedCopyRow(RuntimeError):
 
 
 def _scatter_packed(records: np.ndarray, targets: np.ndarray, sources: np.ndarray, matrix: _Numbers) -> None:
-    width = records.dtype["element"].shape[0]
-    well_formed = (
-        (records["ndim"] == 1)
-        & (records["flags"] == 0)
-        & (records["oid"] == _FLOAT8_OID)
-        & (records["dim"] == width)
-        & (records["element"]["len"] == 8).all(axis=1)
-    )
-    if not well_formed.all():  # the size matched, so this is no float8[] of this width
-        raise _UnexpectedCopyRow("export_values is not a one-dimensional float8 array")
-    values = records["element"]["value"]  # (rows, width), big-endian
+    width = records.dtype["values"].shape[0]
+    if not (records["length"] == 8 * width).all():  # the size matched, so this is no row of ours
+        raise _UnexpectedCopyRow("export_values does not hold the packed numbers of this width")
+    values = records["values"]  # (rows, width), big-endian
     matrix.put(targets[:, None], records["row_no"].astype(np.int64)[None, :], values[:, sources].T)
-
-
-def _scatter_one(
-    message: bytes,
-    width: int,
-    targets: np.ndarray,
-    sources: np.ndarray,
-    matrix: _Numbers,
-    legacy: list[int],
-) -> None:
-    """A row the fast path cannot take: NULL (legacy), another width (legacy), or NULL elements."""
-    row = int.from_bytes(message[_ROW_NO], "big", signed=True)
-    if message[10:14] == _NULL:
-        legacy.append(row)
-        return
-    ndim, _flags, oid = (int.from_bytes(message[o : o + 4], "big", signed=True) for o in (14, 18, 22))
-    dim = int.from_bytes(message[26:30], "big", signed=True) if ndim == 1 else 0
-    if ndim > 1 or oid != _FLOAT8_OID or dim != width:
-        legacy.append(row)
-        return
-    values = np.full(width, np.nan)
-    offset = _ARRAY + _ARRAY_HEADER
-    for index in range(width):
-        if message[offset : offset + 4] == _NULL:
-            offset += 4
-            continue
-        values[index] = np.frombuffer(message, ">f8", 1, offset + 4)[0]
-        offset += 12
-    matrix.put(targets, np.array(row), values[sources])
 
 
 def _load_rows(cursor: Any, row_numbers: Iterable[int], response_ids: Sequence[uuid.UUID]) -> None:

@@ -60,3 +60,70 @@ def test_revision_files_are_date_prefixed():
 
     names = [p.name for p in (ROOT / "migrations" / "versions").glob("*.py")]
     assert names and all(n[:8].isdigit() for n in names)
+
+
+def test_packed_export_values_are_converted_in_place_and_dropped_on_the_way_down(scratch_url):
+    """0011 turns each stored list of numbers (a float8[] on PostgreSQL, a JSON list on SQLite) into
+    packed doubles, a missing number (NULL element, JSON null) into NaN; going down empties the column,
+    as extracts then read the answer rows."""
+    from datetime import date
+
+    from engagement.extensions import db
+    from engagement.participants.models import Participant
+    from engagement.participants.services import hash_pid
+    from engagement.questionnaires import services as questionnaires
+    from engagement.questionnaires.models import Response
+    from tests.conftest import ROOT
+    from tests.identities import synthetic_fnr
+
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": scratch_url})
+    engine = sa.create_engine(scratch_url)
+    postgres = engine.dialect.name == "postgresql"
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    with app.app_context():
+        migrate.upgrade("0010_research_ledger_indexes")
+        version = questionnaires.publish_all(ROOT / "questionnaires")[0]
+        tasks = []
+        for number in range(2):  # the responses' parents, as the service of revision 0010 stored them
+            born = date(2007, 3, 10 + number)
+            person = Participant(
+                cohort_person_id=f"C{number}", pid_hash=hash_pid(synthetic_fnr(born)), birth_date=born
+            )
+            db.session.add(person)
+            db.session.flush()
+            tasks.append(questionnaires.create_task(person.id, version))
+        db.session.commit()
+        with engine.begin() as conn:
+            listed = ("{1.5,NaN,NULL,0.1}" if postgres else "[1.5, null, null, 0.1]", None)
+            for rid, task, numbers in zip(ids, tasks, listed, strict=True):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO response (id, submission_id, task_id, participant_id,"
+                        " questionnaire_version_id, answers, body_hash, submitted_at, export_values)"
+                        " VALUES (:id, :id, :task, :person, :version, '{}', 'x', CURRENT_TIMESTAMP, "
+                        + ("CAST(:numbers AS float8[]))" if postgres else ":numbers)")
+                    ),
+                    {
+                        key: value if postgres else value.hex
+                        for key, value in (
+                            ("id", rid),
+                            ("task", task.id),
+                            ("person", task.participant_id),
+                            ("version", version.id),
+                        )
+                    }
+                    | {"numbers": numbers},
+                )
+        migrate.upgrade("head")
+        with engine.connect() as conn:
+            stored = dict(conn.execute(sa.select(Response.id, Response.export_values)).all())
+        assert stored[ids[1]] is None
+        first = stored[ids[0]]
+        assert first is not None and first[0] == 1.5 and first[3] == 0.1 and len(first) == 4
+        assert first[1] != first[1] and first[2] != first[2]  # NaN
+        migrate.downgrade("0010_research_ledger_indexes")
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(export_values) FROM response")).scalar() == 0
+        migrate.upgrade("head")
+    engine.dispose()
+    app.extensions["engagement.db"].dispose()

@@ -3,6 +3,8 @@ also for responses stored without them (read from the answer rows instead)."""
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import sqlalchemy as sa
 
@@ -53,27 +55,25 @@ def test_responses_without_packed_values_are_read_from_the_answer_rows(app, make
         assert np.isfinite(np.asarray(matrix)[:, 1]).sum() > 40
 
 
-def test_null_elements_in_the_packed_values_read_as_missing(app, make_participant, answer, ung18):
-    ids = _responses(make_participant, answer, count=3)
+def test_packed_numbers_are_big_endian_doubles_read_back_exactly(app, make_participant, answer, ung18):
+    ids = _responses(make_participant, answer, count=2)
+    numbers = [0.1, None, 1e300, -2.5, 2.0**53 + 2, -0.0]
     with app.app_context():
-        if db.is_postgres:  # submissions store NaN there; NULL elements take the slower decoding
-            db.session.execute(
-                sa.text(
-                    "UPDATE response SET export_values = array_replace(export_values, 'NaN'::float8, NULL) "
-                    "WHERE id = :id"
-                ),
-                {"id": ids[0]},
-            )
-            assert db.session.scalar(
-                sa.text(
-                    "SELECT array_position(export_values, NULL) IS NOT NULL FROM response WHERE id = :id"
-                ),
-                {"id": ids[0]},
-            )
         layout = _layout(ung18, 1)
-        np.testing.assert_array_equal(
-            services._answer_matrix(ids, layout, layout), _from_answer_rows(ids, layout)
+        written = [*numbers, *([7.0] * (len(layout) - len(numbers)))]
+        db.session.execute(sa.update(Response).where(Response.id == ids[0]).values(export_values=written))
+        stored = db.session.scalar(
+            sa.select(sa.type_coerce(Response.export_values, sa.LargeBinary())).where(Response.id == ids[0])
         )
+        assert stored[:8] == struct.pack(">d", 0.1) and len(stored) == 8 * len(layout)
+        if db.is_postgres:  # the order PostgreSQL itself sends a double in
+            assert db.session.scalar(sa.text("SELECT float8send(0.1::float8)")) == stored[:8]
+        back = db.session.scalar(sa.select(Response.export_values).where(Response.id == ids[0]))
+        assert back[0] == 0.1 and back[1] != back[1] and back[2:4] == [1e300, -2.5]
+        assert back[4] == 2.0**53 + 2 and str(back[5]) == "-0.0"
+        matrix = np.asarray(services._answer_matrix(ids, layout, layout))
+        np.testing.assert_array_equal(matrix[: len(numbers), 0], [0.1, np.nan, 1e300, -2.5, 2.0**53 + 2, 0.0])
+        np.testing.assert_array_equal(matrix[:, 1], _from_answer_rows(ids, layout)[:, 1])
 
 
 def test_values_packed_in_another_layout_are_read_from_the_answer_rows(app, make_participant, answer, ung18):
