@@ -226,17 +226,31 @@ def _draw_pseudonyms(
 def _store_pseudonyms(
     raw: Any, project_id: uuid.UUID, drawn: Sequence[tuple[uuid.UUID, int]], now: datetime
 ) -> None:
-    """Store newly drawn pseudonyms (PostgreSQL: through the driver connection ``raw``, in one
-    statement, the row ids drawn by the server as random UUIDs, like uuid4)."""
+    """Store newly drawn pseudonyms (PostgreSQL: through the driver connection ``raw``: one binary
+    ``COPY`` laid out with numpy into a temporary table, then one statement, the row ids drawn by the
+    server as random UUIDs, like uuid4; every pseudonym fits an int4)."""
     if not drawn:
         return
     if raw is not None:
-        raw.execute(
-            "INSERT INTO research_pseudonym (id, project_id, participant_id, pseudonym, created_at) "
-            "SELECT gen_random_uuid(), %s, n.participant_id, n.pseudonym, %s "
-            "FROM unnest(%s::uuid[], %s::int8[]) AS n(participant_id, pseudonym)",
-            (project_id, now, [pid for pid, _ in drawn], [number for _, number in drawn]),
-        )
+        with raw.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS research_pseudonym_drawn "
+                "(participant_id uuid, pseudonym int4) ON COMMIT DROP"
+            )
+            cursor.execute("TRUNCATE research_pseudonym_drawn")
+            _copy_in(
+                cursor,
+                "research_pseudonym_drawn",
+                {
+                    "participant_id": [pid for pid, _ in drawn],
+                    "pseudonym": np.fromiter((number for _, number in drawn), np.int32, len(drawn)),
+                },
+            )
+            cursor.execute(
+                "INSERT INTO research_pseudonym (id, project_id, participant_id, pseudonym, created_at) "
+                "SELECT gen_random_uuid(), %s, participant_id, pseudonym, %s FROM research_pseudonym_drawn",
+                (project_id, now),
+            )
         return
     rows = [
         {
