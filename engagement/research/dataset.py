@@ -169,6 +169,8 @@ def _code_key(code: Code) -> tuple[int, float | str]:
 def _as_array(values: Any, variable: Variable) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu" and variable.type != "string":
+        return _narrowest_numpy(values)  # the same result as below, in a few numpy passes
     if isinstance(values, np.ndarray):
         array = pa.array(values, from_pandas=True)  # NaN in float input means missing
     elif isinstance(values, pa.Array):
@@ -193,27 +195,53 @@ def _as_array(values: Any, variable: Variable) -> pa.Array:
     return _narrowest(array)
 
 
+_FINITE_ONLY = "numeric values must be finite (NaN counts as missing, infinity is refused)"
+
+
 def _narrowest(array: pa.Array) -> pa.Array:
     """The same numbers in the narrowest integer type that holds them, or float64 if any has a fraction."""
     if pa.types.is_floating(array.type):
         finite = pc.is_finite(array)
         if not pc.all(pc.or_kleene(finite, pc.is_null(array))).as_py():
-            raise InvalidDataset("numeric values must be finite (NaN counts as missing, infinity is refused)")
+            raise InvalidDataset(_FINITE_ONLY)
         if pc.all(pc.equal(pc.floor(array), array)).as_py() is False:
             return array.cast(pa.float64())
     bounds = pc.min_max(array)
-    low, high = bounds["min"].as_py(), bounds["max"].as_py()
-    if low is None:
-        return array.cast(pa.int8())
+    return array.cast(_integer_type(bounds["min"].as_py(), bounds["max"].as_py()))
+
+
+def _narrowest_numpy(values: np.ndarray) -> pa.Array:
+    """``_narrowest`` for a numpy column of numbers (NaN: missing), without an Arrow array per step."""
+    missing = np.isnan(values) if values.dtype.kind == "f" else None
+    if missing is not None and not missing.any():
+        missing = None
+    present = values if missing is None else values[~missing]
+    if values.dtype.kind == "f":
+        if not np.isfinite(present).all():
+            raise InvalidDataset(_FINITE_ONLY)
+        if not np.array_equal(present, np.floor(present)):
+            return pa.array(values.astype(np.float64, copy=False), mask=missing)
+    if not present.size:
+        return pa.nulls(len(values), pa.int8())
+    kind = _integer_type(present.min().item(), present.max().item())
+    filled = values if missing is None else np.where(missing, 0, values)
+    return pa.array(filled.astype(kind.to_pandas_dtype(), copy=False), type=kind, mask=missing)
+
+
+def _integer_type(low: float | None, high: float | None) -> pa.DataType:
+    """The narrowest type for whole numbers from ``low`` to ``high`` (None: all missing): an integer
+    type Stata and SPSS both hold, else float64 (exact below 2**53)."""
+    if low is None or high is None:
+        return pa.int8()
     for kind, info in ((pa.int8(), np.iinfo(np.int8)), (pa.int16(), np.iinfo(np.int16))):
         if info.min <= low and high <= info.max:
-            return array.cast(kind)
+            return kind
     # Stata's long ends at 2,147,483,620 (the codes above are its missing values); beyond, exact doubles.
     if np.iinfo(np.int32).min < low and high <= STATA_MAX_LONG:
-        return array.cast(pa.int32())
+        return pa.int32()
     if abs(low) > 2**53 or abs(high) > 2**53:
         raise InvalidDataset("integers beyond 2**53 cannot be stored exactly in SPSS or Stata")
-    return array.cast(pa.float64())
+    return pa.float64()
 
 
 class Dataset:

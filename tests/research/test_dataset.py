@@ -117,3 +117,33 @@ def test_primary_key_must_be_unique_and_present() -> None:
 
 def test_rows_are_counted_per_questionnaire_version() -> None:
     assert ung18().rows_per_version() == {"UNG18_A": 3, "UNG18_B": 2}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([1.0, np.nan, 5.0]),
+        np.array([1, 2, 3], dtype=np.float32),
+        np.array([0.5, np.nan, 2.0]),
+        np.array([np.nan, np.nan]),
+        np.array([], dtype=np.float64),
+        np.array([-200, 3, 70_000], dtype=np.int64),
+        np.array([2.0**31, np.nan]),
+        np.array([2.0**40, -1.0]),
+        np.array([-0.0, 127.0, -128.0], dtype=np.float32),
+        np.array([1_000_000, 2_147_483_620], dtype=np.int64),
+        np.array([1, 2_147_483_621], dtype=np.int64),
+    ],
+)
+def test_a_numpy_column_is_stored_as_the_same_numbers_given_as_a_list(values: np.ndarray) -> None:
+    from_numpy = one(Variable("XA10"), values).column("XA10")
+    from_list = one(Variable("XA10"), [None if v != v else v.item() for v in values]).column("XA10")
+    assert from_numpy.type == from_list.type
+    assert from_numpy.to_pylist() == from_list.to_pylist()
+
+
+@pytest.mark.parametrize("values", [np.array([1.0, np.inf]), np.array([2**60, 1], dtype=np.int64)])
+def test_infinity_and_integers_beyond_2_53_are_refused_from_numpy_as_from_a_list(values: np.ndarray) -> None:
+    for given in (values, values.tolist()):
+        with pytest.raises(InvalidDataset):
+            one(Variable("XA10"), given)
