@@ -24,7 +24,7 @@ import re
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -584,14 +584,26 @@ def _files_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file())
 
 
-def write_checksums(folder: Path) -> tuple[DeliveredFile, ...]:
-    """``SHA256SUMS`` over every file in ``folder`` (``sha256sum -c`` format); returns what it listed."""
+def write_checksums(
+    folder: Path, known: Mapping[str, DeliveredFile] | None = None
+) -> tuple[DeliveredFile, ...]:
+    """``SHA256SUMS`` over every file in ``folder`` (``sha256sum -c`` format); returns what it listed.
+
+    ``known`` gives files already summed as they were finished (by relative path); each is summed
+    again unless its size is still the one recorded."""
     listed = []
+    known = known or {}
     for file in _files_under(folder):
         relative = file.relative_to(folder).as_posix()
         if relative == CHECKSUMS:
             continue
-        listed.append(DeliveredFile(relative, file.stat().st_size, sha256_file(file)))
+        size = file.stat().st_size
+        summed = known.get(relative)
+        listed.append(
+            summed
+            if summed is not None and summed.bytes == size
+            else DeliveredFile(relative, size, sha256_file(file))
+        )
     text = "".join(f"{f.sha256}  {f.path}\n" for f in listed)
     (folder / CHECKSUMS).write_text(text, encoding="utf-8")
     return tuple(listed)
@@ -714,14 +726,14 @@ def deliver(
         process = owned = writer_process()
     try:
         beside = side.submit(alongside) if side and alongside else None
-        manifest = _write_all(
+        manifest, sealed = _write_all(
             work, datasets, info, formats, deletion_list, extra_files, sav_compression, csv_delimiter, process
         )
         if beside is not None:
             beside.result()
         refuse_identifiers(work, datasets=_data_files(manifest, datasets), texts=_file_texts(manifest))
-        files = write_checksums(work)
-        _fsync_tree(work)
+        files = write_checksums(work, sealed)
+        _fsync_tree(work, skip=sealed)
         try:
             os.rename(work, final)
         except OSError as error:  # another delivery of the same release won the race
@@ -780,8 +792,11 @@ def _write_all(
     sav_compression: SavCompression,
     csv_delimiter: str,
     process: Executor | None = None,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, DeliveredFile]]:
+    """Every file of the delivery into ``work``; returns the manifest, and the data files already
+    summed and flushed to disk by their writers (each as soon as it was finished, beside the others)."""
     created_at = info.created_at or clock.now()
+    sealed: dict[str, DeliveredFile] = {}
     dataset_entries = []
     csv_names: dict[str, str] = {}
     sav_names: dict[str, str] = {}
@@ -835,15 +850,20 @@ def _write_all(
         free = [job for job in jobs if job not in held and job not in elsewhere]
         with ThreadPoolExecutor(1 + len(free), thread_name_prefix="delivery-writer") as pool:
             futures: list[Future[Any]] = [
-                *(process.submit(job.func, *job.args, **job.keywords) for job in elsewhere if process),
+                *(
+                    process.submit(_write_sealed, job.func, job.args, job.keywords)
+                    for job in elsewhere
+                    if process
+                ),
                 pool.submit(_run_all, held),
-                *(pool.submit(job) for job in free),
+                *(pool.submit(_write_sealed, job.func, job.args, job.keywords) for job in free),
             ]
             # Every writer finishes (or fails) before this returns or raises: nothing writes into
             # the folder while it is removed.
             wait(futures)
             for future in futures:
-                future.result()
+                for file in future.result():
+                    sealed[file.path] = file
         dataset_entries.append(
             {
                 "name": dataset.name,
@@ -895,16 +915,31 @@ def _write_all(
         "checksums": CHECKSUMS,
     }
     write_json(manifest, work / MANIFEST)
-    return manifest
+    return manifest, sealed
 
 
-def _run_all(jobs: Sequence[Callable[[], None]]) -> None:
-    for job in jobs:
-        job()
+def _run_all(jobs: Sequence[partial[None]]) -> list[DeliveredFile]:
+    return [file for job in jobs for file in _write_sealed(job.func, job.args, job.keywords)]
 
 
-def _fsync_tree(folder: Path) -> None:
+def _write_sealed(
+    write: Callable[..., None], args: Sequence[Any], keywords: Mapping[str, Any]
+) -> list[DeliveredFile]:
+    """Run one data-file writer (``write(dataset, path, ...)``), then sum its file and flush it to
+    disk: the file is final, and this runs beside the other writers rather than after them all."""
+    write(*args, **keywords)
+    path = Path(args[1])
+    digest = sha256_file(path)
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+    return [DeliveredFile(path.name, path.stat().st_size, digest)]
+
+
+def _fsync_tree(folder: Path, skip: Collection[str] = ()) -> None:
+    """Flush every file (but those in ``skip``, relative paths already flushed) and every folder."""
     for file in _files_under(folder):
+        if file.relative_to(folder).as_posix() in skip:
+            continue
         with file.open("rb") as handle:
             os.fsync(handle.fileno())
     for directory in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:

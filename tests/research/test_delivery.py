@@ -114,3 +114,17 @@ def test_unsafe_or_incomplete_requests_are_refused_before_writing(
 def test_extra_files_must_stay_inside_the_release(tmp_path: Path) -> None:
     with pytest.raises(InvalidDelivery, match="must be a relative path inside the release"):
         deliver(tmp_path, [ung18()], info(), extra_files={"../escape.txt": b"x"})
+
+
+def test_checksums_taken_as_files_were_finished_are_used_only_while_the_size_still_holds(tmp_path) -> None:
+    from engagement.research.writers import CHECKSUMS, DeliveredFile, sha256_file, write_checksums
+
+    (tmp_path / "a.csv").write_bytes(b"x,y\n1,2\n")
+    (tmp_path / "b.csv").write_bytes(b"x\n1\n")
+    known = {
+        "a.csv": DeliveredFile("a.csv", 8, "0" * 64),  # as recorded by its writer
+        "b.csv": DeliveredFile("b.csv", 99, "1" * 64),  # the file has changed since
+    }
+    listed = {f.path: f.sha256 for f in write_checksums(tmp_path, known)}
+    assert listed == {"a.csv": "0" * 64, "b.csv": sha256_file(tmp_path / "b.csv")}
+    assert (tmp_path / CHECKSUMS).read_text().splitlines()[0] == f"{'0' * 64}  a.csv"
