@@ -8,7 +8,9 @@ An extract reads, at one moment (the consent snapshot):
 - the answers' numbers packed per response (PostgreSQL: one binary ``COPY`` per questionnaire version).
 It writes one dataset per questionnaire version, one harmonised dataset per questionnaire answered
 in more than one version, their FHIR Questionnaires, and a deletion list of the pseudonyms whose
-data the project must delete, then records what it delivered, response by response.
+data the project must delete, and records what it delivered, response by response. On PostgreSQL the
+server records it through the session's connection while the answers are read on a connection of the
+extract's own and the files are written; the release is renamed into position only once both are done.
 """
 
 from __future__ import annotations
