@@ -199,20 +199,21 @@ _FINITE_ONLY = "numeric values must be finite (NaN counts as missing, infinity i
 
 
 def _narrowest(array: pa.Array) -> pa.Array:
-    """The same numbers in the narrowest integer type that holds them, or float64 if any has a fraction."""
-    if pa.types.is_floating(array.type):
-        finite = pc.is_finite(array)
-        if not pc.all(pc.or_kleene(finite, pc.is_null(array))).as_py():
-            raise InvalidDataset(_FINITE_ONLY)
-        if pc.all(pc.equal(pc.floor(array), array)).as_py() is False:
-            return array.cast(pa.float64())
-    bounds = pc.min_max(array)
-    return array.cast(_integer_type(bounds["min"].as_py(), bounds["max"].as_py()))
+    """The same numbers in the narrowest integer type that holds them, or float64 if any has a fraction
+    (Arrow input: its nulls are the missing values, and a NaN that is not null is refused)."""
+    if pa.types.is_floating(array.type) and pc.any(pc.is_nan(array)).as_py():
+        raise InvalidDataset(_FINITE_ONLY)
+    missing = array.is_null().to_numpy(zero_copy_only=False) if array.null_count else None
+    if missing is not None:
+        array = array.fill_null(0)
+    return _narrowest_numpy(array.to_numpy(zero_copy_only=False), missing)
 
 
-def _narrowest_numpy(values: np.ndarray) -> pa.Array:
-    """``_narrowest`` for a numpy column of numbers (NaN: missing), without an Arrow array per step."""
-    missing = np.isnan(values) if values.dtype.kind == "f" else None
+def _narrowest_numpy(values: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
+    """``_narrowest`` for a numpy column of numbers (NaN, or ``missing`` where given, is missing)."""
+    if values.dtype.kind == "f":
+        nan = np.isnan(values)
+        missing = nan if missing is None else missing | nan
     if missing is not None and not missing.any():
         missing = None
     present = values if missing is None else values[~missing]
@@ -228,11 +229,9 @@ def _narrowest_numpy(values: np.ndarray) -> pa.Array:
     return pa.array(filled.astype(kind.to_pandas_dtype(), copy=False), type=kind, mask=missing)
 
 
-def _integer_type(low: float | None, high: float | None) -> pa.DataType:
-    """The narrowest type for whole numbers from ``low`` to ``high`` (None: all missing): an integer
-    type Stata and SPSS both hold, else float64 (exact below 2**53)."""
-    if low is None or high is None:
-        return pa.int8()
+def _integer_type(low: float, high: float) -> pa.DataType:
+    """The narrowest type for whole numbers from ``low`` to ``high``: an integer type Stata and SPSS
+    both hold, else float64 (exact below 2**53)."""
     for kind, info in ((pa.int8(), np.iinfo(np.int8)), (pa.int16(), np.iinfo(np.int16))):
         if info.min <= low and high <= info.max:
             return kind

@@ -147,3 +147,9 @@ def test_infinity_and_integers_beyond_2_53_are_refused_from_numpy_as_from_a_list
     for given in (values, values.tolist()):
         with pytest.raises(InvalidDataset):
             one(Variable("XA10"), given)
+
+
+def test_an_arrow_nan_that_is_not_null_is_refused_while_a_null_is_missing() -> None:
+    with pytest.raises(InvalidDataset):
+        one(Variable("XA10"), pa.array([1.0, float("nan")]))
+    assert one(Variable("XA10"), pa.array([1.0, None])).column("XA10").to_pylist() == [1, None]
