@@ -149,14 +149,11 @@ def _in_checksum(piece: bytes, start: int) -> bool:
         low -= 1
     while high < len(piece) and piece[high] in _HEX:
         high += 1
-    if high - low >= 32 and any(piece[i] not in _DIGIT_BYTES for i in range(low, high)):
+    if high - low >= 32 and not piece[low:high].isdigit():
         return True
-    window = piece[max(0, start - 25) : start + 36]
-    offset = max(0, start - 25)
-    return any(m.start() + offset <= start and start + 11 <= m.end() + offset for m in _UUID.finditer(window))
-
-
-_DIGIT_BYTES = frozenset(b"0123456789")
+    # a UUID holding the digits starts at most 25 bytes before them (in its last group)
+    uuids = _UUID.finditer(piece, max(0, start - 25), start + 36)
+    return any(found.start() <= start and start + 11 <= found.end() for found in uuids)
 
 
 def _occurrences(haystack: bytes, needle: bytes) -> Iterator[int]:

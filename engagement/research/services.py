@@ -833,13 +833,13 @@ def _answer_matrix(
     if db.is_postgres:
         legacy = _copy_matrix(response_ids, len(layout), targets, sources, matrix, reader)
     else:
-        legacy = _json_matrix(response_ids, len(layout), targets, sources, matrix, reader)
+        legacy = _sqlite_matrix(response_ids, len(layout), targets, sources, matrix, reader)
     if legacy:
         _answer_rows_matrix(response_ids, legacy, names, matrix, reader)
     return matrix
 
 
-def _json_matrix(
+def _sqlite_matrix(
     response_ids: Sequence[uuid.UUID],
     width: int,
     targets: np.ndarray,
