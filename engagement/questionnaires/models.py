@@ -23,7 +23,7 @@ from engagement.db import Base, CreatedMixin, IdMixin
 class PackedNumbers(sa.TypeDecorator[list[float]]):
     """A list of numbers stored as big-endian IEEE doubles, eight bytes each (the order of PostgreSQL's
     ``float8send``), NaN for a missing number. Extracts read the bytes in bulk straight into numpy;
-    a PostgreSQL ``float8[]`` cost the server ten times as much to send, element by element."""
+    a PostgreSQL ``float8[]`` cost the server about four times as much to send, element by element."""
 
     impl = sa.LargeBinary
     cache_ok = True

@@ -1,7 +1,7 @@
 """A response's export numbers packed as bytes: big-endian doubles, eight bytes each, NaN where none.
 
 Extracts read them in bulk straight into numpy. As a PostgreSQL ``float8[]`` the server spent about
-ten times as long sending them (element by element, each with its own length), and a client had to
+four times as long sending them (element by element, each with its own length), and a client had to
 parse every element; on SQLite they were a JSON list. Stored numbers are converted in place: a NULL
 element of an array (never written by the service) becomes NaN, as a missing number is.
 
