@@ -537,7 +537,7 @@ def main() -> None:
         "--dta-process",
         choices=("auto", "yes", "no"),
         default="auto",
-        help="write .dta in a process of its own: auto (with 4 CPUs or more), always, never",
+        help="write .dta in a process of its own: auto (with 2 CPUs or more), always, never",
     )
     parser.add_argument("--repeat", type=int, default=3, help="interleaved runs; the fastest of each counts")
     parser.add_argument(

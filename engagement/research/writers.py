@@ -68,10 +68,10 @@ TABLESCHEMA_PROFILE = "https://datapackage.org/profiles/2.0/tableschema.json"
 SYSTEM_MISSING_LABEL = "SYSTEM MISSING"
 # ``.dta`` is written in a process of its own ("auto") from this many cells (rows x variables) on, on
 # a machine with at least this many CPUs: the process costs about a second of CPU to start (importing
-# pyreadstat, polars, Arrow) and to receive the table, which on fewer CPUs, already busy with the other
-# writers and the database, costs more than writing .sav and .dta side by side gains.
+# pyreadstat, polars, Arrow) and to receive the table, and pays that back from two CPUs on, where
+# .sav and .dta then run side by side instead of one after the other (bench/README.md, extracts.py).
 PROCESS_FROM_CELLS = 2_000_000
-PROCESS_FROM_CPUS = 4
+PROCESS_FROM_CPUS = 2
 
 _COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _DUO = re.compile(r"DUO:\d{7}\Z")
