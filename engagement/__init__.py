@@ -6,13 +6,16 @@ Order: configuration -> logging -> extensions -> blueprints -> CLI. Nothing happ
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask is loaded by create_app: what runs without it (a writer process) never does
+    from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application; ``config`` overrides the defaults and the ``ENGAGEMENT_*`` environment."""
+    from flask import Flask
+
     from engagement import config as settings
     from engagement import errors, http, logs, metrics, migrate, ratelimit, security
     from engagement.docs import init_docs

@@ -11,7 +11,8 @@ import marshmallow as ma
 from flask_smorest.spec import prepare_response
 from webargs.flaskparser import FlaskParser
 
-from engagement.errors import PROBLEM_CONTENT_TYPE, BadRequest, handle_http_exception
+from engagement.errors import PROBLEM_CONTENT_TYPE, handle_http_exception
+from engagement.problems import BadRequest
 
 MAX_JSON_DEPTH = 32
 # I-JSON (RFC 7493 §2.2): integers beyond ±(2**53 - 1) do not survive every JSON implementation.

@@ -1,4 +1,5 @@
-"""Problem details (RFC 9457) for every error, and the domain exceptions that services raise.
+"""Problem details (RFC 9457) for every error: the domain exceptions services raise
+(:mod:`engagement.problems`), Werkzeug's HTTP errors, an unreachable database and anything unexpected.
 
 A problem's ``type`` is ``urn:moba-engagement:problem:<slug>``; the slug is part of the API contract
 (the app branches on it), so slugs are never renamed.
@@ -12,7 +13,8 @@ from typing import Any
 from flask import Flask, Response, current_app, g, json
 from werkzeug.exceptions import HTTPException
 
-PROBLEM_TYPE_PREFIX = "urn:moba-engagement:problem:"
+from engagement.problems import DomainError, problem_type
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 log = logging.getLogger(__name__)
@@ -38,67 +40,6 @@ HTTP_SLUGS = {
     501: "not-implemented",
     503: "service-unavailable",
 }
-
-
-def problem_type(slug: str) -> str:
-    return PROBLEM_TYPE_PREFIX + slug
-
-
-class DomainError(Exception):
-    """Base of the errors services raise; each subclass is one problem type."""
-
-    status: int = 400
-    slug: str = "bad-request"
-    title: str = "Bad request"
-
-    def __init__(
-        self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any
-    ) -> None:
-        super().__init__(detail or self.title)
-        self.detail = detail or self.title
-        self.headers = headers or {}
-        self.extra = extra
-
-
-class BadRequest(DomainError):
-    status, slug, title = 400, "bad-request", "Bad request"
-
-
-class Unauthorized(DomainError):
-    status, slug, title = 401, "unauthorized", "Authentication required"
-
-
-class Forbidden(DomainError):
-    status, slug, title = 403, "forbidden", "Not allowed"
-
-
-class NotFound(DomainError):
-    status, slug, title = 404, "not-found", "Not found"
-
-
-class Conflict(DomainError):
-    status, slug, title = 409, "conflict", "Conflict"
-
-
-class PreconditionFailed(DomainError):
-    status, slug, title = 412, "precondition-failed", "The resource changed since you read it"
-
-
-class PreconditionRequired(DomainError):
-    status, slug, title = 428, "precondition-required", "This request must be conditional (If-Match)"
-
-
-class ValidationFailed(DomainError):
-    """Field-level errors: ``errors`` maps a field (or item) to its list of messages."""
-
-    status, slug, title = 422, "validation-failed", "The request did not pass validation"
-
-    def __init__(self, errors: dict[str, Any], detail: str | None = None, **extra: Any) -> None:
-        super().__init__(detail or "See 'errors' for each field that failed.", errors=errors, **extra)
-
-
-class ServiceUnavailable(DomainError):
-    status, slug, title = 503, "service-unavailable", "The service is briefly unavailable; try again"
 
 
 def problem_response(

@@ -11,8 +11,8 @@ from flask.views import MethodView
 
 from engagement import migrate
 from engagement.api import Blueprint
-from engagement.errors import ServiceUnavailable
 from engagement.extensions import db
+from engagement.problems import ServiceUnavailable
 
 blp = Blueprint("health", __name__, url_prefix="/health", description="Liveness and readiness probes.")
 

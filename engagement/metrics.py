@@ -23,7 +23,7 @@ from prometheus_client import (
 )
 from werkzeug.exceptions import NotFound
 
-from engagement.errors import Unauthorized
+from engagement.problems import Unauthorized
 
 REQUEST_SECONDS = Histogram(
     "engagement_http_request_duration_seconds",

@@ -24,7 +24,7 @@ from joserfc.jwk import ECKey, KeySet
 
 from engagement import clock
 from engagement.config import PROJECT_ROOT
-from engagement.errors import Forbidden, Unauthorized
+from engagement.problems import Forbidden, Unauthorized
 
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=10)
 AUDIENCE = "moba-engagement-api"

@@ -13,8 +13,8 @@ from engagement.api import Blueprint
 from engagement.auth import schemas, services
 from engagement.auth.models import StaffUser
 from engagement.auth.oidc import UpstreamError, upstream
-from engagement.errors import BadRequest, NotFound
 from engagement.extensions import db
+from engagement.problems import BadRequest, NotFound
 from engagement.ratelimit import auth_limit
 from engagement.security import (
     current_principal,

@@ -28,10 +28,10 @@ from engagement.auth.models import (
     StaffUser,
 )
 from engagement.auth.oidc import UpstreamError, upstream
-from engagement.errors import BadRequest, DomainError
 from engagement.extensions import db
 from engagement.participants import services as participants
 from engagement.participants.models import Participant
+from engagement.problems import BadRequest, DomainError
 from engagement.security import ACCESS_TOKEN_LIFETIME, ROLES, Principal, issue_access_token
 
 log = logging.getLogger("engagement.security")

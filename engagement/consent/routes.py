@@ -11,9 +11,9 @@ from flask.views import MethodView
 from engagement import clock
 from engagement.api import Blueprint
 from engagement.consent import schemas, services
-from engagement.errors import NotFound
 from engagement.extensions import db
 from engagement.participants.models import Participant
+from engagement.problems import NotFound
 from engagement.security import current_principal, participant_required, staff_required
 
 blp = Blueprint("consent", __name__, url_prefix="/v1", description="Consent: documents, decisions, history.")

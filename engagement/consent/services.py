@@ -37,10 +37,17 @@ from engagement.consent.models import (
     ConsentWithdrawal,
 )
 from engagement.db import bulk_objects
-from engagement.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from engagement.extensions import db
 from engagement.participants.models import Participant
 from engagement.participants.services import ADULT_AGE, OSLO, adult_from, age_on, today_in_oslo
+from engagement.problems import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 
 # Purpose codes of the seed consent document; other domains refer to purposes by these codes.
 PARTICIPATION = "participation"

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from engagement import clock
 from engagement.devices.models import Device
-from engagement.errors import NotFound
 from engagement.extensions import db
+from engagement.problems import NotFound
 
 STALE_AFTER = timedelta(days=270)
 

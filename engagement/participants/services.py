@@ -22,9 +22,9 @@ import sqlalchemy as sa
 from flask import current_app
 
 from engagement import audit, clock
-from engagement.errors import NotFound, ValidationFailed
 from engagement.extensions import db
 from engagement.participants.models import LANGUAGES, Participant
+from engagement.problems import NotFound, ValidationFailed
 
 OSLO = ZoneInfo("Europe/Oslo")
 ADULT_AGE = 18

@@ -11,9 +11,9 @@ from flask.views import MethodView
 
 from engagement import audit
 from engagement.api import Blueprint
-from engagement.errors import DomainError
 from engagement.extensions import db
 from engagement.metrics import SUBMISSIONS
+from engagement.problems import DomainError
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services
 from engagement.questionnaires.schemas import (

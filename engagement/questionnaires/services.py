@@ -22,9 +22,9 @@ from sqlalchemy.dialects import postgresql
 
 from engagement import audit, clock
 from engagement.consent.services import require_data_use
-from engagement.errors import Conflict, DomainError, NotFound, ValidationFailed
 from engagement.extensions import db
 from engagement.participants.models import DEFAULT_TIME_ZONE, Participant
+from engagement.problems import Conflict, DomainError, NotFound, ValidationFailed
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires.models import (
     ACTIVE_STATUSES,

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engagement.errors import DomainError
+from engagement.problems import DomainError
 
 VariableType = Literal["numeric", "string"]
 Measure = Literal["nominal", "ordinal", "scale"]

@@ -13,7 +13,7 @@ from collections.abc import Collection
 
 import numpy as np
 
-from engagement.errors import DomainError
+from engagement.problems import DomainError
 
 PSEUDONYM_MIN = 1_000_000
 PSEUDONYM_MAX = 2_147_483_620  # Stata's largest long; 2**31 - 1 minus Stata's 27 missing codes

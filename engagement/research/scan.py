@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from engagement.errors import DomainError
+from engagement.problems import DomainError
 
 if TYPE_CHECKING:
     from engagement.research.dataset import Dataset

@@ -31,10 +31,10 @@ from engagement import audit, clock
 from engagement.auth.models import StaffUser
 from engagement.consent import services as consent
 from engagement.db import bulk_objects
-from engagement.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engagement.extensions import db
 from engagement.participants.models import Participant
 from engagement.participants.services import age_on, today_in_oslo
+from engagement.problems import Conflict, Forbidden, NotFound, ValidationFailed
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Answer, QuestionnaireVersion, Response
 from engagement.research import fhir
@@ -317,19 +317,31 @@ def run_extract(
             .order_by(QuestionnaireVersion.key, QuestionnaireVersion.version)
         )
     )
-    rows, exclusions = _eligible_rows(project, versions, at, kind)
-    # A large delivery writes .dta in a process of its own: started now, it is ready by then.
-    cells = len(rows) * max(
-        (len(questionnaires.export_layout(questionnaires.definition_of(v))) for v in versions), default=0
-    )
-    writer = writer_process() if wants_process(cells) else None
+    # A large delivery writes .dta in a process of its own. Started first, the process starts up (it
+    # imports pyreadstat, polars and Arrow) while this one waits for the database to choose the rows.
+    writer = writer_process() if wants_process(_cells_at_most(versions, at)) else None
     try:
+        rows, exclusions = _eligible_rows(project, versions, at, kind)
         return _run_extract(
             project, kind, at, previous, versions, rows, exclusions, writer, actor_kind, actor_id, store
         )
     finally:
         if writer is not None:
             writer.shutdown(wait=True)
+
+
+def _cells_at_most(versions: Sequence[QuestionnaireVersion], at: datetime) -> int:
+    """An upper bound on the cells (rows x variables) of an extract of ``versions`` at ``at``: every
+    response submitted by then, each as wide as the widest version."""
+    if not versions:
+        return 0
+    responses = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Response)
+        .where(Response.questionnaire_version_id.in_([v.id for v in versions]), Response.submitted_at <= at)
+    )
+    widest = max(len(questionnaires.export_layout(questionnaires.definition_of(v))) for v in versions)
+    return (responses or 0) * widest
 
 
 def _run_extract(
@@ -556,20 +568,25 @@ def _datasets(
     """One dataset per version with rows (or, with none at all, each version's empty table), then one
     harmonised dataset per questionnaire delivered in more than one version; the answers are read
     through ``reader`` alone."""
-    by_version: dict[uuid.UUID, list[_Row]] = {}
-    for row in rows:
-        by_version.setdefault(row.version_id, []).append(row)
-    chosen = [v for v in versions if by_version.get(v.id)] or list(versions)
+    # Each version's rows in the order of their pseudonyms: sorted once, with numpy.
+    numbers = np.fromiter((pseudonyms[r.participant_id] for r in rows), np.int64, len(rows))
+    place = {v.id: i for i, v in enumerate(versions)}
+    version_of = np.fromiter((place[r.version_id] for r in rows), np.int64, len(rows))
+    order = np.lexsort((numbers, version_of))
+    bounds = np.searchsorted(version_of[order], np.arange(len(versions) + 1))
+    by_version = {v.id: order[bounds[i] : bounds[i + 1]] for i, v in enumerate(versions)}
+    chosen = [v for v in versions if len(by_version[v.id])] or list(versions)
     datasets: list[Dataset] = []
     definitions: list[dict[str, Any]] = []
     per_key: dict[str, list[tuple[dict[str, Any], dict[str, Any], int]]] = {}
     for version in chosen:
         definition = questionnaires.definition_of(version)
         definitions.append(definition)
-        version_rows = sorted(by_version.get(version.id, []), key=lambda r: pseudonyms[r.participant_id])
+        chosen_rows = by_version[version.id]
+        version_rows = [rows[i] for i in chosen_rows.tolist()]
         fixed = rv.fixed_variables(definition, project.code)
         columns = rv.item_columns(definition)
-        values = _version_values(definition, fixed, columns, version_rows, pseudonyms, reader)
+        values = _version_values(definition, fixed, columns, version_rows, numbers[chosen_rows], reader)
         datasets.append(
             Dataset(
                 rv.dataset_name(version.key, version.version),
@@ -592,12 +609,13 @@ def _version_values(
     fixed: Sequence[Variable],
     columns: Sequence[rv.Column],
     rows: Sequence[_Row],
-    pseudonyms: Mapping[uuid.UUID, int],
+    pseudonyms: np.ndarray,
     reader: sa.Connection,
 ) -> dict[str, Any]:
+    """The columns of one version's dataset: ``rows`` and their ``pseudonyms``, in that order."""
     count = len(rows)
     values: dict[str, Any] = {
-        fixed[0].name: np.fromiter((pseudonyms[r.participant_id] for r in rows), np.int64, count),
+        fixed[0].name: pseudonyms,
         fixed[1].name: pa.array([definition["version_label"]] * count, pa.string()),
         fixed[2].name: _ages_at_submission(rows),
     }

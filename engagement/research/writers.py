@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 import pyreadstat
 
 from engagement import clock
-from engagement.errors import Conflict, DomainError
+from engagement.problems import Conflict, DomainError
 from engagement.research.dataset import Code, Dataset, Variable, truncate_utf8
 from engagement.research.scan import refuse_identifiers
 

@@ -27,10 +27,10 @@ import sqlalchemy as sa
 
 from engagement import audit, clock
 from engagement.consent import services as consent
-from engagement.errors import Conflict, NotFound, ValidationFailed
 from engagement.extensions import db
 from engagement.participants.models import Participant
 from engagement.participants.services import age_on, today_in_oslo
+from engagement.problems import Conflict, NotFound, ValidationFailed
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import ACTIVE_STATUSES, Task
 from engagement.waves.models import Reminder, ReminderAttempt, Wave

@@ -20,9 +20,9 @@ from engagement.auth import services as auth
 from engagement.consent import services as consent
 from engagement.consent.models import ConsentWithdrawal
 from engagement.devices import services as devices
-from engagement.errors import Conflict, NotFound, ValidationFailed
 from engagement.extensions import db
 from engagement.participants.models import Participant
+from engagement.problems import Conflict, NotFound, ValidationFailed
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Response

@@ -7,7 +7,7 @@ import pytest
 from joserfc import jwt
 
 from engagement import clock
-from engagement.errors import Unauthorized
+from engagement.problems import Unauthorized
 from engagement.security import Principal, generate_signing_key, issue_access_token, verify_access_token
 
 

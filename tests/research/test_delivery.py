@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -128,3 +131,15 @@ def test_checksums_taken_as_files_were_finished_are_used_only_while_the_size_sti
     listed = {f.path: f.sha256 for f in write_checksums(tmp_path, known)}
     assert listed == {"a.csv": "0" * 64, "b.csv": sha256_file(tmp_path / "b.csv")}
     assert (tmp_path / CHECKSUMS).read_text().splitlines()[0] == f"{'0' * 64}  a.csv"
+
+
+def test_the_writer_process_loads_the_writers_without_the_web_application() -> None:
+    """What a writer process imports to write ``.dta`` (this module, as it unpickles the job) is the
+    file writing alone: neither Flask nor SQLAlchemy, which would cost it start-up time and memory."""
+    loaded = (
+        "import sys, engagement.research.writers as w; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    result = subprocess.run([sys.executable, "-c", loaded], capture_output=True, text=True, check=True)
+    modules = set(json.loads(result.stdout.replace("'", '"')))
+    assert "pyreadstat" in modules and "polars" in modules
+    assert not modules & {"flask", "werkzeug", "sqlalchemy", "marshmallow", "psycopg"}

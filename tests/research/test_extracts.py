@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from engagement import clock
 from engagement.consent import services as consent
 from engagement.extensions import db
+from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Answer, Response
 from engagement.research import services
 from engagement.research.models import Extract, ExtractResponse, Pseudonym
@@ -89,8 +90,9 @@ def test_full_extract_reads_back_equal_to_the_database_in_every_format(
     own_reader = services._own_reader
     monkeypatch.setattr(services, "_own_reader", lambda: readers.append(own_reader()) or readers[-1])
     started: list[object] = []
+    sized: list[int] = []
     if dta_process:  # as a large extract does: .dta written in a process started early
-        monkeypatch.setattr(services, "wants_process", lambda cells: True)
+        monkeypatch.setattr(services, "wants_process", lambda cells: sized.append(cells) or True)
         monkeypatch.setattr(
             services, "writer_process", lambda: started.append(writer_process()) or started[-1]
         )
@@ -105,6 +107,14 @@ def test_full_extract_reads_back_equal_to_the_database_in_every_format(
 
     folder = delivered.folder
     assert len(started) == int(dta_process)
+    if dta_process:  # decided before the rows are chosen, on every response submitted by then
+        with app.app_context():
+            width = len(
+                questionnaires.export_layout(
+                    questionnaires.definition_of(questionnaires.get_version("ung18", 1))
+                )
+            )
+        assert sized == [3 * width]
     assert delivered.rows == 3 and delivered.participants == 3
     with app.app_context():
         own = committed and db.is_postgres
