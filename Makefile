@@ -12,8 +12,10 @@ export ENGAGEMENT_ENV ?= development
 
 .PHONY: run test lint typecheck pytest clean
 
-# uv (from PyPI, into the venv) installs several times faster than pip; pip is the fallback.
-INSTALL = if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --quiet --python $(BIN)/python $(1); \
+# uv (from PyPI, into the venv) installs several times faster than pip; pip is the fallback. Both
+# compile the packages' bytecode once here (uv only when asked): otherwise, where the environment says
+# PYTHONDONTWRITEBYTECODE, every new process (a worker, the extracts' .dta writer) compiles its imports.
+INSTALL = if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python $(1); \
 	else $(BIN)/python -m pip install --quiet --disable-pip-version-check $(1); fi
 
 $(BIN)/python:
