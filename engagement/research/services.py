@@ -11,6 +11,8 @@ in more than one version, their FHIR Questionnaires, and a deletion list of the 
 data the project must delete, and records what it delivered, response by response. On PostgreSQL the
 server records it through the session's connection while the answers are read on a connection of the
 extract's own and the files are written; the release is renamed into position only once both are done.
+A withdrawal with deletion that commits while an extract runs is listed for the project's next
+delivery by the extract as it ends (:func:`_list_late_deletions`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from flask import current_app
 from engagement import audit, clock
 from engagement.auth.models import StaffUser
 from engagement.consent import services as consent
+from engagement.consent.models import ConsentWithdrawal
 from engagement.db import bulk_objects
 from engagement.extensions import db
 from engagement.participants.models import Participant
@@ -321,9 +324,9 @@ def run_extract(
     # imports pyreadstat, polars and Arrow) while this one waits for the database to choose the rows.
     writer = writer_process() if wants_process(_cells_at_most(versions, at)) else None
     try:
-        rows, exclusions = _eligible_rows(project, versions, at, kind)
+        rows, exclusions, seen = _eligible_rows(project, versions, at, kind)
         return _run_extract(
-            project, kind, at, previous, versions, rows, exclusions, writer, actor_kind, actor_id, store
+            project, kind, at, previous, versions, rows, exclusions, seen, writer, actor_kind, actor_id, store
         )
     finally:
         if writer is not None:
@@ -352,6 +355,7 @@ def _run_extract(
     versions: Sequence[QuestionnaireVersion],
     rows: list[_Row],
     exclusions: dict[str, int],
+    seen: Mapping[uuid.UUID, Sequence[tuple[datetime, str]]],
     writer: Executor | None,
     actor_kind: str,
     actor_id: uuid.UUID | str | None,
@@ -443,6 +447,7 @@ def _run_extract(
             recording.shutdown(wait=True)  # whatever happened, the session's connection is free again
     extract.files = [{"path": f.path, "bytes": f.bytes, "sha256": f.sha256} for f in delivery.files]
     extract.manifest = delivery.manifest
+    _list_late_deletions(project.id, extract.id, seen)
     if deletions:
         db.session.execute(
             sa.update(PendingDeletion)
@@ -498,10 +503,11 @@ def _next_release(project: ResearchProject, store: Path) -> str:
 
 def _eligible_rows(
     project: ResearchProject, versions: Sequence[QuestionnaireVersion], at: datetime, kind: str
-) -> tuple[list[_Row], dict[str, int]]:
-    """The responses to deliver: latest per participant and version, allowed by consent, new if asked."""
+) -> tuple[list[_Row], dict[str, int], dict[uuid.UUID, list[tuple[datetime, str]]]]:
+    """The responses to deliver: latest per participant and version, allowed by consent, new if asked;
+    and the withdrawals that decided it (by participant: when, and its scope)."""
     if not versions:
-        return [], {}
+        return [], {}, {}
     # The latest response per participant and version (the newest submission, then the largest id).
     submitted_at: Any = Response.submitted_at
     if db.is_postgres:  # already aware: skip converting each time to UTC in Python (compared, not shown)
@@ -555,7 +561,7 @@ def _eligible_rows(
         fresh = [r for r in rows if r.response_id not in delivered]
         exclusions["responses_delivered_before"] = len(rows) - len(fresh)
         rows = fresh
-    return rows, exclusions
+    return rows, exclusions, allowed.withdrawals
 
 
 def _datasets(
@@ -1156,7 +1162,11 @@ def record_download(project: ResearchProject, release: str, path: str, staff_id:
 
 def list_for_deletion(participant_id: uuid.UUID, withdrawal_id: uuid.UUID, at: datetime) -> int:
     """For every project that received the participant's data, record their pseudonym for the next
-    delivery's deletion list; returns the number of projects."""
+    delivery's deletion list; returns the number of projects.
+
+    Waits for extracts finishing their recording (:func:`_list_late_deletions`), so that what they
+    delivered is seen here, or else they see this withdrawal."""
+    _serialise_with_deletions()
     delivered = db.session.scalars(
         sa.select(Pseudonym)
         .where(
@@ -1176,6 +1186,68 @@ def list_for_deletion(participant_id: uuid.UUID, withdrawal_id: uuid.UUID, at: d
         )
     db.session.flush()
     return len(delivered)
+
+
+# A withdrawal with deletion, and the end of an extract, each hold this PostgreSQL advisory lock until
+# they commit: one of the two sees the other's work (:func:`_list_late_deletions`).
+_DELETIONS_LOCK = 0x6D6F626144656C  # "mobaDel"
+
+
+def _serialise_with_deletions() -> None:
+    """Take the deletions lock until this transaction ends (PostgreSQL; SQLite has one writer at a
+    time already, and an extract that read before another writer committed cannot write after it)."""
+    if db.is_postgres:
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_DELETIONS_LOCK)))
+
+
+def _list_late_deletions(
+    project_id: uuid.UUID,
+    extract_id: uuid.UUID,
+    seen: Mapping[uuid.UUID, Sequence[tuple[datetime, str]]],
+) -> int:
+    """A withdrawal with deletion that committed while this extract ran was not seen by its consent
+    read, and did not see this extract's ledger (not yet committed): the person's data may be in this
+    delivery, and no project would be told to delete it. Such withdrawals of people delivered now are
+    recorded for the project's next deletion list here, under the lock that :func:`list_for_deletion`
+    takes, so that a withdrawal committing later sees this ledger instead. Returns how many."""
+    _serialise_with_deletions()
+    delivered_now = sa.exists().where(
+        ExtractResponse.extract_id == extract_id, ExtractResponse.pseudonym_id == Pseudonym.id
+    )
+    listed = sa.exists().where(
+        PendingDeletion.pseudonym_id == Pseudonym.id, PendingDeletion.withdrawal_id == ConsentWithdrawal.id
+    )
+    candidates = db.session.execute(
+        sa.select(
+            ConsentWithdrawal.id,
+            ConsentWithdrawal.participant_id,
+            ConsentWithdrawal.withdrawn_at,
+            Pseudonym.id,
+        )
+        .join(Pseudonym, Pseudonym.participant_id == ConsentWithdrawal.participant_id)
+        .where(
+            Pseudonym.project_id == project_id,
+            ConsentWithdrawal.scope == consent.DELETE_DATA,
+            delivered_now,
+            ~listed,
+        )
+    ).all()
+    late = [
+        (withdrawal_id, pseudonym_id)
+        for withdrawal_id, participant_id, withdrawn_at, pseudonym_id in candidates
+        if (withdrawn_at, consent.DELETE_DATA) not in seen.get(participant_id, ())
+    ]
+    for withdrawal_id, pseudonym_id in late:
+        db.session.add(
+            PendingDeletion(
+                project_id=project_id,
+                pseudonym_id=pseudonym_id,
+                withdrawal_id=withdrawal_id,
+                recorded_at=clock.now(),
+            )
+        )
+    db.session.flush()
+    return len(late)
 
 
 def deliveries_of(participant_id: uuid.UUID) -> list[dict[str, Any]]:

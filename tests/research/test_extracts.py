@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
@@ -407,3 +408,62 @@ def test_a_delivery_whose_recording_fails_leaves_nothing_behind(
             with app.app_context():
                 db.session.execute(sa.text("DROP FUNCTION refuse_ledger() CASCADE"))
                 db.session.commit()
+
+
+@pytest.mark.committing
+def test_a_withdrawal_with_deletion_while_an_extract_runs_is_listed_in_the_next_delivery(
+    app, make_participant, answer, make_project, extract, monkeypatch
+):
+    """The withdrawal commits after the extract read consent and before it committed its ledger: neither
+    saw the other. The extract, ending, lists the person for deletion in the project's next delivery."""
+    with app.app_context():
+        if not db.is_postgres:
+            pytest.skip("the lock is PostgreSQL's; SQLite lets one writer at a time")
+    start = clock.now()
+    stays, leaves = make_participant(), make_participant()
+    answer(stays, at=start)
+    answer(leaves, at=start)
+    code = make_project()
+    key = f"UNG_ID_{code}"
+    read = services._answer_matrix
+
+    def withdrawal_commits_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        with ThreadPoolExecutor(1) as other:  # another request, on a connection of its own
+            other.submit(withdraw, app, leaves, "delete_data", start + timedelta(hours=1, minutes=30)).result(
+                timeout=60
+            )
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_answer_matrix", withdrawal_commits_meanwhile)
+    first = extract(code, at=start + timedelta(hours=1))
+    monkeypatch.setattr(services, "_answer_matrix", read)
+    ids = pseudonyms(app, code)
+    assert ids[leaves.id] in keys_in(first.folder / f"{code}_UNG18_v1.parquet", key)  # the race happened
+
+    second = extract(code, "since-last", at=start + timedelta(hours=2))
+    with open(second.folder / "deletion_list.csv", encoding="utf-8") as handle:
+        assert list(csv.reader(handle)) == [[key], [str(ids[leaves.id])]]
+    third = extract(code, "since-last", at=start + timedelta(hours=3))
+    assert not (third.folder / "deletion_list.csv").exists()  # listed once
+
+
+def test_an_earlier_withdrawal_with_deletion_is_not_listed_again_after_rejoining(
+    app, make_participant, answer, make_project, extract
+):
+    """Someone who withdrew with deletion before the project received anything, then consented again
+    and answered: the new answers are delivered, and nothing is listed for deletion."""
+    start = clock.now()
+    person = make_participant()
+    withdraw(app, person, "delete_data", start + timedelta(minutes=10))
+    with app.app_context(), clock.frozen(start + timedelta(minutes=20)):  # consents again
+        document = consent.current_document(clock.now())
+        decisions = dict.fromkeys(document.purpose_codes, "yes")
+        consent.record_decisions(person.id, document, decisions, clock.now(), consent.Evidence())
+        db.session.commit()
+    answer(person, at=start + timedelta(minutes=30))
+    code = make_project()
+    first = extract(code, at=start + timedelta(hours=1))
+    assert first.rows == 1
+    second = extract(code, "since-last", at=start + timedelta(hours=2))
+    assert not (first.folder / "deletion_list.csv").exists()
+    assert not (second.folder / "deletion_list.csv").exists()
