@@ -792,68 +792,39 @@ _SCATTER_EVERY = 5_000  # responses decoded per numpy scatter (bounds the bytes 
 _ROW_NO, _ARRAY = slice(6, 10), 14
 
 
-_Index = np.ndarray | slice  # positions, or every one in order
-
-
 class _Numbers:
-    """The answer matrix: ``numbers[i]`` holds variable ``i``'s number for each response, NaN if none.
-
-    Filled response by response (``put``), so it is held with a row per response meanwhile: a
-    response's numbers are then written side by side, not one per variable row far apart. Turned once
-    into a row per variable when first read (``numbers[i]``, ``np.asarray(numbers)``); nothing may be
-    put after that.
+    """The answer matrix: the number of each variable (row) for each response (column), NaN if none.
 
     Held as float32, half the memory of float64, as long as every number is exactly a float32 (codes
     and whole numbers below 2**24 are); a variable given a number that is not gets an exact float64
-    row of its own from then on."""
+    row of its own from then on. ``numbers[i]`` is row ``i`` exactly; ``np.asarray(numbers)`` all."""
 
-    def __init__(self, variables: int, responses: int) -> None:
-        self._by_response: np.ndarray | None = np.full((responses, variables), np.nan, np.float32)
-        self._by_variable: np.ndarray | None = None
-        self.wide: dict[int, np.ndarray] = {}  # variable -> its exact numbers, every response
+    def __init__(self, rows: int, columns: int) -> None:
+        self.narrow = np.full((rows, columns), np.nan, np.float32)
+        self.wide: dict[int, np.ndarray] = {}
 
-    def put(self, responses: np.ndarray, variables: np.ndarray | slice, values: np.ndarray) -> None:
-        """The numbers of ``variables`` for ``responses``: numpy indexing of a (response, variable)
-        array, the index arrays broadcast with ``values``; ``variables`` may be a slice."""
-        held = self._by_response
-        if held is None:
-            raise RuntimeError("the answer matrix was read already")
+    def put(self, rows: np.ndarray, columns: np.ndarray, values: np.ndarray) -> None:
+        """``numbers[rows, columns] = values`` (numpy indexing, ``rows`` and ``columns`` broadcast)."""
         values = np.asarray(values, np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             narrow = values.astype(np.float32)
             inexact = (narrow != values) & ~np.isnan(values)
-        held[responses, variables] = narrow
+        self.narrow[rows, columns] = narrow
         if not self.wide and not inexact.any():
             return
-        if isinstance(variables, slice):  # rows of numbers: a response per row, a variable per column
-            responses = np.reshape(responses, (-1, 1))
-            variables = np.arange(held.shape[1])[variables][None, :]
-        responses, variables, values, inexact = np.broadcast_arrays(responses, variables, values, inexact)
-        for variable in set(np.unique(variables[inexact]).tolist()) | set(self.wide):
-            if variable not in self.wide:  # its numbers so far were exact float32s
-                self.wide[variable] = held[:, variable].astype(np.float64)
-            here = variables == variable
-            self.wide[variable][responses[here]] = values[here]
-
-    @property
-    def narrow(self) -> np.ndarray:
-        """A row per variable, float32 (exact where the variable has no row in ``wide``)."""
-        if self._by_variable is None:
-            assert self._by_response is not None
-            self._by_variable = np.ascontiguousarray(self._by_response.T)
-            self._by_response = None
-        return self._by_variable
+        rows, columns, values, inexact = np.broadcast_arrays(rows, columns, values, inexact)
+        for row in set(np.unique(rows[inexact]).tolist()) | set(self.wide):
+            if row not in self.wide:  # the numbers so far were exact float32s
+                self.wide[row] = self.narrow[row].astype(np.float64)
+            here = rows == row
+            self.wide[row][columns[here]] = values[here]
 
     def __getitem__(self, row: int) -> np.ndarray:
-        row = range(len(self))[row]
+        row = range(len(self.narrow))[row]
         return self.wide[row] if row in self.wide else self.narrow[row]
 
     def __len__(self) -> int:
-        """The number of variables."""
-        if self._by_variable is not None:
-            return int(self._by_variable.shape[0])
-        assert self._by_response is not None
-        return int(self._by_response.shape[1])
+        return len(self.narrow)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         full = self.narrow.astype(np.float64)
@@ -879,15 +850,10 @@ def _answer_matrix(
         return matrix
     position = {name: i for i, name in enumerate(layout)}
     columns = np.fromiter((position.get(name, -1) for name in names), np.int64, len(names))
-    found = np.flatnonzero(columns >= 0)
-    if not len(found):
+    targets = np.flatnonzero(columns >= 0)
+    if not len(targets):
         return matrix
-    targets: _Index = found
-    sources: _Index = columns[found]
-    if len(found) == len(names):  # every variable is packed: rows of numbers go in whole
-        targets = slice(None)
-        if np.array_equal(columns, np.arange(len(layout))):
-            sources = slice(None)
+    sources = columns[targets]
     if db.is_postgres:
         legacy = _copy_matrix(response_ids, len(layout), targets, sources, matrix, reader)
     else:
@@ -900,8 +866,8 @@ def _answer_matrix(
 def _sqlite_matrix(
     response_ids: Sequence[uuid.UUID],
     width: int,
-    targets: _Index,
-    sources: _Index,
+    targets: np.ndarray,
+    sources: np.ndarray,
     matrix: _Numbers,
     reader: sa.Connection,
 ) -> list[int]:
@@ -916,15 +882,15 @@ def _sqlite_matrix(
             if numbers is None or len(numbers) != 8 * width:
                 legacy.append(position[response_id])
                 continue
-            matrix.put(np.array(position[response_id]), targets, np.frombuffer(numbers, ">f8")[sources])
+            matrix.put(targets, np.array(position[response_id]), np.frombuffer(numbers, ">f8")[sources])
     return legacy
 
 
 def _copy_matrix(
     response_ids: Sequence[uuid.UUID],
     width: int,
-    targets: _Index,
-    sources: _Index,
+    targets: np.ndarray,
+    sources: np.ndarray,
     matrix: _Numbers,
     reader: sa.Connection,
 ) -> list[int]:
@@ -975,16 +941,12 @@ class _UnexpectedCopyRow(RuntimeError):
     pass
 
 
-def _scatter_packed(records: np.ndarray, targets: _Index, sources: _Index, matrix: _Numbers) -> None:
+def _scatter_packed(records: np.ndarray, targets: np.ndarray, sources: np.ndarray, matrix: _Numbers) -> None:
     width = records.dtype["values"].shape[0]
     if not (records["length"] == 8 * width).all():  # the size matched, so this is no row of ours
         raise _UnexpectedCopyRow("export_values does not hold the packed numbers of this width")
-    values = records["values"][:, sources]  # a response per row, big-endian
-    rows = records["row_no"].astype(np.intp)
-    if isinstance(targets, slice):
-        matrix.put(rows, targets, values)
-    else:
-        matrix.put(rows[:, None], targets[None, :], values)
+    values = records["values"]  # (rows, width), big-endian
+    matrix.put(targets[:, None], records["row_no"].astype(np.int64)[None, :], values[:, sources].T)
 
 
 def _load_rows(cursor: Any, row_numbers: Iterable[int], response_ids: Sequence[uuid.UUID]) -> None:
@@ -1018,7 +980,7 @@ def _answer_rows_matrix(
         )
         for response_id, variable, number in reader.execute(query):
             if variable in index:
-                matrix.put(np.array(position[response_id]), np.array(index[variable]), np.array(number))
+                matrix.put(np.array(index[variable]), np.array(position[response_id]), np.array(number))
 
 
 def _copy_answer_rows(
@@ -1071,7 +1033,7 @@ def _scatter(matrix: _Numbers, rows: list[int], payloads: list[bytes]) -> None:
     pairs = np.frombuffer(b"".join(payloads), dtype=_PAIR)
     counts = np.fromiter((len(p) // _PAIR.itemsize for p in payloads), np.int64, len(payloads))
     matrix.put(
-        np.repeat(np.asarray(rows, dtype=np.int64), counts), pairs["col"].astype(np.int64), pairs["value"]
+        pairs["col"].astype(np.int64), np.repeat(np.asarray(rows, dtype=np.int64), counts), pairs["value"]
     )
 
 
