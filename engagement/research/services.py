@@ -8,10 +8,10 @@ An extract reads, at one moment (the consent snapshot):
 - the answers' numbers packed per response (PostgreSQL: one binary ``COPY`` per questionnaire version).
 It writes one dataset per questionnaire version, one harmonised dataset per questionnaire answered
 in more than one version, their FHIR Questionnaires, and a deletion list of the pseudonyms whose
-data the project must delete, and records what it delivered, response by response. On PostgreSQL the
-server records it through the session's connection while the answers are read on a connection of the
-extract's own and the files are written; the release is renamed into position only once both are done.
-A withdrawal with deletion that commits while an extract runs is listed for the project's next
+data the project must delete, and records what it delivered, response by response. On PostgreSQL an
+extract reads through a connection of its own as well as the session's: the responses while the
+session reads consent, then the answers while the server records through the session's connection
+and the files are written; the release is renamed into position only once both are done. A withdrawal with deletion that commits while an extract runs is listed for the project's next
 delivery by the extract as it ends (:func:`_list_late_deletions`).
 """
 
@@ -323,12 +323,27 @@ def run_extract(
     # A large delivery writes .dta in a process of its own. Started first, the process starts up (it
     # imports pyreadstat, polars and Arrow) while this one waits for the database to choose the rows.
     writer = writer_process() if wants_process(_cells_at_most(versions, at)) else None
+    reader = _own_reader()
     try:
-        rows, exclusions, seen = _eligible_rows(project, versions, at, kind)
+        rows, exclusions, seen = _eligible_rows(project, versions, at, kind, reader)
         return _run_extract(
-            project, kind, at, previous, versions, rows, exclusions, seen, writer, actor_kind, actor_id, store
+            project,
+            kind,
+            at,
+            previous,
+            versions,
+            rows,
+            exclusions,
+            seen,
+            writer,
+            reader,
+            actor_kind,
+            actor_id,
+            store,
         )
     finally:
+        if reader is not None:
+            reader.close()
         if writer is not None:
             writer.shutdown(wait=True)
 
@@ -357,6 +372,7 @@ def _run_extract(
     exclusions: dict[str, int],
     seen: Mapping[uuid.UUID, Sequence[tuple[datetime, str]]],
     writer: Executor | None,
+    reader: sa.Connection | None,
     actor_kind: str,
     actor_id: uuid.UUID | str | None,
     store: Path | None,
@@ -427,7 +443,6 @@ def _run_extract(
             processes=writer if writer is not None else False,
         )
 
-    reader = _own_reader()
     if reader is None:  # SQLite, or a session bound to an outer connection: one step after the other
         record(_driver() if db.is_postgres else None)
         delivery = write(db.session.connection(), None)
@@ -441,8 +456,7 @@ def _run_extract(
         recording = ThreadPoolExecutor(1, thread_name_prefix="extract-record")
         try:
             recorded = recording.submit(record, _driver())
-            with reader:
-                delivery = write(reader, recorded.result)
+            delivery = write(reader, recorded.result)
         finally:
             recording.shutdown(wait=True)  # whatever happened, the session's connection is free again
     extract.files = [{"path": f.path, "bytes": f.bytes, "sha256": f.sha256} for f in delivery.files]
@@ -476,9 +490,10 @@ def _run_extract(
 
 
 def _own_reader() -> sa.Connection | None:
-    """A connection of its own through which to read the answers while the session's connection
-    records (PostgreSQL with the session bound to the engine); None where the session's transaction
-    is the only view of the data: SQLite, or a session bound to an outer connection (as in tests)."""
+    """A connection of its own through which to read the responses while the session's connection
+    reads consent, then their answers while it records (PostgreSQL with the session bound to the
+    engine); None where the session's transaction is the only view of the data: SQLite, or a session
+    bound to an outer connection (as in tests). The caller closes it."""
     if not db.is_postgres:
         return None
     bind = db.session.get_bind()
@@ -502,10 +517,15 @@ def _next_release(project: ResearchProject, store: Path) -> str:
 
 
 def _eligible_rows(
-    project: ResearchProject, versions: Sequence[QuestionnaireVersion], at: datetime, kind: str
+    project: ResearchProject,
+    versions: Sequence[QuestionnaireVersion],
+    at: datetime,
+    kind: str,
+    reader: sa.Connection | None = None,
 ) -> tuple[list[_Row], dict[str, int], dict[uuid.UUID, list[tuple[datetime, str]]]]:
     """The responses to deliver: latest per participant and version, allowed by consent, new if asked;
-    and the withdrawals that decided it (by participant: when, and its scope)."""
+    and the withdrawals that decided it (by participant: when, and its scope). With a ``reader``
+    (:func:`_own_reader`), the responses are read through it while the session reads consent."""
     if not versions:
         return [], {}, {}
     # The latest response per participant and version (the newest submission, then the largest id).
@@ -533,21 +553,21 @@ def _eligible_rows(
         )
         .subquery()
     )
-    latest = cast(
-        Sequence[_Row],
-        db.session.connection()
-        .execute(
-            sa.select(
-                ranked.c.response_id,
-                ranked.c.participant_id,
-                ranked.c.version_id,
-                ranked.c.submitted_at,
-                ranked.c.birth_date,
-            ).where(ranked.c.newest == 1)
-        )
-        .all(),
-    )
-    allowed = consent.export_filter(project.purposes, at)
+    query = sa.select(
+        ranked.c.response_id,
+        ranked.c.participant_id,
+        ranked.c.version_id,
+        ranked.c.submitted_at,
+        ranked.c.birth_date,
+    ).where(ranked.c.newest == 1)
+    if reader is None:
+        latest = cast(Sequence[_Row], db.session.connection().execute(query).all())
+        allowed = consent.export_filter(project.purposes, at)
+    else:
+        with ThreadPoolExecutor(1, thread_name_prefix="extract-rows") as side:
+            reading = side.submit(lambda: reader.execute(query).all())
+            allowed = consent.export_filter(project.purposes, at)
+            latest = cast(Sequence[_Row], reading.result())
     rows = [r for r in latest if allowed.allows(r.participant_id, r.submitted_at)]
     exclusions = {"responses_without_consent": len(latest) - len(rows)}
     if kind == SINCE_LAST:
