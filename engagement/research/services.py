@@ -11,7 +11,8 @@ in more than one version, their FHIR Questionnaires, and a deletion list of the 
 data the project must delete, and records what it delivered, response by response. On PostgreSQL an
 extract reads through a connection of its own as well as the session's: the responses while the
 session reads consent, then the answers while the server records through the session's connection
-and the files are written; the release is renamed into position only once both are done. A withdrawal with deletion that commits while an extract runs is listed for the project's next
+and the files are written; the release is renamed into position only once both are done. A
+withdrawal with deletion that commits while an extract runs is listed for the project's next
 delivery by the extract as it ends (:func:`_list_late_deletions`).
 """
 
