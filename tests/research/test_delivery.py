@@ -134,12 +134,13 @@ def test_checksums_taken_as_files_were_finished_are_used_only_while_the_size_sti
 
 
 def test_the_writer_process_loads_the_writers_without_the_web_application() -> None:
-    """What a writer process imports to write ``.dta`` (this module, as it unpickles the job) is the
-    file writing alone: neither Flask nor SQLAlchemy, which would cost it start-up time and memory."""
+    """A writer process imports the writers to unpickle its job; that loads the file writing alone,
+    neither Flask nor SQLAlchemy, which would cost it start-up time and memory."""
     loaded = (
-        "import sys, engagement.research.writers as w; print(sorted({m.split('.')[0] for m in sys.modules}))"
+        "import json, sys, engagement.research.writers\n"
+        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))"
     )
     result = subprocess.run([sys.executable, "-c", loaded], capture_output=True, text=True, check=True)
-    modules = set(json.loads(result.stdout.replace("'", '"')))
+    modules = set(json.loads(result.stdout))
     assert "pyreadstat" in modules and "polars" in modules
     assert not modules & {"flask", "werkzeug", "sqlalchemy", "marshmallow", "psycopg"}
