@@ -239,11 +239,7 @@ def _store_pseudonyms(
         return
     if raw is not None:
         with raw.cursor() as cursor:
-            cursor.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS research_pseudonym_drawn "
-                "(participant_id uuid, pseudonym int4) ON COMMIT DROP"
-            )
-            cursor.execute("TRUNCATE research_pseudonym_drawn")
+            _empty_temp_table(cursor, "research_pseudonym_drawn", "participant_id uuid, pseudonym int4")
             _copy_in(
                 cursor,
                 "research_pseudonym_drawn",
@@ -707,11 +703,7 @@ def _record_delivered(raw: Any, extract_id: uuid.UUID, project_id: uuid.UUID, ro
         )
         return
     with raw.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS research_extract_delivered "
-            "(response_id uuid, participant_id uuid) ON COMMIT DROP"
-        )
-        cursor.execute("TRUNCATE research_extract_delivered")
+        _empty_temp_table(cursor, "research_extract_delivered", "response_id uuid, participant_id uuid")
         _copy_in(
             cursor,
             "research_extract_delivered",
@@ -728,6 +720,13 @@ def _record_delivered(raw: Any, extract_id: uuid.UUID, project_id: uuid.UUID, ro
         )
         if cursor.rowcount != len(rows):
             raise RuntimeError("a delivered response has no pseudonym")
+
+
+def _empty_temp_table(cursor: Any, table: str, columns: str) -> None:
+    """PostgreSQL: the temporary ``table`` of ``columns`` (SQL), empty: created at its first use in a
+    transaction and dropped when it commits."""
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns}) ON COMMIT DROP")
+    cursor.execute(f"TRUNCATE {table}")
 
 
 def _copy_in(cursor: Any, table: str, columns: Mapping[str, Sequence[uuid.UUID] | np.ndarray]) -> None:
@@ -971,11 +970,7 @@ def _scatter_packed(records: np.ndarray, targets: np.ndarray, sources: np.ndarra
 
 
 def _load_rows(cursor: Any, row_numbers: Iterable[int], response_ids: Sequence[uuid.UUID]) -> None:
-    cursor.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS research_extract_rows (response_id uuid PRIMARY KEY, row_no int4) "
-        "ON COMMIT DROP"
-    )
-    cursor.execute("TRUNCATE research_extract_rows")
+    _empty_temp_table(cursor, "research_extract_rows", "response_id uuid PRIMARY KEY, row_no int4")
     numbers = np.fromiter(row_numbers, np.int32)
     _copy_in(cursor, "research_extract_rows", {"response_id": response_ids, "row_no": numbers})
     cursor.execute("ANALYZE research_extract_rows")
@@ -1016,11 +1011,7 @@ def _copy_answer_rows(
     raw: Any = reader.connection.driver_connection
     with raw.cursor() as cursor:
         _load_rows(cursor, rows, response_ids)
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS research_extract_columns "
-            "(variable varchar(64) PRIMARY KEY, col_no int2) ON COMMIT DROP"
-        )
-        cursor.execute("TRUNCATE research_extract_columns")
+        _empty_temp_table(cursor, "research_extract_columns", "variable varchar(64) PRIMARY KEY, col_no int2")
         with cursor.copy("COPY research_extract_columns (variable, col_no) FROM STDIN") as copy:
             for number, name in enumerate(names):
                 copy.write_row((name, number))
