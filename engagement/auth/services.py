@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import logging
 import re
 import secrets
@@ -14,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
@@ -27,7 +25,7 @@ from engagement.auth.models import (
     SessionFamily,
     StaffUser,
 )
-from engagement.auth.oidc import UpstreamError, upstream
+from engagement.auth.oidc import LEEWAY_SECONDS, UpstreamError, upstream
 from engagement.extensions import db
 from engagement.participants import services as participants
 from engagement.participants.models import Participant
@@ -108,39 +106,43 @@ class AppClient:
     redirect_uris: tuple[str, ...]
 
     def accepts_redirect(self, uri: str) -> bool:
-        """Exact match; staff clients also get loopback redirects on any port (RFC 8252 §7.3)."""
+        """Exact match; staff clients also get loopback redirects on any port (RFC 8252 §7.3).
+
+        Compared as strings: the URI must be a registered loopback URI with a port added and nothing
+        else changed, so a tab, a newline, an empty query or a fragment marker never passes (a parser
+        such as ``urlsplit`` would strip or ignore them)."""
+        if _CONTROL.search(uri):
+            return False
         if uri in self.redirect_uris:
             return True
         if self.kind != "staff":
             return False
-        try:
-            given = urlsplit(uri)
-            port = given.port
-        except ValueError:
-            return False
-        if given.scheme != "http" or port is None or not _is_loopback(given.hostname or ""):
-            return False
         for registered in self.redirect_uris:
-            reg = urlsplit(registered)
+            host, path = _loopback_parts(registered)
+            if host is None or not uri.startswith(host + ":"):
+                continue
+            port, slash, rest = uri[len(host) + 1 :].partition("/")
             if (
-                reg.scheme == "http"
-                and reg.port is None
-                and _is_loopback(reg.hostname or "")
-                and reg.hostname == given.hostname
-                and (reg.path, reg.query) == (given.path, given.query)
-                and not given.username
-                and not given.password
-                and not given.fragment
+                slash
+                and "/" + rest == path
+                and port.isascii()
+                and port.isdigit()
+                and not port.startswith("0")
+                and int(port) <= 65535
             ):
                 return True
         return False
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+def _loopback_parts(registered: str) -> tuple[str | None, str]:
+    """``("http://127.0.0.1", "/callback")`` for a registered loopback redirect without a port."""
+    match = re.fullmatch(r"(http://(?:127\.0\.0\.1|\[::1\]))(/[^?#]*)", registered)
+    if match is None:
+        return None, ""
+    return match.group(1), match.group(2)
 
 
 def app_clients() -> dict[str, AppClient]:
@@ -335,11 +337,32 @@ def finish_login(login: LoginTransaction, args: dict[str, str]) -> Identity:
     except UpstreamError as exc:
         _login_failure(login, "id_token_rejected", str(exc))
         raise LoginFailed("access_denied", "login_failed") from None
-    auth_time = claims.get("auth_time")
-    when = datetime.fromtimestamp(auth_time, UTC) if isinstance(auth_time, int) else None
+    try:
+        when = checked_auth_time(claims, login)
+    except ValueError as exc:
+        _login_failure(login, "id_token_rejected", f"auth_time {exc}")
+        raise LoginFailed("access_denied", "login_failed") from None
     if login.kind == "participant":
         return _participant_identity(login, claims, metadata["issuer"], when)
     return _staff_identity(login, claims, metadata["issuer"], when)
+
+
+def checked_auth_time(claims: dict[str, Any], login: LoginTransaction) -> datetime | None:
+    """``auth_time`` of a validated ID token, if it makes sense: an integer, not in the future beyond
+    the leeway, not earlier than ``iat`` minus the longest session; :class:`ValueError` otherwise."""
+    value = claims.get("auth_time")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("is not an integer")
+    now = int(clock.now().timestamp())
+    if value > now + LEEWAY_SECONDS:
+        raise ValueError("is in the future")
+    iat = claims.get("iat")
+    _idle, longest = session_lifetimes()
+    if isinstance(iat, int) and value < iat - int(longest.total_seconds()):
+        raise ValueError("is older than a session may last")
+    return datetime.fromtimestamp(value, UTC)
 
 
 def _participant_identity(
