@@ -68,6 +68,17 @@ class LogoutRequestSchema(ma.Schema):
     refresh_token = ma.fields.String()
 
 
+class RevocationRequestSchema(ma.Schema):
+    """RFC 7009 §2.1: the token to revoke, with an optional hint of its type."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    token = ma.fields.String(metadata={"description": "a refresh token or an access token"})
+    token_type_hint = ma.fields.String(metadata={"enum": ["refresh_token", "access_token"]})
+    client_id = ma.fields.String()
+
+
 class FrontchannelLogoutQuerySchema(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import logging
 import re
 import secrets
@@ -29,8 +28,14 @@ from engagement.auth.oidc import LEEWAY_SECONDS, UpstreamError, upstream
 from engagement.extensions import db
 from engagement.participants import services as participants
 from engagement.participants.models import Participant
-from engagement.problems import BadRequest, DomainError
-from engagement.security import ACCESS_TOKEN_LIFETIME, ROLES, Principal, issue_access_token
+from engagement.problems import BadRequest, DomainError, Unauthorized
+from engagement.security import (
+    ACCESS_TOKEN_LIFETIME,
+    ROLES,
+    Principal,
+    issue_access_token,
+    verify_access_token,
+)
 
 log = logging.getLogger("engagement.security")
 
@@ -38,9 +43,8 @@ ClientKind = Literal["participant", "staff"]
 LOGIN_LIFETIME = timedelta(minutes=10)
 CODE_LIFETIME = timedelta(seconds=60)
 UI_LOCALES = ("nb", "nn", "en", "se")
-_PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
-_PKCE_VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
-_STATE = re.compile(r"^[\x20-\x7e]{1,512}$")
+PKCE_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # BASE64URL(SHA256(verifier)), RFC 7636 §4.2
+STATE = re.compile(r"[\x20-\x7e]{1,512}")
 DEV_APP_CLIENTS: list[dict[str, Any]] = [
     {
         "client_id": "moba-app",
@@ -55,10 +59,13 @@ DEV_APP_CLIENTS: list[dict[str, Any]] = [
 
 
 class OAuthError(DomainError):
-    """An OAuth error (RFC 6749 §5.2) as problem+json; ``error`` carries the OAuth code for clients."""
+    """An OAuth error (RFC 6749 §5.2) as problem+json; ``error`` carries the OAuth code for clients.
+
+    ``commit_first``: what the refusal did (a revoked session) must be committed before answering."""
 
     status, slug, title = 400, "invalid-request", "The OAuth request is not valid"
     error = "invalid_request"
+    commit_first = False
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail, error=self.error, error_description=detail or self.title)
@@ -80,8 +87,27 @@ class UnsupportedGrantType(OAuthError):
     slug, title, error = "unsupported-grant-type", "Unsupported grant type", "unsupported_grant_type"
 
 
+class UnauthorizedClient(OAuthError):
+    slug, title, error = "unauthorized-client", "This client may not use this grant", "unauthorized_client"
+
+
+class UnsupportedResponseType(OAuthError):
+    slug, title = "unsupported-response-type", "Unsupported response type"
+    error = "unsupported_response_type"
+
+
+class UnsupportedTokenType(OAuthError):
+    slug, title, error = "unsupported-token-type", "Unsupported token type", "unsupported_token_type"
+
+
+class InvalidScope(OAuthError):
+    slug, title, error = "invalid-scope", "This service has no scopes", "invalid_scope"
+
+
 class RefreshTokenReuse(InvalidGrant):
-    """A rotated refresh token came back: its whole family was revoked (commit before answering)."""
+    """A rotated refresh token or a used code came back: its whole family was revoked."""
+
+    commit_first = True
 
 
 class UnknownLogin(BadRequest):
@@ -200,22 +226,13 @@ def check_redirect(params: dict[str, str]) -> AppClient:
 
 
 def start_login(client: AppClient, params: dict[str, str], browser_secret: str | None) -> LoginStart:
-    """Validate the app's authorization request, keep a login transaction, and build the upstream URL.
+    """Keep a login transaction for the app's authorization request and build the upstream URL.
 
-    Raises :class:`LoginFailed` for errors the app should receive at its redirect URI.
+    ``params`` is the request as the OAuth server accepted it (client, redirect URI, PKCE S256
+    challenge, state; ``prompt`` and ``ui_locales`` optional). Raises :class:`LoginFailed` for errors
+    the app should receive at its redirect URI.
     """
-    if params.get("response_type") != "code":
-        raise LoginFailed("unsupported_response_type", "response_type must be code")
-    if params.get("code_challenge_method") != "S256":
-        raise LoginFailed("invalid_request", "code_challenge_method must be S256")
-    if not _PKCE_CHALLENGE.match(params.get("code_challenge", "")):
-        raise LoginFailed("invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)")
-    state = params.get("state", "")
-    if not _STATE.match(state):
-        raise LoginFailed("invalid_request", "state is required (printable ASCII, at most 512 characters)")
     prompt = params.get("prompt")
-    if prompt not in (None, "", "login"):
-        raise LoginFailed("invalid_request", "prompt may only be login")
     provider = upstream("idporten" if client.kind == "participant" else "staff")
     upstream_state, nonce, verifier = new_secret(), new_secret(), new_secret() + new_secret()
     browser_secret = browser_secret or new_secret()
@@ -227,7 +244,7 @@ def start_login(client: AppClient, params: dict[str, str], browser_secret: str |
             kind=client.kind,
             client_id=client.client_id,
             redirect_uri=params["redirect_uri"],
-            client_state=state,
+            client_state=params["state"],
             code_challenge=params["code_challenge"],
             nonce=nonce,
             code_verifier=verifier,
@@ -435,8 +452,8 @@ def _login_failure(
     )
 
 
-def issue_app_code(login: LoginTransaction, identity: Identity) -> str:
-    """Open a session for the identity and give the app a one-time code (60 s) for it."""
+def issue_app_code(login: LoginTransaction, identity: Identity, code: str) -> SessionFamily:
+    """Open a session for the identity and keep the app's one-time ``code`` (60 s) for it."""
     family = open_session(
         kind=login.kind,  # type: ignore[arg-type]
         client_id=login.client_id,
@@ -448,7 +465,6 @@ def issue_app_code(login: LoginTransaction, identity: Identity) -> str:
         auth_time=identity.auth_time,
         roles=identity.roles,
     )
-    code = new_secret()
     db.session.add(
         AppAuthorizationCode(
             code_hash=sha256(code),
@@ -470,7 +486,7 @@ def issue_app_code(login: LoginTransaction, identity: Identity) -> str:
         object_id=family.id,
         details={"client_id": login.client_id, "acr": identity.acr},
     )
-    return code
+    return family
 
 
 # --- sessions ---------------------------------------------------------------------------------------
@@ -604,7 +620,7 @@ def list_sessions(participant_id: uuid.UUID) -> list[SessionFamily]:
     )
 
 
-# --- step 3: tokens ---------------------------------------------------------------------------------
+# --- step 3: tokens (the rules; engagement/auth/server.py runs the grants on authlib) ----------------
 
 
 @dataclass
@@ -614,14 +630,18 @@ class TokenSet:
     expires_in: int
 
 
-def _mint(family: SessionFamily, parent_id: uuid.UUID | None) -> TokenSet:
+def access_token_for(family: SessionFamily) -> str:
+    return issue_access_token(principal_for(family))
+
+
+def store_refresh_token(family: SessionFamily, refresh_token: str, parent_id: uuid.UUID | None) -> None:
+    """Keep a new refresh token of ``family`` (as its hash), idle-limited within the session's limit."""
     idle, _absolute = session_lifetimes()
     now = clock.now()
-    refresh = new_secret()
     db.session.add(
         RefreshToken(
             family_id=family.id,
-            token_hash=sha256(refresh),
+            token_hash=sha256(refresh_token),
             parent_id=parent_id,
             created_at=now,
             idle_expires_at=min(now + idle, family.absolute_expires_at),
@@ -629,18 +649,21 @@ def _mint(family: SessionFamily, parent_id: uuid.UUID | None) -> TokenSet:
     )
     family.last_used_at = now
     db.session.flush()
-    return TokenSet(
-        issue_access_token(principal_for(family)), refresh, int(ACCESS_TOKEN_LIFETIME.total_seconds())
-    )
 
 
-def redeem_code(client_id: str, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
-    """authorization_code grant: single use (a replay revokes the session), 60 s, PKCE S256, same client
-    and redirect. Raises :class:`RefreshTokenReuse` (commit first) on a replay."""
-    db.lock_for_write()
-    client = get_client(client_id)
+def _mint(family: SessionFamily, parent_id: uuid.UUID | None) -> TokenSet:
+    """An access token and a new refresh token for ``family`` (what a token response carries)."""
+    refresh_token = new_secret()
+    store_refresh_token(family, refresh_token, parent_id)
+    return TokenSet(access_token_for(family), refresh_token, int(ACCESS_TOKEN_LIFETIME.total_seconds()))
+
+
+def take_code(code: str, client_id: str) -> AppAuthorizationCode:
+    """The one-time code, used up at once: single use (a replay revokes its session and raises
+    :class:`RefreshTokenReuse`), 60 s, issued to this client. PKCE and the redirect URI are checked
+    by the grant after this."""
     now = clock.now()
-    code_hash = sha256(code or "")
+    code_hash = sha256(code)
     row = db.session.execute(
         sa.update(AppAuthorizationCode)
         .where(AppAuthorizationCode.code_hash == code_hash, AppAuthorizationCode.consumed_at.is_(None))
@@ -658,63 +681,98 @@ def redeem_code(client_id: str, code: str, redirect_uri: str, code_verifier: str
     db.session.refresh(grant)
     if grant.expires_at <= now:
         raise InvalidGrant("The code has expired.")
-    if grant.client_id != client.client_id or grant.redirect_uri != redirect_uri:
+    if grant.client_id != client_id:
         raise InvalidGrant("The code was issued to another client or redirect_uri.")
-    if not _PKCE_VERIFIER.match(code_verifier or "") or not hmac.compare_digest(
-        s256(code_verifier), grant.code_challenge
-    ):
-        raise InvalidGrant("code_verifier does not match the code_challenge.")
-    family = db.session.get(SessionFamily, row[0])
-    if family is None or family.revoked_at is not None or family.absolute_expires_at <= now:
-        raise InvalidGrant("The session of this code has ended.")
-    return _mint(family, None)
+    return grant
 
 
-def refresh(client_id: str, refresh_token: str) -> TokenSet:
-    """refresh_token grant: rotate atomically; a rotated token coming back revokes its family
-    (raises :class:`RefreshTokenReuse`; commit first). Of two concurrent uses exactly one wins."""
-    db.lock_for_write()
-    client = get_client(client_id)
-    now = clock.now()
-    token_hash = sha256(refresh_token or "")
-    bound = db.session.execute(
-        sa.select(SessionFamily.client_id)
-        .join(RefreshToken, RefreshToken.family_id == SessionFamily.id)
-        .where(RefreshToken.token_hash == token_hash)
-    ).scalar()
-    if bound is None:
+def live_family(family_id: uuid.UUID) -> SessionFamily:
+    """The session, if it has neither been revoked nor reached its absolute limit."""
+    family = db.session.get(SessionFamily, family_id)
+    if family is None:
+        raise InvalidGrant("The session has ended; log in again.")
+    db.session.refresh(family)
+    if family.revoked_at is not None or family.absolute_expires_at <= clock.now():
+        raise InvalidGrant("The session has ended; log in again.")
+    return family
+
+
+@dataclass(frozen=True)
+class StoredRefreshToken:
+    id: uuid.UUID
+    family_id: uuid.UUID
+    client_id: str
+
+
+def find_refresh_token(refresh_token: str) -> StoredRefreshToken:
+    """The refresh token and the client its session belongs to (not yet used up)."""
+    row = db.session.execute(
+        sa.select(RefreshToken.id, RefreshToken.family_id, SessionFamily.client_id)
+        .join(SessionFamily, RefreshToken.family_id == SessionFamily.id)
+        .where(RefreshToken.token_hash == sha256(refresh_token))
+    ).first()
+    if row is None:
         raise InvalidGrant("Unknown refresh token.")
-    if bound != client.client_id:
-        raise InvalidGrant("The refresh token was issued to another client.")
+    return StoredRefreshToken(*row)
+
+
+def use_refresh_token(token: StoredRefreshToken) -> None:
+    """Rotate: mark the token used, atomically, so that of two concurrent uses exactly one wins. A
+    token that was already used revokes its family and raises :class:`RefreshTokenReuse`."""
+    now = clock.now()
     row = db.session.execute(
         sa.update(RefreshToken)
         .where(
-            RefreshToken.token_hash == token_hash,
+            RefreshToken.id == token.id,
             RefreshToken.used_at.is_(None),
             RefreshToken.revoked_at.is_(None),
             RefreshToken.idle_expires_at > now,
         )
         .values(used_at=now)
-        .returning(RefreshToken.id, RefreshToken.family_id)
+        .returning(RefreshToken.id)
     ).first()
-    if row is None:
-        old = db.session.scalar(sa.select(RefreshToken).where(RefreshToken.token_hash == token_hash))
-        if old is not None and old.used_at is not None:
-            log.warning(
-                "refresh token reuse",
-                extra={"event": "refresh_token.reuse", "detail": f"sid={old.family_id}"},
-            )
-            audit.record("refresh_token.reused", object_type="session", object_id=old.family_id)
-            revoke_family(old.family_id, "refresh_token_reuse")
-            raise RefreshTokenReuse("This refresh token was already used; the session has been ended.")
-        raise InvalidGrant("The refresh token has expired or was revoked.")
-    token_id, family_id = row
-    family = db.session.get(SessionFamily, family_id)
-    assert family is not None
-    db.session.refresh(family)
-    if family.revoked_at is not None or family.absolute_expires_at <= now:
-        raise InvalidGrant("The session has ended; log in again.")
-    return _mint(family, token_id)
+    if row is not None:
+        return
+    old = db.session.get(RefreshToken, token.id)
+    assert old is not None
+    db.session.refresh(old)
+    if old.used_at is not None:
+        log.warning(
+            "refresh token reuse", extra={"event": "refresh_token.reuse", "detail": f"sid={old.family_id}"}
+        )
+        audit.record("refresh_token.reused", object_type="session", object_id=old.family_id)
+        revoke_family(old.family_id, "refresh_token_reuse")
+        raise RefreshTokenReuse("This refresh token was already used; the session has been ended.")
+    raise InvalidGrant("The refresh token has expired or was revoked.")
+
+
+def refreshed_family(family_id: uuid.UUID) -> SessionFamily:
+    """The live session a refresh continues."""
+    return live_family(family_id)
+
+
+@dataclass(frozen=True)
+class RevocableToken:
+    family_id: uuid.UUID
+    client_id: str
+
+
+def find_revocable(token: str) -> RevocableToken | None:
+    """The session a refresh token or an access token belongs to (RFC 7009: either may be sent)."""
+    row = db.session.execute(
+        sa.select(RefreshToken.family_id, SessionFamily.client_id)
+        .join(SessionFamily, RefreshToken.family_id == SessionFamily.id)
+        .where(RefreshToken.token_hash == sha256(token))
+    ).first()
+    if row is not None:
+        return RevocableToken(*row)
+    if token.count(".") != 2:
+        return None
+    try:
+        principal = verify_access_token(token)
+    except Unauthorized:
+        return None
+    return RevocableToken(principal.session_id, principal.client_id)
 
 
 def logout_refresh_token(client_id: str, refresh_token: str) -> None:
