@@ -264,6 +264,18 @@ class MySessions(MethodView):
         db.session.commit()
 
 
+@sessions.route("/staff/me/sessions")
+class StaffSessions(MethodView):
+    decorators = [staff_required()]
+
+    @sessions.doc(security=[{"bearer": []}])
+    @sessions.response(204)
+    def delete(self) -> None:
+        """Log out on every device (staff)"""
+        services.revoke_staff_sessions(current_principal().subject, "logout_everywhere")
+        db.session.commit()
+
+
 @sessions.route("/staff/me")
 class StaffMe(MethodView):
     decorators = [staff_required()]

@@ -104,6 +104,12 @@ class InvalidScope(OAuthError):
     slug, title, error = "invalid-scope", "This service has no scopes", "invalid_scope"
 
 
+class NoRoleLeft(InvalidGrant):
+    """A staff user's record holds no role any more: every session of theirs has ended."""
+
+    commit_first = True
+
+
 class RefreshTokenReuse(InvalidGrant):
     """A rotated refresh token or a used code came back: its whole family was revoked."""
 
@@ -416,17 +422,27 @@ def _participant_identity(
 def _staff_identity(
     login: LoginTransaction, claims: dict[str, Any], issuer: str, auth_time: datetime | None
 ) -> Identity:
+    """The staff user, their record (name, roles) updated from the provider's claims at every login.
+
+    Someone the provider no longer gives a role is refused, and their record says so: it holds no
+    role and their other sessions end (a refresh would otherwise carry the old roles on)."""
     claimed = claims.get(current_app.config["STAFF_ROLES_CLAIM"]) or []
     if isinstance(claimed, str):
         claimed = claimed.split()
-    roles = sorted({r for r in claimed if isinstance(r, str)} & set(ROLES))
-    if not roles:
-        _login_failure(login, "not_staff")
-        raise LoginFailed("access_denied", "not_staff")
+    roles = (
+        sorted({r for r in claimed if isinstance(r, str)} & set(ROLES)) if isinstance(claimed, list) else []
+    )
     subject = str(claims["sub"])
     staff = db.session.scalar(
         sa.select(StaffUser).where(StaffUser.issuer == issuer, StaffUser.subject == subject)
     )
+    if not roles:
+        if staff is not None:
+            staff.roles = []
+            db.session.flush()
+            revoke_staff_sessions(staff.id, "no_role")
+        _login_failure(login, "not_staff", subject=staff.id if staff else None)
+        raise LoginFailed("access_denied", "not_staff")
     if staff is None:
         staff = StaffUser(issuer=issuer, subject=subject)
         db.session.add(staff)
@@ -436,6 +452,12 @@ def _staff_identity(
     db.session.flush()
     sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
     return Identity(None, staff, issuer, sid, claims.get("acr"), auth_time, roles)
+
+
+def staff_roles(staff_user_id: uuid.UUID) -> frozenset[str]:
+    """The roles a staff user holds now, as their record says (empty: none, or no such user)."""
+    roles = db.session.scalar(sa.select(StaffUser.roles).where(StaffUser.id == staff_user_id))
+    return frozenset(r for r in roles or [] if r in ROLES)
 
 
 def _login_failure(
@@ -597,6 +619,11 @@ def revoke_participant_sessions(participant_id: uuid.UUID, reason: str) -> int:
     return revoke_sessions(SessionFamily.participant_id == participant_id, reason)
 
 
+def revoke_staff_sessions(staff_user_id: uuid.UUID, reason: str) -> int:
+    """Log a staff user out everywhere."""
+    return revoke_sessions(SessionFamily.staff_user_id == staff_user_id, reason)
+
+
 def revoke_upstream_session(issuer: str, sid: str) -> int:
     """Front-channel logout: every family opened under that ID-porten session."""
     return revoke_sessions(
@@ -747,8 +774,17 @@ def use_refresh_token(token: StoredRefreshToken) -> None:
 
 
 def refreshed_family(family_id: uuid.UUID) -> SessionFamily:
-    """The live session a refresh continues."""
-    return live_family(family_id)
+    """The live session a refresh continues; a staff session takes the roles of the staff record now,
+    and a staff user with no role left is logged out everywhere (:class:`NoRoleLeft`)."""
+    family = live_family(family_id)
+    if family.staff_user_id is not None:
+        roles = staff_roles(family.staff_user_id)
+        if not roles:
+            revoke_staff_sessions(family.staff_user_id, "no_role")
+            raise NoRoleLeft("This staff user holds no role any more; every session has ended.")
+        family.roles = sorted(roles)
+        db.session.flush()
+    return family
 
 
 @dataclass(frozen=True)
