@@ -19,6 +19,13 @@ class AuthorizeQuerySchema(ma.Schema):
     state = ma.fields.String()
     ui_locales = ma.fields.String(metadata={"example": "nb en"})
     prompt = ma.fields.String(metadata={"enum": ["login"]})
+    max_age = ma.fields.String(
+        metadata={
+            "description": "seconds since the person last authenticated (passed on to ID-porten); "
+            "a withdrawal with deletion needs a login of the last 10 minutes",
+            "example": "0",
+        }
+    )
 
 
 class CallbackQuerySchema(ma.Schema):

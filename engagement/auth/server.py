@@ -163,8 +163,8 @@ class S256Only(CodeChallenge):
 
 
 class AppRequestRules:
-    """What this service asks of an app's authorization request beyond RFC 6749: a ``state``, and
-    ``prompt`` only ``login``."""
+    """What this service asks of an app's authorization request beyond RFC 6749: a ``state``,
+    ``prompt`` only ``login``, ``max_age`` a number of seconds."""
 
     def __call__(self, grant: grants.BaseGrant) -> None:
         grant.register_hook("after_validate_authorization_request_payload", self.validate)
@@ -175,6 +175,8 @@ class AppRequestRules:
             raise InvalidRequestError("state is required (printable ASCII, at most 512 characters)")
         if data.get("prompt") not in (None, "", "login"):
             raise InvalidRequestError("prompt may only be login")
+        if data.get("max_age") is not None and not services.MAX_AGE.fullmatch(data["max_age"]):
+            raise InvalidRequestError("max_age must be a number of seconds")
 
 
 @dataclass(frozen=True)

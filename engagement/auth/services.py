@@ -45,6 +45,7 @@ CODE_LIFETIME = timedelta(seconds=60)
 UI_LOCALES = ("nb", "nn", "en", "se")
 PKCE_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # BASE64URL(SHA256(verifier)), RFC 7636 §4.2
 STATE = re.compile(r"[\x20-\x7e]{1,512}")
+MAX_AGE = re.compile(r"0|[1-9][0-9]{0,6}")  # seconds (OpenID Connect Core §3.1.2.1)
 DEV_APP_CLIENTS: list[dict[str, Any]] = [
     {
         "client_id": "moba-app",
@@ -235,10 +236,12 @@ def start_login(client: AppClient, params: dict[str, str], browser_secret: str |
     """Keep a login transaction for the app's authorization request and build the upstream URL.
 
     ``params`` is the request as the OAuth server accepted it (client, redirect URI, PKCE S256
-    challenge, state; ``prompt`` and ``ui_locales`` optional). Raises :class:`LoginFailed` for errors
-    the app should receive at its redirect URI.
+    challenge, state; ``prompt``, ``max_age`` and ``ui_locales`` optional). ``max_age`` is passed on
+    to the provider and the callback checks ``auth_time`` against it. Raises :class:`LoginFailed` for
+    errors the app should receive at its redirect URI.
     """
     prompt = params.get("prompt")
+    max_age = params.get("max_age") if MAX_AGE.fullmatch(params.get("max_age") or "") else None
     provider = upstream("idporten" if client.kind == "participant" else "staff")
     upstream_state, nonce, verifier = new_secret(), new_secret(), new_secret() + new_secret()
     browser_secret = browser_secret or new_secret()
@@ -252,6 +255,7 @@ def start_login(client: AppClient, params: dict[str, str], browser_secret: str |
             redirect_uri=params["redirect_uri"],
             client_state=params["state"],
             code_challenge=params["code_challenge"],
+            max_age=int(max_age) if max_age is not None else None,
             nonce=nonce,
             code_verifier=verifier,
             expires_at=now + LOGIN_LIFETIME,
@@ -275,6 +279,8 @@ def start_login(client: AppClient, params: dict[str, str], browser_secret: str |
         query["ui_locales"] = " ".join(locales)
     if prompt == "login":
         query["prompt"] = "login"
+    if max_age is not None:
+        query["max_age"] = max_age
     try:
         url = provider.authorization_url(query)
     except UpstreamError as exc:
@@ -365,6 +371,12 @@ def finish_login(login: LoginTransaction, args: dict[str, str]) -> Identity:
     except ValueError as exc:
         _login_failure(login, "id_token_rejected", f"auth_time {exc}")
         raise LoginFailed("access_denied", "login_failed") from None
+    if login.max_age is not None and (
+        when is None or clock.now() - when > timedelta(seconds=login.max_age + LEEWAY_SECONDS)
+    ):
+        # A15: the app asked for a recent authentication (max_age) and the provider reused an older one
+        _login_failure(login, "auth_time_too_old", f"max_age={login.max_age}")
+        raise LoginFailed("access_denied", "login_too_old")
     if login.kind == "participant":
         return _participant_identity(login, claims, metadata["issuer"], when)
     return _staff_identity(login, claims, metadata["issuer"], when)
@@ -614,9 +626,15 @@ def revoke_family(family_id: uuid.UUID, reason: str) -> int:
     return revoke_sessions(SessionFamily.id == family_id, reason)
 
 
-def revoke_participant_sessions(participant_id: uuid.UUID, reason: str) -> int:
-    """Log a participant out everywhere (also used by withdrawal and account deletion)."""
-    return revoke_sessions(SessionFamily.participant_id == participant_id, reason)
+def revoke_participant_sessions(
+    participant_id: uuid.UUID, reason: str, *, keep: uuid.UUID | None = None
+) -> int:
+    """Log a participant out everywhere, but in session ``keep`` if given (withdrawal: the session
+    that asked stays, to read the receipt and the data copy)."""
+    where = SessionFamily.participant_id == participant_id
+    if keep is not None:
+        where = sa.and_(where, SessionFamily.id != keep)
+    return revoke_sessions(where, reason)
 
 
 def revoke_staff_sessions(staff_user_id: uuid.UUID, reason: str) -> int:

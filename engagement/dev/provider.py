@@ -70,6 +70,7 @@ class StandInProvider:
     acr_values: tuple[str, ...] = ("idporten-loa-substantial", "idporten-loa-high")
     keys: list[RSAKey] = field(default_factory=list)
     sessions: list[dict[str, Any]] = field(default_factory=list)  # every login: sid, login_hint
+    requests: list[dict[str, str]] = field(default_factory=list)  # tests: every authorization request
     id_token_overrides: dict[str, Any] = field(default_factory=dict)  # tests: claims to change
     _pending: dict[str, _Pending] = field(default_factory=dict)
     _codes: dict[str, _Code] = field(default_factory=dict)
@@ -155,6 +156,7 @@ class StandInProvider:
             return fail("invalid_request", "scope openid, state and nonce are required")
         request_id = secrets.token_urlsafe(16)
         with self._lock:
+            self.requests.append(dict(args.items()))
             self._pending[request_id] = _Pending(
                 client.client_id,
                 redirect_uri,

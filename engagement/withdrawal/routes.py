@@ -36,14 +36,23 @@ class MyWithdrawal(MethodView):
 
     @blp.arguments(schemas.WithdrawalLoadSchema)
     @blp.response(201, schemas.WithdrawalReceiptSchema)
+    @blp.alt_response(
+        401, description="`recent-login-required`: delete_data needs a login of the last 10 minutes"
+    )
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Withdraw (stop contact, stop new data, or delete data); the answer is a receipt of what was done."""
+        """Withdraw (stop contact, stop new data, or delete data); the answer is a receipt of what was done.
+
+        Deleting data needs a login of the last 10 minutes (else 401 `recent-login-required`: log in
+        again with `max_age`). Every other session of the participant ends."""
+        principal, now = current_principal(), clock.now()
+        services.require_recent_login(body["scope"], principal.auth_time, now)
         receipt = services.apply_withdrawal(
             current_participant(),
             body["scope"],
-            clock.now(),
+            now,
             evidence(),
             delete_childhood_data=body["delete_childhood_data"],
+            current_session=principal.session_id,
         )
         view = {
             "withdrawal_id": receipt.withdrawal.id,

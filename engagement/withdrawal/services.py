@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ from engagement.consent.models import ConsentWithdrawal
 from engagement.devices import services as devices
 from engagement.extensions import db
 from engagement.participants.models import Participant
-from engagement.problems import Conflict, NotFound, ValidationFailed
+from engagement.problems import Conflict, NotFound, Unauthorized, ValidationFailed
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Response
@@ -31,6 +31,16 @@ from engagement.waves import services as waves
 from engagement.withdrawal.models import DeletionRequest, WithdrawalReceipt
 
 DONE, NOT_APPLICABLE, NOT_AVAILABLE = "done", "not_applicable", "not_available"
+
+
+RECENT_LOGIN = timedelta(minutes=10)
+
+
+class RecentLoginRequired(Unauthorized):
+    """Deleting data needs a login of the last 10 minutes (checklist A42): the app logs in again
+    through ``/auth/app/authorize`` with ``max_age`` (RFC 9470's step-up challenge)."""
+
+    slug, title = "recent-login-required", "Log in again first: deleting data needs a recent login"
 
 
 class DeletionRequestAlreadyDone(Conflict):
@@ -56,6 +66,24 @@ class Receipt:
     deletion_request: DeletionRequest | None
 
 
+def require_recent_login(scope: str, auth_time: datetime | None, at: datetime) -> None:
+    """``delete_data`` only with a login (``auth_time``) of the last :data:`RECENT_LOGIN`."""
+    if scope != consent.DELETE_DATA:
+        return
+    if auth_time is not None and at - auth_time <= RECENT_LOGIN:
+        return
+    max_age = int(RECENT_LOGIN.total_seconds())
+    raise RecentLoginRequired(
+        f"Deleting data needs a login of the last {max_age // 60} minutes: log in again through "
+        f"/auth/app/authorize with max_age={max_age}, then send the withdrawal again.",
+        headers={
+            "WWW-Authenticate": 'Bearer realm="moba-engagement", error="insufficient_user_authentication", '
+            f'error_description="A more recent login is needed", max_age="{max_age}"'
+        },
+        max_age=max_age,
+    )
+
+
 def apply_withdrawal(
     participant: Participant,
     scope: str,
@@ -63,6 +91,7 @@ def apply_withdrawal(
     evidence: consent.Evidence,
     *,
     delete_childhood_data: bool = False,
+    current_session: uuid.UUID | None = None,
 ) -> Receipt:
     """Withdraw the participant with ``scope`` and apply every effect now, in this transaction.
 
@@ -71,7 +100,9 @@ def apply_withdrawal(
     - ``delete_data``: answers and drafts deleted, the person listed for deletion from extracts
       already delivered, and left out of every future extract (by the ledger: see
       :func:`engagement.consent.services.may_export`); on request, childhood data deletion is
-      recorded for coordinators.
+      recorded for coordinators;
+    - every scope: the participant's other sessions end (``current_session``, the one that asked,
+      stays; all of them without it).
     """
     if delete_childhood_data and scope != consent.DELETE_DATA:
         raise ValidationFailed(
@@ -91,6 +122,7 @@ def apply_withdrawal(
         if deletes
         else _skipped("listed_for_deletion_from_delivered_extracts"),
         Effect("left_out_of_future_extracts", DONE) if deletes else _skipped("left_out_of_future_extracts"),
+        end_other_sessions(participant.id, current_session, reason),
     ]
     deletion_request = None
     if delete_childhood_data:
@@ -115,6 +147,11 @@ def _skipped(effect: str) -> Effect:
 
 
 # --- the effects, one per domain; each is the one place that domain is told ----------------------
+
+
+def end_other_sessions(participant_id: uuid.UUID, current_session: uuid.UUID | None, reason: str) -> Effect:
+    ended = auth.revoke_participant_sessions(participant_id, reason, keep=current_session)
+    return Effect("other_sessions_ended", DONE, ended)
 
 
 def cancel_pending_reminders(participant_id: uuid.UUID, reason: str) -> Effect:

@@ -1,6 +1,7 @@
 """Withdrawal over HTTP: each scope and each effect, the receipt, re-joining, childhood-data requests."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ EFFECTS = [
     "answers_and_drafts_deleted",
     "listed_for_deletion_from_delivered_extracts",
     "left_out_of_future_extracts",
+    "other_sessions_ended",
 ]
 
 
@@ -36,8 +38,11 @@ def _statuses(receipt):
 @pytest.mark.parametrize(
     "scope, applies",
     [
-        ("no_contact", {"reminders_cancelled", "devices_removed"}),
-        ("no_new_data", {"reminders_cancelled", "devices_removed", "open_tasks_cancelled"}),
+        ("no_contact", {"reminders_cancelled", "devices_removed", "other_sessions_ended"}),
+        (
+            "no_new_data",
+            {"reminders_cancelled", "devices_removed", "open_tasks_cancelled", "other_sessions_ended"},
+        ),
         ("delete_data", set(EFFECTS)),
     ],
 )
@@ -187,3 +192,59 @@ def test_effects_of_domains_not_in_the_service_are_reported_as_not_available(mak
     assert statuses["left_out_of_future_extracts"] == "done"
     assert set(statuses.values()) <= {"done", "not_available"}
     assert isinstance(receipt.withdrawal, ConsentWithdrawal)
+
+
+def _refreshed(app, headers):
+    """A new access token of the same session, as a refresh gives (the old one lives ten minutes)."""
+    from joserfc import jwt
+
+    from engagement.auth import services as auth
+    from engagement.auth.models import SessionFamily
+    from engagement.security import issue_access_token
+
+    keys = app.extensions["engagement.token_keys"].verifying
+    sid = uuid.UUID(jwt.decode(headers["Authorization"].split()[1], keys).claims["sid"])
+    with app.test_request_context():
+        token = issue_access_token(auth.principal_for(db.session.get(SessionFamily, sid)))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_delete_data_needs_a_login_of_the_last_ten_minutes(client, make_participant, login_as, app):
+    person = make_participant()
+    start = clock.now()
+    with clock.frozen(start):
+        headers = login_as(person)
+    with clock.frozen(start + timedelta(minutes=11)):
+        headers = _refreshed(app, headers)  # the session's auth_time stays that of the login
+        refused = withdraw(client, headers, "delete_data")
+        body = problem(refused, 401, "recent-login-required")
+        assert body["max_age"] == 600 and "max_age=600" in body["detail"]
+        challenge = refused.headers["WWW-Authenticate"]
+        assert 'error="insufficient_user_authentication"' in challenge and 'max_age="600"' in challenge
+        with app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(ConsentWithdrawal)) == 0
+        assert withdraw(client, headers, "no_contact").status_code == 201  # only deletion asks
+    with clock.frozen(start + timedelta(minutes=9, seconds=59)):
+        assert withdraw(client, login_as(make_participant()), "delete_data").status_code == 201
+
+
+def test_a_withdrawal_ends_the_other_sessions_and_the_receipt_says_how_many(
+    client, make_participant, login_as, app
+):
+    person, someone_else = make_participant(), make_participant()
+    mine, phone, tablet, theirs = (
+        login_as(person),
+        login_as(person),
+        login_as(person),
+        login_as(someone_else),
+    )
+    receipt = withdraw(client, mine, "no_contact").get_json()
+    assert _statuses(receipt)["other_sessions_ended"] == "done"
+    (ended,) = [e for e in receipt["effects"] if e["effect"] == "other_sessions_ended"]
+    assert ended["count"] == 2
+    assert client.get("/v1/me", headers=mine).status_code == 200  # the session that asked stays
+    for headers in (phone, tablet):
+        problem(client.get("/v1/me", headers=headers), 401)
+    assert client.get("/v1/me", headers=theirs).status_code == 200
+    again = withdraw(client, mine, "no_new_data").get_json()
+    assert [e["count"] for e in again["effects"] if e["effect"] == "other_sessions_ended"] == [0]
