@@ -192,13 +192,6 @@ def app_clients() -> dict[str, AppClient]:
     return clients
 
 
-def get_client(client_id: str | None) -> AppClient:
-    client = app_clients().get(client_id or "")
-    if client is None:
-        raise InvalidClient("Unknown client_id.")
-    return client
-
-
 # --- hashing and randomness -------------------------------------------------------------------------
 
 
@@ -222,14 +215,6 @@ def new_secret() -> str:
 class LoginStart:
     upstream_url: str
     browser_secret: str
-
-
-def check_redirect(params: dict[str, str]) -> AppClient:
-    """The client and its exact redirect URI; failures here never redirect (RFC 9700 §4.1)."""
-    client = get_client(params.get("client_id"))
-    if not client.accepts_redirect(params.get("redirect_uri", "")):
-        raise InvalidRequest("redirect_uri is not registered for this client.")
-    return client
 
 
 def start_login(client: AppClient, params: dict[str, str], browser_secret: str | None) -> LoginStart:

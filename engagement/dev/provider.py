@@ -4,7 +4,9 @@ Code flow only; PKCE (S256) required; exact redirect URIs; single-use 60 s codes
 authorization response (RFC 9207); ID tokens RS256 with ``kid`` carrying ``acr``, ``amr``, ``sid``,
 ``auth_time``, ``pid`` and ``locale`` (ID-porten) or ``roles`` (staff); client authentication by
 ``client_secret_post``/``client_secret_basic`` or ``private_key_jwt``. People are picked on a page,
-or directly with ``login_hint``.
+or directly with ``login_hint``. Tests change what it sends through ``id_token_overrides`` (claims to
+replace or, with ``None``, leave out; an odd ``auth_time`` for instance) and read what it was asked in
+``requests`` (``max_age``, ``prompt``, ...).
 """
 
 from __future__ import annotations
