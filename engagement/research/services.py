@@ -207,14 +207,6 @@ def project_for(principal: Principal, code: str, *, members_only: bool = False) 
 # --- pseudonyms -------------------------------------------------------------------------------------
 
 
-def pseudonyms_for(project_id: uuid.UUID, participant_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """Each participant's pseudonym in the project, drawing (and storing) one for those without."""
-    pseudonyms, newcomers = _draw_pseudonyms(project_id, participant_ids)
-    db.session.flush()
-    _store_pseudonyms(_driver() if db.is_postgres else None, project_id, newcomers, clock.now())
-    return pseudonyms
-
-
 def _draw_pseudonyms(
     project_id: uuid.UUID, participant_ids: Collection[uuid.UUID]
 ) -> tuple[dict[uuid.UUID, int], list[tuple[uuid.UUID, int]]]:

@@ -219,10 +219,6 @@ def list_waves() -> list[Wave]:
     return list(db.session.scalars(sa.select(Wave).order_by(Wave.created_at.desc())))
 
 
-def policy_of(wave: Wave) -> ReminderPolicy:
-    return ReminderPolicy.from_dict(wave.reminder_policy)
-
-
 def eligible_now(wave: Wave, at: datetime, *, new_only: bool = True) -> set[uuid.UUID]:
     """Who the wave's rule picks at ``at`` (``new_only``: not yet given a task by this wave)."""
     return set(db.session.scalars(_eligible(wave, at, new_only=new_only)))

@@ -30,7 +30,7 @@ from engagement.research import services as research
 from engagement.waves import services as waves
 from engagement.withdrawal.models import DeletionRequest, WithdrawalReceipt
 
-DONE, NOT_APPLICABLE, NOT_AVAILABLE = "done", "not_applicable", "not_available"
+DONE, NOT_APPLICABLE = "done", "not_applicable"
 
 
 class DeletionRequestAlreadyDone(Conflict):
@@ -39,8 +39,8 @@ class DeletionRequestAlreadyDone(Conflict):
 
 @dataclass(frozen=True)
 class Effect:
-    """One thing a withdrawal did: ``status`` is done, not_applicable, or not_available (the domain
-    that would do it is not part of this service yet); ``count`` says how many rows it touched."""
+    """One thing a withdrawal did: ``status`` is done or not_applicable; ``count`` says how many rows
+    it touched."""
 
     effect: str
     status: str

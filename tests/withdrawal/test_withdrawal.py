@@ -8,9 +8,8 @@ import sqlalchemy as sa
 from engagement import clock
 from engagement.audit import AuditEvent
 from engagement.consent import services as consent
-from engagement.consent.models import ConsentLedgerViolation, ConsentWithdrawal
+from engagement.consent.models import ConsentLedgerViolation
 from engagement.extensions import db
-from engagement.withdrawal import services
 from engagement.withdrawal.models import WithdrawalReceipt
 from tests.conftest import problem
 from tests.consent.helpers import decide
@@ -178,12 +177,3 @@ def test_withdrawals_are_never_changed_in_place(make_participant, app_ctx):
     with pytest.raises(ConsentLedgerViolation):
         db.session.flush()
     db.session.rollback()
-
-
-def test_effects_of_domains_not_in_the_service_are_reported_as_not_available(make_participant, app_ctx):
-    person = make_participant()
-    receipt = services.apply_withdrawal(person, consent.DELETE_DATA, clock.now(), consent.Evidence())
-    statuses = {e.effect: e.status for e in receipt.effects}
-    assert statuses["left_out_of_future_extracts"] == "done"
-    assert set(statuses.values()) <= {"done", "not_available"}
-    assert isinstance(receipt.withdrawal, ConsentWithdrawal)
