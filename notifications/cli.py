@@ -12,7 +12,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from notifications.planner import DEFAULT_TIMEZONE, PolicyError, ReminderPolicy, plan_task, zone_of
+from engagement.waves.reminders import DEFAULT_TIMEZONE, PolicyError, ReminderPolicy, plan_task, zone_of
 
 if TYPE_CHECKING:
     from notifications.worker import Worker

@@ -6,7 +6,7 @@ duplicates. A worker batch is three steps, each its own short transaction or non
 1. :func:`claim` — take due rows (``sending`` whose lease ran out: a worker died; then ``pending`` and
    due; each kind read in order from its own partial index) with ``FOR UPDATE SKIP LOCKED`` on
    PostgreSQL and ``BEGIN IMMEDIATE`` on SQLite, and in the same transaction check each again
-   (:func:`notifications.planner.decide`: task still open, contact allowed, wave open, inside the
+   (:func:`engagement.waves.reminders.decide`: task still open, contact allowed, wave open, inside the
    window, caps; the participants' rows are locked meanwhile, so two workers cannot both spend the
    last place under a cap). Rows to send get ``sending_at``; the rest are deferred to a
    later ``due_at`` or settled (skipped). Commit.
@@ -39,7 +39,7 @@ from engagement.participants.models import Participant
 from engagement.questionnaires.models import ACTIVE_STATUSES, Task
 from engagement.waves import services as waves
 from engagement.waves.models import Reminder, ReminderAttempt, Wave
-from notifications.planner import CAP_PERIOD, Defer, ReminderPolicy, Skip, decide, plan_task
+from engagement.waves.reminders import CAP_PERIOD, Defer, ReminderPolicy, Skip, decide, plan_task
 from notifications.sender import (
     MAX_TTL,
     Backoff,

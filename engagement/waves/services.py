@@ -8,8 +8,8 @@ of it, always: 18 or older today, consent to every required purpose (and the que
 no withdrawal in force — asked of the consent domain in bulk (:func:`engagement.consent.services.
 reachable_query`, a query the launch inserts from), never re-implemented here.
 
-Reminder policies are validated by :class:`notifications.planner.ReminderPolicy`, a pure module that
-imports nothing from this package (so there is no import cycle).
+Reminder policies are validated by :class:`engagement.waves.reminders.ReminderPolicy`, the pure reminder
+policy beside this module (it imports nothing from the database or Flask).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from engagement.problems import Conflict, NotFound, ValidationFailed
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import ACTIVE_STATUSES, Task
 from engagement.waves.models import Reminder, ReminderAttempt, Wave
-from notifications.planner import PolicyError, ReminderPolicy
+from engagement.waves.reminders import PolicyError, ReminderPolicy
 
 ADULT_AGE = 18
 SAMPLE_SIZE = 20

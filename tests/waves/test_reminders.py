@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notifications.planner import (
+from engagement.waves.reminders import (
     DEFAULT_TIMEZONE,
     Defer,
     LocalPeriod,
