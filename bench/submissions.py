@@ -153,7 +153,7 @@ def seed(env: dict[str, str], participants: int) -> tuple[list[tuple[str, str]],
     """Migrate, publish, add participants with one open ung18 v1 task each; (token, task id) pairs."""
     from engagement import clock, create_app, migrate
     from engagement.auth import services as auth
-    from engagement.consent import services as consent
+    from engagement.consent import documents, ledger
     from engagement.consent.cli import publish_consent_documents
     from engagement.extensions import db
     from engagement.participants.models import Participant
@@ -195,13 +195,11 @@ def seed(env: dict[str, str], participants: int) -> tuple[list[tuple[str, str]],
             for p in people
         ]
         db.session.add_all(tasks)
-        document = consent.current_document(now)
+        document = documents.current_document(now)
         yes = dict.fromkeys(document.purpose_codes, "yes")
         with app.test_request_context():
             for person, task in zip(people, tasks, strict=True):
-                consent.record_decisions(
-                    person.id, document, yes, now - timedelta(days=1), consent.Evidence()
-                )
+                ledger.record_decisions(person.id, document, yes, now - timedelta(days=1), ledger.Evidence())
                 family = auth.open_session(
                     kind="participant",
                     client_id="bench",

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from engagement.consent import services as consent
+from engagement.consent import rules
 from engagement.devices import services as devices
 from engagement.devices.models import Device
 from engagement.extensions import db
@@ -228,7 +228,7 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
     wave_rows = db.session.scalars(sa.select(Wave).where(Wave.id.in_({r.wave_id for r in reminders})))
     wave_by_id = {w.id: w for w in wave_rows}
     policies = {w.id: ReminderPolicy.from_dict(w.reminder_policy) for w in wave_by_id.values()}
-    contactable = consent.participants_contactable(now, participant_ids)
+    contactable = rules.participants_contactable(now, participant_ids)
     in_flight = sa.and_(
         Reminder.status == "sending", Reminder.sending_at.is_not(None), Reminder.locked_until >= now
     )

@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -26,8 +26,8 @@ from engagement.extensions import db
 from engagement.participants.models import LANGUAGES, Participant
 from engagement.problems import NotFound, ValidationFailed
 
-OSLO = ZoneInfo("Europe/Oslo")
-ADULT_AGE = 18
+OSLO = ZoneInfo(clock.DEFAULT_TIME_ZONE)
+ADULT_AGE = 18  # the age of login, of consent and of every wave
 ROSTER_COLUMNS = ("cohort_person_id", "fodselsnummer", "birth_date", "language")
 _COHORT_ID = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
 _W1 = (3, 7, 6, 1, 8, 9, 4, 5, 2, 1)
@@ -122,6 +122,18 @@ def age_on(birth_date: date, day: date) -> int:
 def adult_from(birth_date: date) -> date:
     """The first day (Europe/Oslo) on which this person is 18 and may log in."""
     return birthday_in(birth_date.year + ADULT_AGE, birth_date)
+
+
+def is_adult(birth_date: date, at: datetime | date) -> bool:
+    """18 or older on the day ``at`` (an instant: its day in Europe/Oslo): may log in, decide on
+    consent, get a task."""
+    day = today_in_oslo(at) if isinstance(at, datetime) else at
+    return age_on(birth_date, day) >= ADULT_AGE
+
+
+def coming_of_age(birth_date: date) -> datetime:
+    """The start (Oslo midnight) of the 18th birthday."""
+    return datetime.combine(adult_from(birth_date), time(0), tzinfo=OSLO)
 
 
 # --- profile --------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ Eligibility is an age rule, in Europe/Oslo dates: ``{"kind": "age", "min_age", "
 the day ``on``; for a rolling wave without ``on``, on the day of each refresh) or
 ``{"kind": "turns_18_between", "from", "to"}`` (the 18th birthday in that range, both ends included). On top
 of it, always: 18 or older today, consent to every required purpose (and the questionnaire's own), and
-no withdrawal in force — asked of the consent domain in bulk (:func:`engagement.consent.services.
+no withdrawal in force — asked of the consent domain in bulk (:func:`engagement.consent.rules.
 reachable_query`, a query the launch inserts from), never re-implemented here.
 
 Reminder policies are validated by :class:`engagement.waves.reminders.ReminderPolicy`, the pure reminder
@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engagement import audit, clock
-from engagement.consent import services as consent
+from engagement.consent import documents, rules
 from engagement.extensions import db
 from engagement.participants.models import Participant
 from engagement.participants.services import age_on, today_in_oslo
@@ -180,7 +180,7 @@ def create_wave(
         policy = ReminderPolicy.from_dict(reminder_policy or {})
     except PolicyError as exc:
         problems["reminder_policy"] = list(exc.problems)
-    known = set(consent.current_document(at).purpose_codes)
+    known = set(documents.current_document(at).purpose_codes)
     purposes = sorted({*required_purposes, version.consent_purpose})
     unknown = [p for p in purposes if p not in known]
     if unknown:
@@ -233,7 +233,7 @@ def _eligible(wave: Wave, at: datetime, *, new_only: bool = True) -> sa.Select[u
     if new_only:
         member = sa.select(Task.id).where(Task.wave_id == wave.id, Task.participant_id == Participant.id)
         query = query.where(~member.exists())
-    return query.where(Participant.id.in_(consent.reachable_query(wave.required_purposes, at)))
+    return query.where(Participant.id.in_(rules.reachable_query(wave.required_purposes, at)))
 
 
 def preview(wave: Wave, at: datetime) -> dict[str, Any]:

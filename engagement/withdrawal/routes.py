@@ -10,8 +10,9 @@ from flask.views import MethodView
 
 from engagement import clock
 from engagement.api import Blueprint
-from engagement.consent.routes import current_participant, evidence
+from engagement.consent.ledger import Evidence
 from engagement.extensions import db
+from engagement.participants.services import get_participant
 from engagement.security import current_principal, participant_required, staff_required
 from engagement.withdrawal import schemas, services
 from engagement.withdrawal.models import DeletionRequest
@@ -38,11 +39,12 @@ class MyWithdrawal(MethodView):
     @blp.response(201, schemas.WithdrawalReceiptSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Withdraw (stop contact, stop new data, or delete data); the answer is a receipt of what was done."""
+        principal = current_principal()
         receipt = services.apply_withdrawal(
-            current_participant(),
+            get_participant(principal.subject),
             body["scope"],
             clock.now(),
-            evidence(),
+            Evidence.of_login(principal),
             delete_childhood_data=body["delete_childhood_data"],
         )
         view = {
@@ -64,7 +66,7 @@ class MyData(MethodView):
     @blp.response(200, schemas.DataCopySchema)
     def get(self) -> dict[str, Any]:
         """A copy of everything the service holds about me, as one JSON document."""
-        return services.data_copy(current_participant(), clock.now())
+        return services.data_copy(get_participant(current_principal().subject), clock.now())
 
 
 @blp.route("/admin/deletion-requests")

@@ -7,13 +7,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 
 from engagement import clock
-from engagement.consent import services as consent
+from engagement.clock import DEFAULT_TIME_ZONE
+from engagement.consent import ledger
 from engagement.devices.models import Device
 from engagement.extensions import db
 from engagement.questionnaires.models import Task
@@ -28,7 +30,7 @@ from tests.conftest import problem
 from tests.fakes import fcm_server as fake
 from tests.fakes.fcm_server import FakeFcm
 
-OSLO = consent.OSLO
+OSLO = ZoneInfo(DEFAULT_TIME_ZONE)
 EVENING = {"offsets_days": [0, 3], "window": {"start": "17:00", "end": "20:00"}}
 
 
@@ -308,7 +310,7 @@ def test_the_consent_check_at_send_time_stops_a_withdrawn_participant(app, worke
         make_wave(policy=EVENING)
     run_at(worker, oslo(2026, 6, 1, 12))
     with app.app_context():  # the ledger alone, as if the eager cancellation had not run
-        consent.record_withdrawal(participant.id, "no_contact", oslo(2026, 6, 1, 13), consent.Evidence())
+        ledger.record_withdrawal(participant.id, "no_contact", oslo(2026, 6, 1, 13), ledger.Evidence())
         db.session.commit()
     with clock.frozen(oslo(2026, 6, 1, 18)):
         worker.dispatch_batch()
