@@ -248,13 +248,14 @@ def value_labels(item: Mapping[str, Any]) -> dict[int, str]:
     return labels
 
 
-def truncate_label(label: str, limit: int) -> str:
-    """``label`` cut to ``limit`` UTF-8 bytes at a character boundary, marked with ``.....`` when cut."""
-    if len(label.encode()) <= limit:
-        return label
-    budget = limit - len(TRUNCATION_SUFFIX)
-    encoded = label.encode()[:budget]
-    return encoded.decode("utf-8", errors="ignore") + TRUNCATION_SUFFIX
+def truncate_utf8(text: str, max_bytes: int, suffix: str = TRUNCATION_SUFFIX) -> str:
+    """``text`` if it fits in ``max_bytes`` of UTF-8, else cut at a character boundary and ended with
+    ``suffix``: the one rule for every label an extract carries (SPSS cuts silently where this marks)."""
+    raw = text.encode("utf-8")
+    if len(raw) <= max_bytes:
+        return text
+    room = max_bytes - len(suffix.encode("utf-8"))
+    return raw[:room].decode("utf-8", errors="ignore") + suffix
 
 
 def variable_label(item: Mapping[str, Any], option: Mapping[str, Any] | None = None) -> str:
@@ -262,7 +263,7 @@ def variable_label(item: Mapping[str, Any], option: Mapping[str, Any] | None = N
     stem = item.get("label") or item["text"]["nb"].upper()
     if option is not None:
         stem = f"{option['label']}; {stem}"
-    return truncate_label(stem, VARIABLE_LABEL_BYTES)
+    return truncate_utf8(stem, VARIABLE_LABEL_BYTES)
 
 
 def _codes(item: Mapping[str, Any]) -> list[int]:

@@ -370,10 +370,10 @@ def test_answer_rows_are_the_export_shape():
 
 
 def test_truncate_label_cuts_at_a_character_boundary():
-    cut = qdef.truncate_label("Æ" * 200, 255)
+    cut = qdef.truncate_utf8("Æ" * 200, 255)
     assert cut.endswith(".....") and len(cut.encode()) <= 255
     cut.encode().decode("utf-8")
-    assert qdef.truncate_label("kort", 255) == "kort"
+    assert qdef.truncate_utf8("kort", 255) == "kort"
 
 
 def test_localise_replaces_every_text():
