@@ -40,7 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from submissions import _admin, _free_port, in_threads, server_env, start_gunicorn, ung18_answers  # noqa: E402
+from submissions import _admin, _free_port, in_threads, server_env, start_gunicorn  # noqa: E402
+
+from tests.answers import ung18_answers  # noqa: E402
 
 DATABASE = "engagement_bench_load"
 CLIENT_ID = "moba-app"
