@@ -46,8 +46,9 @@ $(IDP_STAMP): $(IDP)/package.json $(IDP)/package-lock.json
 		npm ci --prefix $(IDP) --no-audit --no-fund --loglevel=error && touch $@; \
 	fi
 
+# exec: the shell gives way to flask, which make signals directly (make passes on SIGTERM to its child).
 run: $(RUN_STAMP)
-	ENGAGEMENT_DEV_IDPORTEN=$${ENGAGEMENT_DEV_IDPORTEN:-true} \
+	exec env ENGAGEMENT_DEV_IDPORTEN=$${ENGAGEMENT_DEV_IDPORTEN:-true} \
 	ENGAGEMENT_ALLOW_SYNTHETIC_PID=$${ENGAGEMENT_ALLOW_SYNTHETIC_PID:-true} \
 	ENGAGEMENT_LOG_JSON=$${ENGAGEMENT_LOG_JSON:-false} \
 	$(FLASK) dev up
