@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from engagement import audit, clock
 from engagement.auth import services as auth
-from engagement.consent import services as consent
-from engagement.consent.models import ConsentWithdrawal
+from engagement.consent import ledger
+from engagement.consent.models import DELETE_DATA, NO_NEW_DATA, ConsentWithdrawal
 from engagement.devices import services as devices
 from engagement.extensions import db
 from engagement.participants.models import Participant
@@ -30,7 +30,7 @@ from engagement.research import services as research
 from engagement.waves import services as waves
 from engagement.withdrawal.models import DeletionRequest, WithdrawalReceipt
 
-DONE, NOT_APPLICABLE, NOT_AVAILABLE = "done", "not_applicable", "not_available"
+DONE, NOT_APPLICABLE = "done", "not_applicable"
 
 
 RECENT_LOGIN = timedelta(minutes=10)
@@ -49,8 +49,8 @@ class DeletionRequestAlreadyDone(Conflict):
 
 @dataclass(frozen=True)
 class Effect:
-    """One thing a withdrawal did: ``status`` is done, not_applicable, or not_available (the domain
-    that would do it is not part of this service yet); ``count`` says how many rows it touched."""
+    """One thing a withdrawal did: ``status`` is done or not_applicable; ``count`` says how many rows
+    it touched."""
 
     effect: str
     status: str
@@ -68,7 +68,7 @@ class Receipt:
 
 def require_recent_login(scope: str, auth_time: datetime | None, at: datetime) -> None:
     """``delete_data`` only with a login (``auth_time``) of the last :data:`RECENT_LOGIN`."""
-    if scope != consent.DELETE_DATA:
+    if scope != DELETE_DATA:
         return
     if auth_time is not None and at - auth_time <= RECENT_LOGIN:
         return
@@ -88,7 +88,7 @@ def apply_withdrawal(
     participant: Participant,
     scope: str,
     at: datetime,
-    evidence: consent.Evidence,
+    evidence: ledger.Evidence,
     *,
     delete_childhood_data: bool = False,
     current_session: uuid.UUID | None = None,
@@ -99,18 +99,18 @@ def apply_withdrawal(
     - ``no_new_data`` and ``delete_data``: open tasks cancelled (no new data);
     - ``delete_data``: answers and drafts deleted, the person listed for deletion from extracts
       already delivered, and left out of every future extract (by the ledger: see
-      :func:`engagement.consent.services.may_export`); on request, childhood data deletion is
+      :func:`engagement.consent.rules.may_export`); on request, childhood data deletion is
       recorded for coordinators;
     - every scope: the participant's other sessions end (``current_session``, the one that asked,
       stays; all of them without it).
     """
-    if delete_childhood_data and scope != consent.DELETE_DATA:
+    if delete_childhood_data and scope != DELETE_DATA:
         raise ValidationFailed(
             {"delete_childhood_data": ["Only together with the scope delete_data."]},
         )
-    withdrawal = consent.record_withdrawal(participant.id, scope, at, evidence)
-    stops_new_data = scope in (consent.NO_NEW_DATA, consent.DELETE_DATA)
-    deletes = scope == consent.DELETE_DATA
+    withdrawal = ledger.record_withdrawal(participant.id, scope, at, evidence)
+    stops_new_data = scope in (NO_NEW_DATA, DELETE_DATA)
+    deletes = scope == DELETE_DATA
     reason = f"withdrawal:{scope}"
 
     effects = [
@@ -138,7 +138,7 @@ def apply_withdrawal(
         )
     )
     db.session.flush()
-    effective = consent.standing(participant.id, at).scope or scope
+    effective = ledger.standing(participant.id, at).scope or scope
     return Receipt(withdrawal, effective, effects, deletion_request)
 
 
@@ -249,7 +249,7 @@ def data_copy(participant: Participant, at: datetime) -> dict[str, Any]:
     return {
         "generated_at": at,
         "profile": profile_section(participant),
-        "consent_history": consent.history_view(participant.id),
+        "consent_history": ledger.history(participant.id),
         "withdrawals": withdrawals_section(participant.id),
         "deletion_requests": deletion_requests_section(participant.id),
         "sessions": sessions_section(participant.id),
@@ -328,7 +328,16 @@ def withdrawals_section(participant_id: uuid.UUID) -> list[dict[str, Any]]:
             sa.select(WithdrawalReceipt).where(WithdrawalReceipt.participant_id == participant_id)
         )
     }
-    return [{**w, "effects": receipts.get(w["id"], [])} for w in consent.withdrawals_view(participant_id)]
+    return [
+        {
+            "id": w.id,
+            "scope": w.scope,
+            "withdrawn_at": w.withdrawn_at,
+            "acr": w.acr,
+            "effects": receipts.get(w.id, []),
+        }
+        for w in ledger.withdrawals(participant_id)
+    ]
 
 
 def deletion_requests_section(participant_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -8,10 +8,11 @@ import sqlalchemy as sa
 
 from engagement import clock
 from engagement.audit import AuditEvent
-from engagement.consent import services as consent
-from engagement.consent.models import ConsentLedgerViolation, ConsentWithdrawal
+from engagement.consent import ledger, rules
+from engagement.consent.documents import PARTICIPATION, QUESTIONNAIRES, REGISTRY_LINKAGE
+from engagement.consent.models import DELETE_DATA, NO_CONTACT, ConsentLedgerViolation, ConsentWithdrawal
 from engagement.extensions import db
-from engagement.withdrawal import services
+from engagement.participants.services import coming_of_age
 from engagement.withdrawal.models import WithdrawalReceipt
 from tests.conftest import problem
 from tests.consent.helpers import decide
@@ -75,9 +76,9 @@ def test_the_withdrawal_takes_effect_in_the_one_question_at_once(client, make_pa
     withdraw(client, login_as(person), "no_new_data")
     with app.app_context():
         now = clock.now()
-        assert not consent.may_use_data(person.id, consent.QUESTIONNAIRES, now)
-        assert consent.may_use_data(person.id, consent.REGISTRY_LINKAGE, now)
-        assert not consent.may_contact(person.id, now)
+        assert not rules.may_use_data(person.id, QUESTIONNAIRES, now)
+        assert rules.may_use_data(person.id, REGISTRY_LINKAGE, now)
+        assert not rules.may_contact(person.id, now)
     state = client.get("/v1/me/consents", headers=login_as(person)).get_json()
     assert state["withdrawal"]["scope"] == "no_new_data"
     assert state["decision_required"] is False
@@ -91,8 +92,8 @@ def test_delete_data_leaves_the_person_out_of_extracts_of_earlier_data_even_afte
     assert decide(client, login_as(person)).status_code == 201  # re-joins
     with app.app_context():
         now = clock.now()
-        assert consent.may_use_data(person.id, consent.QUESTIONNAIRES, now)
-        assert not consent.may_export(person.id, consent.PARTICIPATION, consent.coming_of_age(person), now)
+        assert rules.may_use_data(person.id, QUESTIONNAIRES, now)
+        assert not rules.may_export(person.id, PARTICIPATION, coming_of_age(person.birth_date), now)
     state = client.get("/v1/me/consents", headers=login_as(person)).get_json()
     assert state["withdrawal"] is None and state["decision_required"] is False
 
@@ -114,7 +115,7 @@ def test_childhood_deletion_can_only_be_asked_with_delete_data(client, make_part
     )
     assert "delete_childhood_data" in body["errors"]
     with app.app_context():
-        assert consent.withdrawals(person.id) == []  # nothing recorded
+        assert ledger.withdrawals(person.id) == []  # nothing recorded
 
 
 def test_childhood_deletion_is_recorded_for_coordinators_who_mark_it_done(
@@ -178,20 +179,11 @@ def test_participants_cannot_see_deletion_requests(client, make_participant, log
 
 def test_withdrawals_are_never_changed_in_place(make_participant, app_ctx):
     person = make_participant()
-    withdrawal = consent.record_withdrawal(person.id, consent.NO_CONTACT, clock.now(), consent.Evidence())
-    withdrawal.scope = consent.DELETE_DATA
+    withdrawal = ledger.record_withdrawal(person.id, NO_CONTACT, clock.now(), ledger.Evidence())
+    withdrawal.scope = DELETE_DATA
     with pytest.raises(ConsentLedgerViolation):
         db.session.flush()
     db.session.rollback()
-
-
-def test_effects_of_domains_not_in_the_service_are_reported_as_not_available(make_participant, app_ctx):
-    person = make_participant()
-    receipt = services.apply_withdrawal(person, consent.DELETE_DATA, clock.now(), consent.Evidence())
-    statuses = {e.effect: e.status for e in receipt.effects}
-    assert statuses["left_out_of_future_extracts"] == "done"
-    assert set(statuses.values()) <= {"done", "not_available"}
-    assert isinstance(receipt.withdrawal, ConsentWithdrawal)
 
 
 def _refreshed(app, headers):
