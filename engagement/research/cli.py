@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from engagement.extensions import db
-from engagement.research import services
+from engagement.research import downloads, extraction, projects
 
 cli = AppGroup("research", help="Research projects and their extract deliveries.")
 
@@ -22,10 +22,10 @@ cli = AppGroup("research", help="Research projects and their extract deliveries.
 )
 def extract(code: str, full: bool) -> None:
     """Write a delivery for a project (consent-filtered, pseudonymised) and print where it went."""
-    project = services.get_project(code)
-    written = services.run_extract(project, services.FULL if full else services.SINCE_LAST)
+    project = projects.get_project(code)
+    written = extraction.run_extract(project, extraction.FULL if full else extraction.SINCE_LAST)
     db.session.commit()
-    folder = services.data_store() / project.folder / written.release
+    folder = downloads.data_store() / project.folder / written.release
     click.echo(
         f"{project.code} {written.release} ({written.kind}): {written.rows} rows, "
         f"{written.participants} participants, {written.deletions} to delete -> {folder}"
@@ -42,7 +42,7 @@ def seed_demo_project() -> list[str]:
     if db.session.scalar(sa.select(sa.func.count()).select_from(ResearchProject)):
         return ["demo research project: projects exist, left as they are"]
     researchers = [u.id for u in db.session.scalars(sa.select(StaffUser)) if "researcher" in (u.roles or [])]
-    services.create_project(
+    projects.create_project(
         code="PDB9999",
         title="Demo: health and daily life at 18",
         approval_reference="REK 2026/99999 (demo)",

@@ -9,7 +9,7 @@ from flask.views import MethodView
 
 from engagement.api import Blueprint
 from engagement.extensions import db
-from engagement.research import schemas, services
+from engagement.research import downloads, extraction, projects, schemas
 from engagement.research.models import Extract, ResearchProject
 from engagement.security import current_principal, staff_required
 
@@ -45,7 +45,7 @@ class ResearchProjects(MethodView):
     @admin.response(201, schemas.ResearchProjectSchema)
     def post(self, body: dict[str, Any]) -> ResearchProject:
         """Register an approved research project, its consent purposes, questionnaires and researchers."""
-        project = services.create_project(
+        project = projects.create_project(
             code=body["code"],
             title=body["title"],
             approval_reference=body["approval_reference"],
@@ -67,7 +67,7 @@ class Projects(MethodView):
     @blp.response(200, schemas.ResearchProjectSchema(many=True))
     def get(self) -> list[ResearchProject]:
         """Research projects: all of them for admins and coordinators, a researcher's own for researchers."""
-        return services.list_projects(current_principal())
+        return projects.list_projects(current_principal())
 
 
 @blp.route("/projects/<code>")
@@ -77,7 +77,7 @@ class Project(MethodView):
     @blp.response(200, schemas.ResearchProjectSchema)
     def get(self, code: str) -> ResearchProject:
         """One research project (researchers: only their own)."""
-        return services.project_for(current_principal(), code)
+        return projects.project_for(current_principal(), code)
 
 
 @blp.route("/projects/<code>/extracts")
@@ -87,8 +87,8 @@ class Extracts(MethodView):
     @blp.response(200, schemas.ExtractSchema(many=True))
     def get(self, code: str) -> list[dict[str, Any]]:
         """The project's deliveries, oldest first, with links to their files (researchers: only their own)."""
-        project = services.project_for(current_principal(), code)
-        extracts = services.list_extracts(project)
+        project = projects.project_for(current_principal(), code)
+        extracts = downloads.list_extracts(project)
         releases = {e.id: e.release for e in extracts}
         return [_extract_view(project, e, releases) for e in extracts]
 
@@ -98,10 +98,12 @@ class Extracts(MethodView):
         """Write a delivery into the data store: everything (full) or what changed since the last one."""
         principal = current_principal()
         if not principal.roles & {"admin", "coordinator"}:
-            raise services.NotProjectMember("Only admins and coordinators write deliveries.")
-        project = services.get_project(code)
-        extract = services.run_extract(project, body["kind"], actor_kind="staff", actor_id=principal.subject)
-        releases = {e.id: e.release for e in services.list_extracts(project)}
+            raise projects.NotProjectMember("Only admins and coordinators write deliveries.")
+        project = projects.get_project(code)
+        extract = extraction.run_extract(
+            project, body["kind"], actor_kind="staff", actor_id=principal.subject
+        )
+        releases = {e.id: e.release for e in downloads.list_extracts(project)}
         view = _extract_view(project, extract, releases)
         db.session.commit()
         return view
@@ -115,8 +117,8 @@ class ExtractFile(MethodView):
     def get(self, code: str, release: str, path: str) -> Response:
         """Download one file of a delivery (only the project's researchers); every download is audited."""
         principal = current_principal()
-        project = services.project_for(principal, code, members_only=True)
-        file = services.extract_file(project, release, path)
-        services.record_download(project, release, path, principal.subject)
+        project = projects.project_for(principal, code, members_only=True)
+        file = downloads.extract_file(project, release, path)
+        downloads.record_download(project, release, path, principal.subject)
         db.session.commit()
         return send_file(file, as_attachment=True, download_name=file.name, max_age=0)
