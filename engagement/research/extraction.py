@@ -51,6 +51,8 @@ from engagement.research.writers import (
 )
 
 FULL, SINCE_LAST = "full", "since-last"
+# Told what an extract is doing as it goes: the stage, and the share of the whole done (0 to 1).
+Progress = Callable[[str, float], None]
 README = """# MoBa research delivery
 
 One dataset per questionnaire version (`<project>_<QUESTIONNAIRE>_v<N>`) and, where a questionnaire
@@ -85,6 +87,11 @@ class ExtractPlan:
     actor_kind: str
     actor_id: uuid.UUID | str | None
     store: Path
+    progress: Progress | None = None
+
+    def report(self, stage: str, done: float) -> None:
+        if self.progress is not None:
+            self.progress(stage, done)
 
 
 @bulk_objects()
@@ -95,8 +102,10 @@ def run_extract(
     actor_kind: str = "system",
     actor_id: uuid.UUID | str | None = None,
     store: Path | None = None,
+    progress: Progress | None = None,
 ) -> Extract:
-    """Write a delivery for ``project`` (``full`` or ``since-last``) and record it; the caller commits."""
+    """Write a delivery for ``project`` (``full`` or ``since-last``) and record it; the caller commits.
+    ``progress``, if given, is told each stage as it begins."""
     if kind not in (FULL, SINCE_LAST):
         raise ValidationFailed({"kind": [f"must be {FULL} or {SINCE_LAST}"]})
     at = clock.now()
@@ -119,6 +128,8 @@ def run_extract(
     # imports pyreadstat, polars and Arrow) while this one waits for the database to choose the rows.
     writer = writer_process() if wants_process(_cells_at_most(versions, at)) else None
     reader = own_reader()
+    if progress is not None:
+        progress("choosing responses", 0.05)
     try:
         rows, exclusions, seen = _eligible_rows(project, versions, at, kind, reader)
         plan = ExtractPlan(
@@ -133,6 +144,7 @@ def run_extract(
             actor_kind=actor_kind,
             actor_id=actor_id,
             store=store or data_store(),
+            progress=progress,
         )
         return carry_out(plan, writer=writer, reader=reader)
     finally:
@@ -161,6 +173,7 @@ def carry_out(plan: ExtractPlan, *, writer: Executor | None, reader: sa.Connecti
     ``.dta``, if any; ``reader``: the connection of its own that reads the answers, if any)."""
     project, at = plan.project, plan.at
     path = bulk.path()
+    plan.report("drawing pseudonyms", 0.1)
     pseudonyms, drawn = _draw_pseudonyms(project.id, list(dict.fromkeys(r.participant_id for r in plan.rows)))
     pending = deletions.pending_for(project.id)
     release = _next_release(project, plan.store)
@@ -206,7 +219,9 @@ def carry_out(plan: ExtractPlan, *, writer: Executor | None, reader: sa.Connecti
         path.record_delivered(target, extract_id, project_id, plan.rows)
 
     def write(answers: sa.Connection, alongside: Callable[[], None] | None) -> Delivery:
+        plan.report("reading answers", 0.15)
         datasets, definitions = tables.datasets(project, plan.versions, plan.rows, pseudonyms, answers)
+        plan.report("writing files", 0.5)
         extra = {fhir.file_name(d): _json_bytes(fhir.questionnaire(d)) for d in definitions}
         extra["README.md"] = README.encode()
         return deliver(
@@ -236,6 +251,7 @@ def carry_out(plan: ExtractPlan, *, writer: Executor | None, reader: sa.Connecti
             delivery = write(reader, recorded.result)
         finally:
             recording.shutdown(wait=True)  # whatever happened, the session's connection is free again
+    plan.report("recording the delivery", 0.95)
     extract.files = [{"path": f.path, "bytes": f.bytes, "sha256": f.sha256} for f in delivery.files]
     extract.manifest = delivery.manifest
     deletions.list_late_deletions(project.id, extract.id, plan.seen)

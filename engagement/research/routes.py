@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import Response, send_file
@@ -9,7 +10,7 @@ from flask.views import MethodView
 
 from engagement.api import Blueprint
 from engagement.extensions import db
-from engagement.research import downloads, extraction, projects, schemas
+from engagement.research import downloads, jobs, projects, schemas
 from engagement.research.models import Extract, ResearchProject
 from engagement.security import current_principal, staff_required
 
@@ -93,20 +94,30 @@ class Extracts(MethodView):
         return [_extract_view(project, e, releases) for e in extracts]
 
     @blp.arguments(schemas.ExtractLoadSchema)
-    @blp.response(201, schemas.ExtractSchema)
+    @blp.response(202, schemas.ExtractJobSchema)
+    @blp.alt_response(409, description="Another extract of the project is queued or running (named).")
     def post(self, body: dict[str, Any], code: str) -> dict[str, Any]:
-        """Write a delivery into the data store: everything (full) or what changed since the last one."""
+        """Ask for a delivery (full, or what changed since the last one); a worker writes it (see the job)."""
         principal = current_principal()
-        if not principal.roles & {"admin", "coordinator"}:
+        if not projects.sees_every_project(principal):
             raise projects.NotProjectMember("Only admins and coordinators write deliveries.")
         project = projects.get_project(code)
-        extract = extraction.run_extract(
-            project, body["kind"], actor_kind="staff", actor_id=principal.subject
-        )
-        releases = {e.id: e.release for e in downloads.list_extracts(project)}
-        view = _extract_view(project, extract, releases)
+        job = jobs.request_extract(project, body["kind"], actor_kind="staff", actor_id=principal.subject)
+        view = jobs.job_view(job)
         db.session.commit()
         return view
+
+
+@blp.route("/jobs/<uuid:job_id>")
+class Job(MethodView):
+    decorators = [staff_required("admin", "coordinator", "researcher")]
+
+    @blp.response(200, schemas.ExtractJobSchema)
+    def get(self, job_id: uuid.UUID) -> dict[str, Any]:
+        """An extract job: queued, running with its progress, done with its release, or failed with why."""
+        job = jobs.get_job(job_id)
+        projects.project_for(current_principal(), job.project.code)  # as the project's deliveries
+        return jobs.job_view(job)
 
 
 @blp.route("/projects/<code>/extracts/<release>/files/<path:path>")
