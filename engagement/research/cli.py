@@ -92,7 +92,7 @@ def seed_demo_project() -> list[str]:
         code="PDB9999",
         title="Demo: health and daily life at 18",
         approval_reference="REK 2026/99999 (demo)",
-        purposes=["participation", "questionnaires"],
+        purposes=["participation"],
         questionnaires_=["ung18"],
         members=researchers,
         folder=None,

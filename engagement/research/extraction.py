@@ -2,7 +2,8 @@
 
 An extract reads, at one moment (the consent snapshot):
 - the responses to the project's questionnaires, kept only where the consent ledger allows them
-  (:func:`engagement.consent.services.export_filter`, the one rule, loaded in bulk);
+  for the project's purposes that govern use of data (:func:`engagement.consent.services.export_filter`,
+  the one rule, loaded in bulk; a "no" to being contacted never takes answers out);
 - for ``since-last``, only responses the project has not received before;
 - per participant, the project's pseudonym (drawn now for newcomers).
 What it decided is one :class:`ExtractPlan`; :func:`carry_out` then writes one dataset per
@@ -36,7 +37,7 @@ from engagement.participants.models import Participant
 from engagement.problems import ValidationFailed
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import QuestionnaireVersion, Response
-from engagement.research import bulk, deletions, fhir, tables
+from engagement.research import bulk, deletions, fhir, projects, tables
 from engagement.research import variables as rv
 from engagement.research.downloads import data_store
 from engagement.research.models import Extract, ExtractResponse, Pseudonym, ResearchProject
@@ -362,11 +363,11 @@ def _eligible_rows(
     ).where(ranked.c.newest == 1)
     if reader is None:
         latest = cast(Sequence[tables.Row], db.session.connection().execute(query).all())
-        allowed = consent.export_filter(project.purposes, at)
+        allowed = consent.export_filter(projects.use_purposes(project, at), at)
     else:
         with ThreadPoolExecutor(1, thread_name_prefix="extract-rows") as side:
             reading = side.submit(lambda: reader.execute(query).all())
-            allowed = consent.export_filter(project.purposes, at)
+            allowed = consent.export_filter(projects.use_purposes(project, at), at)
             latest = cast(Sequence[tables.Row], reading.result())
     rows = [r for r in latest if allowed.allows(r.participant_id, r.submitted_at)]
     exclusions = {"responses_without_consent": len(latest) - len(rows)}

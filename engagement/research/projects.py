@@ -1,5 +1,7 @@
 """Research projects and their members: registering an approved project, and who may see which one.
 
+A project requires consent purposes that govern use of data; one that only governs contact is refused.
+
 Admins and coordinators see every project; a researcher sees the projects they are a member of, and
 only the members may download a project's files.
 """
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -61,11 +64,17 @@ def create_project(
     ]
     if not_researchers:
         errors["members"] = [f"not staff users with the researcher role: {', '.join(not_researchers)}"]
-    purpose_codes = _known_purposes()
-    if purpose_codes is not None:
-        bad = sorted(set(purposes) - purpose_codes)
+    kinds = _purpose_kinds()
+    if kinds is not None:
+        bad = sorted(set(purposes) - set(kinds))
         if bad:
             errors["purposes"] = [f"not purposes of the consent document: {', '.join(bad)}"]
+        contact = sorted(p for p in set(purposes) if kinds.get(p) == "contact")
+        if contact:
+            errors.setdefault("purposes", []).append(
+                f"only govern contact, not use of data: {', '.join(contact)}; a project may require only "
+                "purposes that govern use of data"
+            )
     if errors:
         raise InvalidProject(errors)
     folder = folder or code
@@ -100,12 +109,24 @@ def create_project(
     return project
 
 
-def _known_purposes() -> set[str] | None:
+def _purpose_kinds() -> dict[str, str] | None:
+    """Each purpose of the current consent document and its kind (use or contact); None without one."""
     try:
         document = consent.current_document(clock.now())
     except consent.ConsentDocumentMissing:
         return None
-    return set(document.purpose_codes)
+    return document.purpose_kinds
+
+
+def use_purposes(project: ResearchProject, at: datetime) -> list[str]:
+    """The project's purposes that govern use of data at ``at``: those its extracts filter on. A
+    project registered before purposes had a kind may also name contact-only ones; a "no" to those
+    never takes data out of a delivery."""
+    try:
+        kinds = consent.current_document(at).purpose_kinds
+    except consent.ConsentDocumentMissing:
+        return list(project.purposes)
+    return [p for p in project.purposes if kinds.get(p, "use") == "use"]
 
 
 def sees_every_project(principal: Principal) -> bool:

@@ -47,12 +47,12 @@ def answer(app: Any, ung18: dict[int, Any]) -> Callable[..., uuid.UUID]:
 
 @pytest.fixture
 def make_project(app: Any, ung18: Any) -> Callable[..., str]:
-    """``make_project(code, members=(), purposes=("participation", "questionnaires"))``; returns the code."""
+    """``make_project(code, members=(), purposes=("participation",))``; returns the code."""
 
     def build(
         code: str | None = None,
         members: tuple[uuid.UUID, ...] = (),
-        purposes: tuple[str, ...] = ("participation", "questionnaires"),
+        purposes: tuple[str, ...] = ("participation",),
     ) -> str:
         with app.app_context():
             project = projects.create_project(

@@ -20,7 +20,7 @@ def project_body(code, members, **changes):
         "code": code,
         "title": "Helse og hverdag ved 18 år",
         "approval_reference": "REK 2026/12345",
-        "purposes": ["participation", "questionnaires"],
+        "purposes": ["participation", "registry_linkage"],
         "questionnaires": ["ung18"],
         "members": [str(m) for m in members],
         "data_use_codes": ["DUO:0000007"],
@@ -52,6 +52,18 @@ def test_project_checks_questionnaires_purposes_and_members(client, login_as, un
     answer = client.post("/v1/admin/research-projects", json=body, headers=login_as(staff=("admin",)))
     errors = problem(answer, 422, "invalid-research-project")["errors"]
     assert set(errors) == {"questionnaires", "purposes", "members"}
+
+
+def test_a_project_may_not_require_a_purpose_that_only_governs_contact(client, login_as, ung18):
+    admin = login_as(staff=("admin",))
+    body = project_body("PDB7004", [], purposes=["participation", "questionnaires", "recontact_substudies"])
+    refused = problem(
+        client.post("/v1/admin/research-projects", json=body, headers=admin), 422, "invalid-research-project"
+    )
+    (message,) = refused["errors"]["purposes"]
+    assert "only govern contact" in message and "questionnaires, recontact_substudies" in message
+    body = project_body("PDB7004", [], purposes=["participation", "biobank"])
+    assert client.post("/v1/admin/research-projects", json=body, headers=admin).status_code == 201
 
 
 def test_researchers_see_their_own_projects_and_get_403_on_others(

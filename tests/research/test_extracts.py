@@ -251,22 +251,20 @@ def test_consent_at_the_snapshot_decides_who_is_in_it(app, make_participant, ans
         answer(person, at=start)
     with app.app_context(), clock.frozen(start + timedelta(minutes=5)):
         document = consent.current_document(clock.now())
-        decisions = dict.fromkeys(document.purpose_codes, "yes") | {"questionnaires": "no"}
+        decisions = dict.fromkeys(document.purpose_codes, "yes") | {"registry_linkage": "no"}
         consent.record_decisions(said_no_later.id, document, decisions, clock.now(), consent.Evidence())
         db.session.commit()
     withdraw(app, stopped_new_data, "no_new_data", start + timedelta(minutes=10))
-    needs_questionnaires = make_project()
+    needs_linkage = make_project(purposes=("participation", "registry_linkage"))
     needs_participation = make_project(purposes=("participation",))
 
     at = start + timedelta(hours=1)
-    first = extract(needs_questionnaires, at=at)
+    first = extract(needs_linkage, at=at)
     second = extract(needs_participation, at=at)
 
-    ids_first = pseudonyms(app, needs_questionnaires)
+    ids_first = pseudonyms(app, needs_linkage)
     ids_second = pseudonyms(app, needs_participation)
-    in_first = keys_in(
-        first.folder / f"{needs_questionnaires}_UNG18_v1.parquet", f"UNG_ID_{needs_questionnaires}"
-    )
+    in_first = keys_in(first.folder / f"{needs_linkage}_UNG18_v1.parquet", f"UNG_ID_{needs_linkage}")
     in_second = keys_in(
         second.folder / f"{needs_participation}_UNG18_v1.parquet", f"UNG_ID_{needs_participation}"
     )
@@ -274,7 +272,7 @@ def test_consent_at_the_snapshot_decides_who_is_in_it(app, make_participant, ans
         allowed_first = {
             p.id
             for p in (yes, said_no_later, stopped_new_data)
-            if consent.may_export(p.id, "questionnaires", start, at)
+            if consent.may_export(p.id, "registry_linkage", start, at)
             and consent.may_export(p.id, "participation", start, at)
         }
         allowed_second = {
@@ -288,6 +286,38 @@ def test_consent_at_the_snapshot_decides_who_is_in_it(app, make_participant, ans
     assert stopped_new_data.id in allowed_second  # what was given before no_new_data stays in research
     manifest = json.loads((first.folder / "manifest.json").read_text())
     assert manifest["exclusions"]["responses_without_consent"] == 3 - len(allowed_first)
+
+
+def test_a_no_to_being_contacted_never_takes_earlier_answers_out_of_a_delivery(
+    app, make_participant, answer, make_project, extract
+):
+    start = clock.now()
+    stays, says_no_to_contact, withdraws_contact = make_participant(), make_participant(), make_participant()
+    for person in (stays, says_no_to_contact, withdraws_contact):
+        answer(person, at=start)
+    with app.app_context(), clock.frozen(start + timedelta(minutes=5)):
+        document = consent.current_document(clock.now())
+        contact_only = [code for code, kind in document.purpose_kinds.items() if kind == "contact"]
+        assert sorted(contact_only) == ["questionnaires", "recontact_substudies"]
+        decisions = dict.fromkeys(document.purpose_codes, "yes") | dict.fromkeys(contact_only, "no")
+        consent.record_decisions(says_no_to_contact.id, document, decisions, clock.now(), consent.Evidence())
+        db.session.commit()
+    withdraw(app, withdraws_contact, "no_contact", start + timedelta(minutes=10))
+    now_registered = make_project()
+    registered_before_kinds = make_project()  # as stored before purposes had a kind: it names one
+    with app.app_context():
+        project = projects.get_project(registered_before_kinds)
+        project.purposes = ["participation", "questionnaires"]
+        db.session.commit()
+
+    at = start + timedelta(hours=1)
+    for code in (now_registered, registered_before_kinds):
+        delivered = extract(code, at=at)
+        ids = pseudonyms(app, code)
+        assert delivered.rows == 3
+        assert sorted(keys_in(delivered.folder / f"{code}_UNG18_v1.parquet", f"UNG_ID_{code}")) == sorted(
+            ids[p.id] for p in (stays, says_no_to_contact, withdraws_contact)
+        )
 
 
 def test_pseudonyms_are_unique_stable_and_unrelated_across_projects(
