@@ -202,7 +202,8 @@ def run_delivery(rows: int, items: int, profile: str, out: str) -> dict[str, flo
 # --- end to end, from PostgreSQL -----------------------------------------------------------------------
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DATABASE = "engagement_bench_extracts"
+# created and dropped by the run; another name lets two runs share a server
+DATABASE = os.environ.get("BENCH_EXTRACTS_DATABASE", "engagement_bench_extracts")
 KEY = "bench"
 
 
