@@ -130,3 +130,31 @@ def test_cli_writes_a_full_then_an_incremental_delivery(app, make_participant, a
     incremental = runner.invoke(research_cli, ["extract", "--project", code, "--since-last"])
     assert incremental.exit_code == 0, incremental.output
     assert f"{code} R0002 (since-last): 1 rows" in incremental.output
+
+
+def test_cli_worker_runs_the_jobs_asked_for_over_http(
+    app, client, login_as, make_participant, answer, make_project
+):
+    answer(make_participant())
+    code = make_project()
+    admin = login_as(staff=("admin",))
+    job = client.post(
+        f"/v1/research/projects/{code}/extracts", json={"kind": "full"}, headers=admin
+    ).get_json()
+    ran = app.test_cli_runner().invoke(research_cli, ["work", "--once"])
+    assert ran.exit_code == 0, ran.output
+    assert f"job {job['id']}: done R0001" in ran.output
+    assert client.get(job["href"], headers=admin).get_json()["status"] == "done"
+
+
+def test_cli_extract_refuses_while_a_job_of_the_project_is_queued(
+    app, client, login_as, make_participant, answer, make_project
+):
+    answer(make_participant())
+    code = make_project()
+    admin = login_as(staff=("admin",))
+    job = client.post(
+        f"/v1/research/projects/{code}/extracts", json={"kind": "full"}, headers=admin
+    ).get_json()
+    refused = app.test_cli_runner().invoke(research_cli, ["extract", "--project", code])
+    assert refused.exit_code == 1 and job["id"] in refused.output
