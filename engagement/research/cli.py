@@ -62,7 +62,7 @@ def extract(code: str, full: bool) -> None:
 
 @cli.command("work")
 @click.option("--once", is_flag=True, help="run the jobs waiting now, then exit")
-@click.option("--poll", type=float, default=5.0, show_default=True, help="seconds between polls")
+@click.option("--poll", type=float, default=1.0, show_default=True, help="seconds between polls")
 def work(once: bool, poll: float) -> None:
     """Run queued extract jobs (a worker of its own; the reminder worker runs them too)."""
     stopping = threading.Event()
