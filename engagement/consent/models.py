@@ -23,6 +23,14 @@ WITHDRAWAL_SCOPES = ("no_contact", "no_new_data", "delete_data")
 NO_CONTACT, NO_NEW_DATA, DELETE_DATA = WITHDRAWAL_SCOPES
 
 
+PURPOSE_KINDS = ("use", "contact")
+# A purpose governs use of the participant's data ("use"), or only whether they may be contacted
+# ("contact": offered new questionnaires, asked about sub-studies). A document states each purpose's
+# kind; the purposes of documents published before purposes had a kind take it from here (their
+# texts already said so; stating it in the published file would change a version that never changes).
+KINDS_NOT_STATED = {"questionnaires": "contact", "recontact_substudies": "contact"}
+
+
 class ConsentDocument(IdMixin, Base):
     """One published, immutable version of a consent document (content as loaded from its file)."""
 
@@ -47,6 +55,12 @@ class ConsentDocument(IdMixin, Base):
     @property
     def purpose_codes(self) -> list[str]:
         return [p["code"] for p in self.purposes]
+
+    @functools.cached_property
+    def purpose_kinds(self) -> dict[str, str]:
+        """Each purpose's kind (:data:`PURPOSE_KINDS`): as the document states it, else as
+        :data:`KINDS_NOT_STATED` says, else ``use``."""
+        return {p["code"]: p.get("kind") or KINDS_NOT_STATED.get(p["code"], "use") for p in self.purposes}
 
     @functools.cached_property
     def required_codes(self) -> frozenset[str]:

@@ -6,6 +6,7 @@ import hashlib
 import uuid
 
 from engagement.research.cli import cli as research_cli
+from engagement.research.worker import ExtractWorker
 from tests.conftest import problem
 
 
@@ -19,7 +20,7 @@ def project_body(code, members, **changes):
         "code": code,
         "title": "Helse og hverdag ved 18 år",
         "approval_reference": "REK 2026/12345",
-        "purposes": ["participation", "questionnaires"],
+        "purposes": ["participation", "registry_linkage"],
         "questionnaires": ["ung18"],
         "members": [str(m) for m in members],
         "data_use_codes": ["DUO:0000007"],
@@ -53,8 +54,20 @@ def test_project_checks_questionnaires_purposes_and_members(client, login_as, un
     assert set(errors) == {"questionnaires", "purposes", "members"}
 
 
+def test_a_project_may_not_require_a_purpose_that_only_governs_contact(client, login_as, ung18):
+    admin = login_as(staff=("admin",))
+    body = project_body("PDB7004", [], purposes=["participation", "questionnaires", "recontact_substudies"])
+    refused = problem(
+        client.post("/v1/admin/research-projects", json=body, headers=admin), 422, "invalid-research-project"
+    )
+    (message,) = refused["errors"]["purposes"]
+    assert "only govern contact" in message and "questionnaires, recontact_substudies" in message
+    body = project_body("PDB7004", [], purposes=["participation", "biobank"])
+    assert client.post("/v1/admin/research-projects", json=body, headers=admin).status_code == 201
+
+
 def test_researchers_see_their_own_projects_and_get_403_on_others(
-    client, login_as, make_participant, answer, ung18
+    app, client, login_as, make_participant, answer, ung18
 ):
     answer(make_participant())
     admin = login_as(staff=("admin",))
@@ -66,13 +79,15 @@ def test_researchers_see_their_own_projects_and_get_403_on_others(
         )
         assert response.status_code == 201
     coordinator = login_as(staff=("coordinator",))
-    written = client.post(
-        "/v1/research/projects/PDB7010/extracts", json={"kind": "full"}, headers=coordinator
-    )
-    assert written.status_code == 201, written.get_json()
-    release = written.get_json()["release"]
-    files = {f["path"]: f for f in written.get_json()["files"]}
-    assert written.get_json()["rows"] == 1
+    asked = client.post("/v1/research/projects/PDB7010/extracts", json={"kind": "full"}, headers=coordinator)
+    assert asked.status_code == 202, asked.get_json()
+    assert ExtractWorker(app, "test-worker").run_pending()[0].status == "done"
+    job = client.get(asked.get_json()["href"], headers=mine).get_json()
+    assert job["status"] == "done"
+    release = job["release"]
+    written = client.get(job["extracts"], headers=mine).get_json()[-1]
+    files = {f["path"]: f for f in written["files"]}
+    assert written["release"] == release and written["rows"] == 1
 
     assert [p["code"] for p in client.get("/v1/research/projects", headers=mine).get_json()] == ["PDB7010"]
     assert {p["code"] for p in client.get("/v1/research/projects", headers=admin).get_json()} >= {
@@ -92,6 +107,7 @@ def test_researchers_see_their_own_projects_and_get_403_on_others(
         403,
         "research-project-forbidden",
     )
+    problem(client.get(asked.get_json()["href"], headers=theirs), 403, "research-project-forbidden")
     refused = client.get(files["PDB7010_UNG18_v1.sav"]["href"], headers=theirs)
     problem(refused, 403, "research-project-forbidden")
     problem(client.post("/v1/research/projects/PDB7010/extracts", json={}, headers=mine), 403)
@@ -114,3 +130,31 @@ def test_cli_writes_a_full_then_an_incremental_delivery(app, make_participant, a
     incremental = runner.invoke(research_cli, ["extract", "--project", code, "--since-last"])
     assert incremental.exit_code == 0, incremental.output
     assert f"{code} R0002 (since-last): 1 rows" in incremental.output
+
+
+def test_cli_worker_runs_the_jobs_asked_for_over_http(
+    app, client, login_as, make_participant, answer, make_project
+):
+    answer(make_participant())
+    code = make_project()
+    admin = login_as(staff=("admin",))
+    job = client.post(
+        f"/v1/research/projects/{code}/extracts", json={"kind": "full"}, headers=admin
+    ).get_json()
+    ran = app.test_cli_runner().invoke(research_cli, ["work", "--once"])
+    assert ran.exit_code == 0, ran.output
+    assert f"job {job['id']}: done R0001" in ran.output
+    assert client.get(job["href"], headers=admin).get_json()["status"] == "done"
+
+
+def test_cli_extract_refuses_while_a_job_of_the_project_is_queued(
+    app, client, login_as, make_participant, answer, make_project
+):
+    answer(make_participant())
+    code = make_project()
+    admin = login_as(staff=("admin",))
+    job = client.post(
+        f"/v1/research/projects/{code}/extracts", json={"kind": "full"}, headers=admin
+    ).get_json()
+    refused = app.test_cli_runner().invoke(research_cli, ["extract", "--project", code])
+    assert refused.exit_code == 1 and job["id"] in refused.output

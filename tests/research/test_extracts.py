@@ -22,7 +22,7 @@ from engagement.extensions import db
 from engagement.participants.services import age_on
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Answer, Response
-from engagement.research import services
+from engagement.research import downloads, extraction, projects, tables
 from engagement.research.models import Extract, ExtractResponse, Pseudonym
 from engagement.research.pseudonyms import PSEUDONYM_MAX, PSEUDONYM_MIN
 from engagement.research.scan import find_identifiers
@@ -62,10 +62,8 @@ def stored(app: Any, participant_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[s
 
 
 def pseudonyms(app: Any, code: str) -> dict[uuid.UUID, int]:
-    from engagement.research.services import get_project
-
     with app.app_context():
-        project = get_project(code)
+        project = projects.get_project(code)
         return {
             p.participant_id: p.pseudonym
             for p in db.session.scalars(sa.select(Pseudonym).where(Pseudonym.project_id == project.id))
@@ -89,14 +87,14 @@ def test_full_extract_reads_back_equal_to_the_database_in_every_format(
 ):
     committed = request.node.get_closest_marker("committing") is not None
     readers: list[object] = []
-    own_reader = services._own_reader
-    monkeypatch.setattr(services, "_own_reader", lambda: readers.append(own_reader()) or readers[-1])
+    own_reader = extraction.own_reader
+    monkeypatch.setattr(extraction, "own_reader", lambda: readers.append(own_reader()) or readers[-1])
     started: list[object] = []
     sized: list[int] = []
     if dta_process:  # as a large extract does: .dta written in a process started early
-        monkeypatch.setattr(services, "wants_process", lambda cells: sized.append(cells) or True)
+        monkeypatch.setattr(extraction, "wants_process", lambda cells: sized.append(cells) or True)
         monkeypatch.setattr(
-            services, "writer_process", lambda: started.append(writer_process()) or started[-1]
+            extraction, "writer_process", lambda: started.append(writer_process()) or started[-1]
         )
     people = [make_participant(age=19), make_participant(age=20), make_participant(age=21)]
     answer(people[0])
@@ -252,22 +250,20 @@ def test_consent_at_the_snapshot_decides_who_is_in_it(app, make_participant, ans
         answer(person, at=start)
     with app.app_context(), clock.frozen(start + timedelta(minutes=5)):
         document = documents.current_document(clock.now())
-        decisions = dict.fromkeys(document.purpose_codes, "yes") | {"questionnaires": "no"}
+        decisions = dict.fromkeys(document.purpose_codes, "yes") | {"registry_linkage": "no"}
         ledger.record_decisions(said_no_later.id, document, decisions, clock.now(), ledger.Evidence())
         db.session.commit()
     withdraw(app, stopped_new_data, "no_new_data", start + timedelta(minutes=10))
-    needs_questionnaires = make_project()
+    needs_linkage = make_project(purposes=("participation", "registry_linkage"))
     needs_participation = make_project(purposes=("participation",))
 
     at = start + timedelta(hours=1)
-    first = extract(needs_questionnaires, at=at)
+    first = extract(needs_linkage, at=at)
     second = extract(needs_participation, at=at)
 
-    ids_first = pseudonyms(app, needs_questionnaires)
+    ids_first = pseudonyms(app, needs_linkage)
     ids_second = pseudonyms(app, needs_participation)
-    in_first = keys_in(
-        first.folder / f"{needs_questionnaires}_UNG18_v1.parquet", f"UNG_ID_{needs_questionnaires}"
-    )
+    in_first = keys_in(first.folder / f"{needs_linkage}_UNG18_v1.parquet", f"UNG_ID_{needs_linkage}")
     in_second = keys_in(
         second.folder / f"{needs_participation}_UNG18_v1.parquet", f"UNG_ID_{needs_participation}"
     )
@@ -275,7 +271,7 @@ def test_consent_at_the_snapshot_decides_who_is_in_it(app, make_participant, ans
         allowed_first = {
             p.id
             for p in (yes, said_no_later, stopped_new_data)
-            if rules.may_export(p.id, "questionnaires", start, at)
+            if rules.may_export(p.id, "registry_linkage", start, at)
             and rules.may_export(p.id, "participation", start, at)
         }
         allowed_second = {
@@ -289,6 +285,38 @@ def test_consent_at_the_snapshot_decides_who_is_in_it(app, make_participant, ans
     assert stopped_new_data.id in allowed_second  # what was given before no_new_data stays in research
     manifest = json.loads((first.folder / "manifest.json").read_text())
     assert manifest["exclusions"]["responses_without_consent"] == 3 - len(allowed_first)
+
+
+def test_a_no_to_being_contacted_never_takes_earlier_answers_out_of_a_delivery(
+    app, make_participant, answer, make_project, extract
+):
+    start = clock.now()
+    stays, says_no_to_contact, withdraws_contact = make_participant(), make_participant(), make_participant()
+    for person in (stays, says_no_to_contact, withdraws_contact):
+        answer(person, at=start)
+    with app.app_context(), clock.frozen(start + timedelta(minutes=5)):
+        document = documents.current_document(clock.now())
+        contact_only = [code for code, kind in document.purpose_kinds.items() if kind == "contact"]
+        assert sorted(contact_only) == ["questionnaires", "recontact_substudies"]
+        decisions = dict.fromkeys(document.purpose_codes, "yes") | dict.fromkeys(contact_only, "no")
+        ledger.record_decisions(says_no_to_contact.id, document, decisions, clock.now(), ledger.Evidence())
+        db.session.commit()
+    withdraw(app, withdraws_contact, "no_contact", start + timedelta(minutes=10))
+    now_registered = make_project()
+    registered_before_kinds = make_project()  # as stored before purposes had a kind: it names one
+    with app.app_context():
+        project = projects.get_project(registered_before_kinds)
+        project.purposes = ["participation", "questionnaires"]
+        db.session.commit()
+
+    at = start + timedelta(hours=1)
+    for code in (now_registered, registered_before_kinds):
+        delivered = extract(code, at=at)
+        ids = pseudonyms(app, code)
+        assert delivered.rows == 3
+        assert sorted(keys_in(delivered.folder / f"{code}_UNG18_v1.parquet", f"UNG_ID_{code}")) == sorted(
+            ids[p.id] for p in (stays, says_no_to_contact, withdraws_contact)
+        )
 
 
 def test_pseudonyms_are_unique_stable_and_unrelated_across_projects(
@@ -394,13 +422,13 @@ def test_a_delivery_whose_recording_fails_leaves_nothing_behind(
         db.session.commit()
     try:
         with app.app_context():
-            project = services.get_project(code)
+            project = projects.get_project(code)
             with pytest.raises(psycopg.Error, match="ledger refused"):
-                services.run_extract(project, "full")
+                extraction.run_extract(project, "full")
             db.session.rollback()
             assert db.session.scalar(sa.select(sa.func.count()).select_from(Extract)) == 0
             assert db.session.scalar(sa.select(sa.func.count()).select_from(Pseudonym)) == 0
-            folder = services.data_store() / project.folder
+            folder = downloads.data_store() / project.folder
             assert not folder.exists() or list(folder.iterdir()) == []
     finally:
         if committed:
@@ -424,7 +452,7 @@ def test_a_withdrawal_with_deletion_while_an_extract_runs_is_listed_in_the_next_
     answer(leaves, at=start)
     code = make_project()
     key = f"UNG_ID_{code}"
-    read = services._answer_matrix
+    read = tables.answer_matrix
 
     def withdrawal_commits_meanwhile(*args: Any, **kwargs: Any) -> Any:
         with ThreadPoolExecutor(1) as other:  # another request, on a connection of its own
@@ -433,9 +461,9 @@ def test_a_withdrawal_with_deletion_while_an_extract_runs_is_listed_in_the_next_
             )
         return read(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_answer_matrix", withdrawal_commits_meanwhile)
+    monkeypatch.setattr(tables, "answer_matrix", withdrawal_commits_meanwhile)
     first = extract(code, at=start + timedelta(hours=1))
-    monkeypatch.setattr(services, "_answer_matrix", read)
+    monkeypatch.setattr(tables, "answer_matrix", read)
     ids = pseudonyms(app, code)
     assert ids[leaves.id] in keys_in(first.folder / f"{code}_UNG18_v1.parquet", key)  # the race happened
 
