@@ -269,6 +269,10 @@ def _handler_for(fake: FakeFcm) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            if len(raw) < length:
+                # the client went away mid-body (a worker killed while sending): FCM never saw a message
+                self.close_connection = True
+                return
             if self.path == "/token":
                 self._token(raw)
                 return
