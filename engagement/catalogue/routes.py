@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import marshmallow as ma
 from flask import Response, current_app, request
 from flask.views import MethodView
 
@@ -78,7 +79,7 @@ _RDF_CONTENT = {media: {"schema": {"type": "string"}} for media in services.MEDI
 class Catalog(MethodView):
     decorators = DECORATORS
 
-    @blp.arguments(schemas.CatalogueFormatArgsSchema, location="query")
+    @blp.arguments(schemas.CatalogueFormatArgsSchema, location="query", unknown=ma.RAISE)
     @blp.doc(responses={200: {"description": "The catalogue", "content": _RDF_CONTENT}})
     @blp.alt_response(304, description="Not modified: the ETag in If-None-Match is current")
     @blp.alt_response(406, description="None of the media types in Accept can be served")
@@ -93,7 +94,7 @@ class Catalog(MethodView):
 class Variables(MethodView):
     decorators = DECORATORS
 
-    @blp.arguments(schemas.CatalogueVariableSearchArgsSchema, location="query")
+    @blp.arguments(schemas.CatalogueVariableSearchArgsSchema, location="query", unknown=ma.RAISE)
     @blp.response(200, schemas.CatalogueVariablePageSchema)
     @blp.alt_response(304, description="Not modified: the ETag in If-None-Match is current")
     def get(self, args: dict[str, Any]) -> Response:
@@ -114,7 +115,7 @@ class Variables(MethodView):
 class Variable(MethodView):
     decorators = DECORATORS
 
-    @blp.arguments(schemas.CatalogueVariableArgsSchema, location="query")
+    @blp.arguments(schemas.CatalogueVariableArgsSchema, location="query", unknown=ma.RAISE)
     @blp.response(200, schemas.CatalogueVariableSchema)
     @blp.alt_response(304, description="Not modified: the ETag in If-None-Match is current")
     def get(self, args: dict[str, Any], name: str) -> Response:
