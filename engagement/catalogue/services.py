@@ -41,7 +41,7 @@ MEDIA_TYPES: dict[RdfFormat, str] = {
 }
 _RDFLIB_FORMATS: dict[RdfFormat, str] = {"turtle": "turtle", "jsonld": "json-ld", "rdfxml": "pretty-xml"}
 LANGUAGES = qdef.LANGUAGES
-KEEP_BUILDS = 8  # sets of published versions kept per process (a new publication adds one)
+KEEP_BUILDS = 128  # built things kept per process: graphs, variable lists, documents of versions
 
 
 class NotAcceptable(DomainError):
@@ -116,7 +116,7 @@ class _Builds:
             value = build()
             self.entries[key] = (time.monotonic(), value)
             self.entries.move_to_end(key)
-            while len(self.entries) > KEEP_BUILDS * 4:
+            while len(self.entries) > KEEP_BUILDS:
                 self.entries.popitem(last=False)
             return value
 
