@@ -51,8 +51,8 @@ DDI_CODEBOOK = URIRef("http://www.ddialliance.org/Specification/DDI-Codebook/2.5
 FHIR_QUESTIONNAIRE = URIRef("http://hl7.org/fhir/R4/questionnaire.html")
 FILE_XML = URIRef(EU + "file-type/XML")
 FILE_JSON = URIRef(EU + "file-type/JSON")
-MEDIA_XML = URIRef("https://www.iana.org/assignments/media-types/application/xml")
-MEDIA_FHIR_JSON = URIRef("https://www.iana.org/assignments/media-types/application/fhir+json")
+MEDIA_XML = URIRef("http://www.iana.org/assignments/media-types/application/xml")
+MEDIA_FHIR_JSON = URIRef("http://www.iana.org/assignments/media-types/application/fhir+json")
 DATA_FORMATS = ("CSV", "PARQUET")  # EU file types of the delivered data (also .sav and .dta)
 # Every table of an extract holds the age at answering, and the questionnaires are about health.
 PERSONAL_DATA = (DPV_PD.Age, DPV_PD.Health)

@@ -268,3 +268,12 @@ def test_development_has_stand_ins_for_the_publishers_facts():
     values = config.load(environ={})
     assert values["CATALOG_PUBLISHER_ORGNR"] == "983744516"
     assert all(values[name] for name in REQUIRED_IN_PRODUCTION)
+
+
+@pytest.mark.parametrize(
+    ("count", "shown"), [(0, None), (9, None), (10, 10), (14, 10), (15, 20), (1234, 1230), (1235, 1240)]
+)
+def test_counts_of_people_round_half_up_and_vanish_below_the_threshold(count, shown):
+    from engagement.catalogue.services import disclosed
+
+    assert disclosed(count, threshold=10, rounding=10) == shown
