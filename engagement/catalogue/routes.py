@@ -72,7 +72,11 @@ def _rdf_format(asked: str | None) -> services.RdfFormat:
     return offered[best]
 
 
-_RDF_CONTENT = {media: {"schema": {"type": "string"}} for media in services.MEDIA_TYPES.values()}
+_RDF_CONTENT = {
+    "text/turtle": {"schema": {"type": "string"}},
+    "application/ld+json": {"schema": {"type": ["array", "object"]}},
+    "application/rdf+xml": {"schema": {"type": "string"}},
+}
 
 
 @blp.route("")
