@@ -171,7 +171,50 @@ SETTINGS: tuple[Setting, ...] = (
         "an extract job returns to the queue if its worker is silent this long (a living worker renews it)",
         kind=int,
     ),
+    Setting(
+        "CATALOG_PUBLISHER_ORGNR",
+        None,
+        "organisation number of the catalogue's publisher (required in production; development: `983744516`)",
+    ),
+    Setting("CATALOG_PUBLISHER_NAME", "Folkehelseinstituttet", "the publisher's name in the catalogue"),
+    Setting(
+        "CATALOG_CONTACT_EMAIL",
+        None,
+        "contact point of the catalogue and its datasets (required in production)",
+    ),
+    Setting(
+        "CATALOG_ACCESS_URL",
+        None,
+        "where a researcher applies for access to the data (required in production; development: `https://helsedata.no/`)",
+    ),
+    Setting(
+        "CATALOG_HDAB_ORGNR",
+        None,
+        "organisation number of the health data access body (required in production; development: `983544622`)",
+    ),
+    Setting("CATALOG_HDAB_NAME", "Helsedataservice", "the health data access body's name in the catalogue"),
+    Setting(
+        "CATALOG_LEGAL_BASIS_URL",
+        "https://lovdata.no/eli/lov/2008/06/20/44",
+        "the law the collection rests on (ELI or Lovdata URL)",
+    ),
+    Setting(
+        "CATALOG_COUNT_THRESHOLD", 10, "counts of people below this are not shown in the catalogue", kind=int
+    ),
+    Setting("CATALOG_COUNT_ROUNDING", 10, "counts of people in the catalogue are rounded to this", kind=int),
+    Setting("CATALOG_MAX_AGE", 3600, "seconds the catalogue may be cached (and its counts reused)", kind=int),
+    Setting(
+        "RATE_LIMIT_CATALOG", "120/minute", "limit per client address on the public `/catalog` endpoints"
+    ),
 )
+
+# Development stand-ins for the catalogue's publisher facts; production must set each of them.
+_DEV_CATALOGUE = {
+    "CATALOG_PUBLISHER_ORGNR": "983744516",
+    "CATALOG_CONTACT_EMAIL": "moba-katalog@example.org",
+    "CATALOG_ACCESS_URL": "https://helsedata.no/",
+    "CATALOG_HDAB_ORGNR": "983544622",
+}
 
 _DEV_SECRETS = {
     "SECRET_KEY": "development-only-secret-key",
@@ -223,6 +266,8 @@ def load(
     if values["ENV"] != "production":
         for name, dev_value in _DEV_SECRETS.items():
             values[name] = values[name] or dev_value
+        for name, dev_value in _DEV_CATALOGUE.items():
+            values[name] = values[name] or dev_value
     if not values["DATABASE_URL"]:
         values["DATABASE_URL"] = f"sqlite:///{PROJECT_ROOT / 'instance' / 'engagement.sqlite3'}"
     if not values.get("DATA_STORE_DIR"):
@@ -254,6 +299,9 @@ def validate(values: Mapping[str, Any]) -> list[str]:
     for name, dev_value in _DEV_SECRETS.items():
         if values.get(name) == dev_value:
             problems.append(f"ENGAGEMENT_{name} holds the development value")
+    for name in _DEV_CATALOGUE:
+        if not values.get(name):
+            problems.append(f"ENGAGEMENT_{name} is required in production (the public catalogue names it)")
     problems.extend(_login_problems(values))
     return problems
 

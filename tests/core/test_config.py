@@ -67,6 +67,10 @@ def test_production_with_real_settings_starts():
         "ENGAGEMENT_STAFF_CLIENT_ID": "moba-engagement-staff",
         "ENGAGEMENT_STAFF_CLIENT_SECRET": "x" * 32,
         "ENGAGEMENT_APP_CLIENTS": '[{"client_id": "app", "kind": "participant", "redirect_uris": ["no.moba:/cb"]}]',
+        "ENGAGEMENT_CATALOG_PUBLISHER_ORGNR": "983744516",
+        "ENGAGEMENT_CATALOG_CONTACT_EMAIL": "datatilgang@example.test",
+        "ENGAGEMENT_CATALOG_ACCESS_URL": "https://access.example.test/apply",
+        "ENGAGEMENT_CATALOG_HDAB_ORGNR": "983544622",
     }
     assert config.validate(config.load(environ=environ)) == []
 

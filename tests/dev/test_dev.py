@@ -67,6 +67,10 @@ def test_production_login_settings_are_checked(changes, needle):
         "STAFF_CLIENT_ID": "c",
         "STAFF_CLIENT_SECRET": "s",
         "APP_CLIENTS": [{"client_id": "a", "kind": "participant", "redirect_uris": ["x:/cb"]}],
+        "CATALOG_PUBLISHER_ORGNR": "983744516",
+        "CATALOG_CONTACT_EMAIL": "data@example.test",
+        "CATALOG_ACCESS_URL": "https://access.example.test",
+        "CATALOG_HDAB_ORGNR": "983544622",
     }
     assert config.validate(values) == []
     problems = config.validate({**values, **changes})

@@ -1,0 +1,1 @@
+"""Public metadata of the questionnaire datasets and their variables (DCAT-AP-NO, DDI, FHIR)."""
