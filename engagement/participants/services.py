@@ -218,7 +218,7 @@ def parse_roster(data: bytes, media_type: str) -> list[tuple[int, Mapping[str, A
     if media_type == "application/json":
         try:
             records = json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # also an integer beyond the parser's digit limit
             raise _rejected([LineProblem(0, [f"not valid JSON ({type(exc).__name__})"])]) from None
         if isinstance(records, dict) and set(records) == {"rows"}:
             records = records["rows"]
