@@ -65,6 +65,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("RATE_LIMIT_AUTH", "30/minute", "limit per client address on the `/auth` endpoints"),
     Setting("RATE_LIMIT_SUBMISSION", "30/minute", "limit per participant on questionnaire submissions"),
+    Setting("RATE_LIMIT_DRAFT", "60/minute", "limit per participant on draft saves"),
     Setting("METRICS_TOKEN", None, "bearer token that unlocks `/metrics`; unset: `/metrics` answers 404"),
     Setting(
         "DEV_IDPORTEN",

@@ -68,6 +68,7 @@ TEST_CONFIG: dict[str, Any] = {
     # high enough that no test trips them by accident; tests/hardening lowers them where it tests them
     "RATE_LIMIT_AUTH": "100000/minute",
     "RATE_LIMIT_SUBMISSION": "100000/minute",
+    "RATE_LIMIT_DRAFT": "100000/minute",
 }
 
 

@@ -27,7 +27,7 @@ from engagement.questionnaires.schemas import (
     TaskCreateSchema,
     TaskSchema,
 )
-from engagement.ratelimit import submission_limit
+from engagement.ratelimit import draft_limit, submission_limit
 from engagement.security import current_principal, login_required, participant_required, staff_required
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -121,7 +121,8 @@ def _draft_body(task_id: uuid.UUID, draft: Any) -> dict[str, Any]:
 
 @tasks.route("/<uuid:task_id>/draft")
 class MyDraft(MethodView):
-    decorators = [participant_required]
+    # the limit (on saves) sits inside participant_required, so that it counts per participant
+    decorators = [draft_limit(), participant_required]
 
     @tasks.response(200, DraftSchema)
     def get(self, task_id: uuid.UUID) -> Any:
@@ -134,8 +135,10 @@ class MyDraft(MethodView):
     @tasks.response(200, DraftSchema)
     @tasks.alt_response(412, description="The draft changed since the ETag in If-Match")
     @tasks.alt_response(428, description="If-Match is missing")
+    @tasks.alt_response(422, description="Unknown items, wrong types or answers too long; `errors` per item")
+    @tasks.alt_response(429, description="Too many draft saves from this participant; see Retry-After")
     def put(self, args: dict[str, Any], task_id: uuid.UUID) -> Any:
-        """Save partial answers (checked for type only), from any device; needs If-Match."""
+        """Save partial answers (checked for type and length), from any device; needs If-Match."""
         draft = services.save_draft(current_principal().subject, task_id, args["answers"], request.if_match)
         db.session.commit()
         headers = {"ETag": f'"{draft.etag}"', "Cache-Control": "no-store"}

@@ -165,6 +165,23 @@ def test_huge_strings_are_refused_where_a_length_is_set(app, client, mine):
     assert _counts(app)[:2] == (0, 0)
 
 
+def _save_draft(client, task, headers, answers):
+    etag = client.get(_draft_url(task), headers=headers).headers["ETag"]
+    return client.put(_draft_url(task), json={"answers": answers}, headers={**headers, "If-Match": etag})
+
+
+def test_a_draft_is_never_longer_than_a_submission_may_be(app, client, mine):
+    """The same per-item length limits as submissions: 900,000 characters for an item of 20 are
+    refused, and so is a list of more options than the item has; nothing is stored."""
+    _, task, headers = mine
+    for answers in ({"TT21_TEKST": "x" * 900_000}, {"TT21_TEKST": "x" * 21}, {"TT11": [1] * 50_000}):
+        body = problem(_save_draft(client, task, headers, answers), 422, "draft-invalid")
+        assert set(body["errors"]) == set(answers), body
+    assert _counts(app)[2] == 0
+    saved = _save_draft(client, task, headers, {"TT21_TEKST": "x" * 20, "TT11": [1]})
+    assert saved.status_code == 200, saved.get_json()  # incomplete, at the limit: fine
+
+
 # ------------------------------------------------------------------------------ injection
 
 
