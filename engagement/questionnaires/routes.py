@@ -1,4 +1,5 @@
-"""The questionnaire catalogue, a participant's tasks, drafts and submissions, and direct assignment."""
+"""The questionnaire catalogue, and a participant's tasks, drafts and submissions (direct assignment
+is a wave-level rule: ``engagement.waves.routes``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from flask import Response as HttpResponse
 from flask import request
 from flask.views import MethodView
 
-from engagement import audit
 from engagement.api import Blueprint
 from engagement.extensions import db
 from engagement.metrics import SUBMISSIONS
@@ -24,11 +24,10 @@ from engagement.questionnaires.schemas import (
     QuestionnaireVersionSchema,
     SubmissionSchema,
     SubmittedSchema,
-    TaskCreateSchema,
     TaskSchema,
 )
 from engagement.ratelimit import draft_limit, submission_limit
-from engagement.security import current_principal, login_required, participant_required, staff_required
+from engagement.security import current_principal, login_required, participant_required
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -41,8 +40,7 @@ catalogue = Blueprint(
 tasks = Blueprint(
     "tasks", __name__, url_prefix="/v1/me/tasks", description="A participant's tasks and answers."
 )
-admin = Blueprint("admin_tasks", __name__, url_prefix="/v1/admin/tasks", description="Assign tasks directly.")
-blueprints = [catalogue, tasks, admin]
+blueprints = [catalogue, tasks]
 
 
 def _locale(asked: str | None) -> str:
@@ -171,26 +169,3 @@ class MySubmission(MethodView):
         db.session.commit()
         SUBMISSIONS.labels("stored").inc()
         return response, 201
-
-
-@admin.route("")
-class AdminTasks(MethodView):
-    decorators = [staff_required("coordinator", "admin")]
-
-    @admin.arguments(TaskCreateSchema)
-    @admin.response(201, TaskSchema)
-    def post(self, args: dict[str, Any]) -> Any:
-        """Assign a questionnaire version to a participant directly."""
-        version = services.get_version(args["questionnaire_key"], args["questionnaire_version"])
-        task = services.create_task(args["participant_id"], version, args["opens_at"], args["due_at"])
-        principal = current_principal()
-        audit.record(
-            "task.assigned",
-            actor_kind="staff",
-            actor_id=principal.subject,
-            object_type="task",
-            object_id=task.id,
-            details={"questionnaire": f"{version.key}:{version.version}"},
-        )
-        db.session.commit()
-        return task
