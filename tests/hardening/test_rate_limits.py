@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from tests.conftest import problem
+from tests.conftest import missing_tool, problem
 from tests.hardening.gunicorn import gunicorns
 
 REDIS_URL = "redis://127.0.0.1:6379"
@@ -139,7 +139,7 @@ def _redis_or_skip():
     try:
         client.ping()
     except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis on 127.0.0.1:6379")
+        missing_tool("no Redis on 127.0.0.1:6379")
     return client
 
 
