@@ -272,7 +272,7 @@ def prepare_postgres(url: str, rows: int, items: int, store: str, projects: int)
     import yaml
 
     from engagement import migrate
-    from engagement.consent import services as consent
+    from engagement.consent import documents
     from engagement.consent.cli import publish_consent_documents
     from engagement.extensions import db
     from engagement.questionnaires import services as questionnaires
@@ -291,7 +291,7 @@ def prepare_postgres(url: str, rows: int, items: int, store: str, projects: int)
         db.session.commit()
         shutil.rmtree(folder)
         version = questionnaires.get_version(KEY, 1)
-        document = consent.current_document(datetime.now(UTC))
+        document = documents.current_document(datetime.now(UTC))
         params = {"n": rows, "items": items, "version": version.id, "document": document.id}
         statements = [
             "INSERT INTO participant (id, cohort_person_id, pid_hash, birth_date, language, time_zone,"
@@ -397,7 +397,7 @@ def run_postgres_extract(url: str, code: str, store: str, dta_process: str = "au
 
     services.deliver = timed("write", services.deliver)  # type: ignore[assignment]
     services._answer_matrix = timed("answers", services._answer_matrix)  # type: ignore[assignment]
-    services.consent.export_filter = timed("consent", services.consent.export_filter)  # type: ignore[assignment]
+    services.rules.export_filter = timed("consent", services.rules.export_filter)  # type: ignore[assignment]
     app = _bench_app(url, store)
     with app.app_context():
         project = services.get_project(code)

@@ -40,7 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from submissions import _admin, _free_port, in_threads, server_env, start_gunicorn, ung18_answers  # noqa: E402
+from submissions import _admin, _free_port, in_threads, server_env, start_gunicorn  # noqa: E402
+
+from tests.answers import ung18_answers  # noqa: E402
 
 DATABASE = "engagement_bench_load"
 CLIENT_ID = "moba-app"
@@ -57,9 +59,10 @@ class Phone:
 def seed(app: Any, count: int, start: int) -> list[Phone]:
     from engagement import clock
     from engagement.auth import services as auth
-    from engagement.consent import services as consent
+    from engagement.consent import documents, ledger
     from engagement.extensions import db
     from engagement.participants.models import Participant
+    from engagement.participants.services import coming_of_age
     from engagement.questionnaires import services
     from engagement.questionnaires.models import Task
 
@@ -67,7 +70,7 @@ def seed(app: Any, count: int, start: int) -> list[Phone]:
     with app.test_request_context():
         version = services.get_version("ung18", 1)
         now = clock.now()
-        document = consent.current_document(now)
+        document = documents.current_document(now)
         for i in range(start, start + count):
             person = Participant(
                 id=uuid.uuid4(),
@@ -77,12 +80,12 @@ def seed(app: Any, count: int, start: int) -> list[Phone]:
             )
             db.session.add(person)
             db.session.flush()
-            consent.record_decisions(
+            ledger.record_decisions(
                 person.id,
                 document,
                 dict.fromkeys(document.purpose_codes, "yes"),
-                consent.coming_of_age(person),
-                consent.Evidence(),
+                coming_of_age(person.birth_date),
+                ledger.Evidence(),
             )
             task = Task(
                 id=uuid.uuid4(),

@@ -30,56 +30,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.answers import ung18_answers  # noqa: E402
+
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DATABASE = "engagement_bench_submissions"
-
-
-def ung18_answers(version: int = 1, **changes: Any) -> dict[str, Any]:
-    """A complete, valid answer set for ung18 v1 or v2 (a young woman who has moved out)."""
-    answers: dict[str, Any] = {
-        "XA10": [2, 9],
-        "XA23_TEKST": None,
-        "XA24": True,
-        "XA25": 2,
-        "XA26": [4],
-        "XA32": 1,
-        "XA33": 12,
-        "XA34": 6,
-        "XA37": 1,
-        "XA38": 1,
-        "XA39": False,
-        "XA40": 168,
-        "XA41": 62,
-        "XA42": 2,
-        "XA43": 7,
-        "XA44": 4,
-        "XA45": "23:30",
-        "XA46": 7.5,
-        "XA48": False,
-        "XA49": False,
-        "XA75": 1,
-        "XA76": 3,
-        "XA76_N": 5,
-        "XA77": 1,
-        "XA78": 3,
-        "XA79": 2,
-        "XA80": 2,
-        "XA81": False,
-        "XA85": True,
-        "XA86": "2025-08",
-        "XA87": "2025-08-15",
-        "XA88": 3,
-        "XA90_TEKST": "Nei takk, 01.02.2003 er ingen dato å sende.",
-    }
-    answers.update({f"XA{n}": 1 + n % 4 for n in range(50, 55)})
-    answers.update({f"XA{n}": 1 + n % 7 for n in range(55, 60)})
-    answers.update({f"XA{n}": 1 + n % 3 for n in range(60, 73)})
-    if version == 2:
-        for name in ("XA42", "XA46", "XA77"):
-            answers.pop(name)
-        answers.update({"XA47": 3, "XA83": 2})
-    answers.update(changes)
-    return {k: v for k, v in answers.items() if v is not None}
 
 
 def start_gunicorn(
@@ -153,7 +108,7 @@ def seed(env: dict[str, str], participants: int) -> tuple[list[tuple[str, str]],
     """Migrate, publish, add participants with one open ung18 v1 task each; (token, task id) pairs."""
     from engagement import clock, create_app, migrate
     from engagement.auth import services as auth
-    from engagement.consent import services as consent
+    from engagement.consent import documents, ledger
     from engagement.consent.cli import publish_consent_documents
     from engagement.extensions import db
     from engagement.participants.models import Participant
@@ -195,13 +150,11 @@ def seed(env: dict[str, str], participants: int) -> tuple[list[tuple[str, str]],
             for p in people
         ]
         db.session.add_all(tasks)
-        document = consent.current_document(now)
+        document = documents.current_document(now)
         yes = dict.fromkeys(document.purpose_codes, "yes")
         with app.test_request_context():
             for person, task in zip(people, tasks, strict=True):
-                consent.record_decisions(
-                    person.id, document, yes, now - timedelta(days=1), consent.Evidence()
-                )
+                ledger.record_decisions(person.id, document, yes, now - timedelta(days=1), ledger.Evidence())
                 family = auth.open_session(
                     kind="participant",
                     client_id="bench",

@@ -46,10 +46,10 @@ def recreate_database(drop_only: bool = False) -> None:
 
 
 def seed(n: int) -> None:
-    from engagement.consent import services as consent
+    from engagement.consent import documents
     from engagement.extensions import db
 
-    document = consent.current_document(datetime.now(UTC))
+    document = documents.current_document(datetime.now(UTC))
     db.session.execute(
         sa.text(
             "INSERT INTO participant (id, cohort_person_id, pid_hash, birth_date, language, time_zone,"

@@ -1,10 +1,14 @@
-"""The one clock. Tests freeze it with :func:`frozen`; nothing else calls ``datetime.now``."""
+"""The one clock, and the default time zone. Tests freeze the clock with :func:`frozen`; nothing else
+calls ``datetime.now``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+
+# The zone days and hours are reckoned in when a participant has not chosen one (birthdays, reminders).
+DEFAULT_TIME_ZONE = "Europe/Oslo"
 
 _frozen: datetime | None = None
 

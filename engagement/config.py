@@ -1,7 +1,7 @@
 """Settings: defaults, overlaid with ``ENGAGEMENT_*`` environment variables, then validated.
 
 Every setting the service reads is declared in :data:`SETTINGS` with its default and a one-line
-description; the README's configuration table is generated from this list (``flask config-doc``).
+description (the README's configuration table lists the same).
 Values land in ``app.config`` under the name without the prefix. Nothing here runs at import time.
 """
 
@@ -285,12 +285,3 @@ def _login_problems(values: Mapping[str, Any]) -> list[str]:
     if os.environ.get("AUTHLIB_INSECURE_TRANSPORT"):
         problems.append("AUTHLIB_INSECURE_TRANSPORT is set; refused in production")
     return problems
-
-
-def describe() -> str:
-    """The configuration table of the README, one line per variable."""
-    lines = ["| variable | default | meaning |", "|---|---|---|"]
-    for s in SETTINGS:
-        default = "—" if s.default is None or s.secret else f"`{s.default}`"
-        lines.append(f"| `ENGAGEMENT_{s.name}` | {default} | {s.description} |")
-    return "\n".join(lines)

@@ -2,7 +2,9 @@
 
 ``/metrics`` answers only with ``Authorization: Bearer <ENGAGEMENT_METRICS_TOKEN>``; without a
 configured token it does not exist (404). Under gunicorn set ``PROMETHEUS_MULTIPROC_DIR`` so that
-every worker process is counted.
+every worker process is counted. A domain adds figures read from the database at each scrape (those
+of processes that serve no HTTP, such as the reminder worker) by appending a collector to
+``app.extensions[COLLECTORS]``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -32,8 +33,7 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 SUBMISSIONS = Counter("engagement_submissions_total", "Questionnaire submissions", ["outcome"])
-REMINDERS = Counter("engagement_reminders_total", "Reminder send attempts", ["outcome", "reason"])
-WORKER_LAG = Gauge("engagement_reminder_worker_lag_seconds", "Age of the oldest due, unsent reminder")
+COLLECTORS = "engagement.metrics_collectors"  # app.extensions: collectors the domains add, read per scrape
 
 
 def _registry() -> CollectorRegistry | None:
@@ -69,6 +69,9 @@ def init_app(app: Flask) -> None:
             raise Unauthorized("Send the metrics token: Authorization: Bearer <token>.")
         registry = _registry()
         body = generate_latest(registry) if registry is not None else generate_latest()
-        return Response(body, mimetype=CONTENT_TYPE_LATEST.split(";")[0])
+        domains = CollectorRegistry(auto_describe=False)
+        for collector in current_app.extensions.get(COLLECTORS, []):
+            domains.register(collector)
+        return Response(body + generate_latest(domains), mimetype=CONTENT_TYPE_LATEST.split(";")[0])
 
     metrics._access = "metrics token"  # type: ignore[attr-defined]

@@ -12,7 +12,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from notifications.planner import DEFAULT_TIMEZONE, PolicyError, ReminderPolicy, plan_task, zone_of
+from engagement.clock import DEFAULT_TIME_ZONE
+from engagement.waves.reminders import PolicyError, ReminderPolicy, plan_task, zone_of
 
 if TYPE_CHECKING:
     from notifications.worker import Worker
@@ -32,7 +33,7 @@ def _aware(value: str, zone_name: str) -> datetime:
 @click.option("--opens-at", required=True, help="ISO date-time the task opens (local to --tz if no offset)")
 @click.option("--due-at", default=None, help="ISO date-time the task is due")
 @click.option(
-    "--tz", "zone_name", default=DEFAULT_TIMEZONE, show_default=True, help="participant's time zone"
+    "--tz", "zone_name", default=DEFAULT_TIME_ZONE, show_default=True, help="participant's time zone"
 )
 def simulate(policy_json: str, opens_at: str, due_at: str | None, zone_name: str) -> None:
     """Print when a task's reminders would be sent under a policy (a dry run; touches no data)."""

@@ -6,7 +6,7 @@ duplicates. A worker batch is three steps, each its own short transaction or non
 1. :func:`claim` — take due rows (``sending`` whose lease ran out: a worker died; then ``pending`` and
    due; each kind read in order from its own partial index) with ``FOR UPDATE SKIP LOCKED`` on
    PostgreSQL and ``BEGIN IMMEDIATE`` on SQLite, and in the same transaction check each again
-   (:func:`notifications.planner.decide`: task still open, contact allowed, wave open, inside the
+   (:func:`engagement.waves.reminders.decide`: task still open, contact allowed, wave open, inside the
    window, caps; the participants' rows are locked meanwhile, so two workers cannot both spend the
    last place under a cap). Rows to send get ``sending_at``; the rest are deferred to a
    later ``due_at`` or settled (skipped). Commit.
@@ -31,15 +31,11 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from engagement.consent import services as consent
 from engagement.devices import services as devices
-from engagement.devices.models import Device
 from engagement.extensions import db
-from engagement.participants.models import Participant
-from engagement.questionnaires.models import ACTIVE_STATUSES, Task
 from engagement.waves import services as waves
-from engagement.waves.models import Reminder, ReminderAttempt, Wave
-from notifications.planner import CAP_PERIOD, Defer, ReminderPolicy, Skip, decide, plan_task
+from engagement.waves.models import Reminder, ReminderAttempt
+from engagement.waves.reminders import CAP_PERIOD, Defer, Skip, decide, plan_task
 from notifications.sender import (
     MAX_TTL,
     Backoff,
@@ -83,58 +79,28 @@ def plan(now: datetime) -> PlanResult:
     reminder rows of every open task of a launched, open wave that has none yet. Idempotent."""
     added = sum(waves.refresh(now).values())
     cancelled = waves.cancel_reminders_of_closed_tasks()
-    policies: dict[uuid.UUID, ReminderPolicy] = {}
-    has_rows = sa.select(Reminder.id).where(Reminder.task_id == Task.id).exists()
-    query = (
-        sa.select(
-            Task.id,
-            Task.participant_id,
-            Task.opens_at,
-            Task.due_at,
-            Task.wave_id,
-            Participant.time_zone,
-            Wave.reminder_policy,
-            Wave.closes_at,
-        )
-        .join(Wave, Wave.id == Task.wave_id)
-        .join(Participant, Participant.id == Task.participant_id)
-        .where(Wave.status == "launched", Wave.closes_at > now, Task.status.in_(ACTIVE_STATUSES), ~has_rows)
-    )
     planned = 0
     rows: list[dict[str, object]] = []
-    for (
-        task_id,
-        participant_id,
-        opens_at,
-        due_at,
-        wave_id,
-        zone,
-        policy_data,
-        closes_at,
-    ) in db.session.execute(query):
-        policy = policies.get(wave_id)
-        if policy is None:
-            policy = policies[wave_id] = ReminderPolicy.from_dict(policy_data)
-        until = min(due_at, closes_at) if due_at else closes_at
+    for task in waves.tasks_to_remind(now):
         for reminder in plan_task(
-            policy,
-            opens_at=opens_at,
-            due_at=until,
-            timezone=zone,
-            spread_key=str(task_id),
+            task.policy,
+            opens_at=task.opens_at,
+            due_at=task.stop_at,
+            timezone=task.time_zone,
+            spread_key=str(task.task_id),
             spread_minutes=SPREAD_MINUTES,
         ):
             rows.append(
                 {
                     "id": uuid.uuid4(),
-                    "task_id": task_id,
+                    "task_id": task.task_id,
                     "sequence": reminder.sequence,
-                    "wave_id": wave_id,
-                    "participant_id": participant_id,
+                    "wave_id": task.wave_id,
+                    "participant_id": task.participant_id,
                     "status": "pending",
                     "planned_at": reminder.send_at,
                     "due_at": reminder.send_at,
-                    "deadline_at": min(reminder.send_at + RETRY_WINDOW, until),
+                    "deadline_at": min(reminder.send_at + RETRY_WINDOW, task.stop_at),
                     "attempts": 0,
                     "created_at": now,
                 }
@@ -210,25 +176,8 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
         )
     )
     participant_ids = sorted({r.participant_id for r in reminders})
-    # Serialise workers on the same participants while the caps are checked (NO KEY UPDATE: new rows
-    # that only reference a participant are not held up).
-    people = {
-        p.id: p
-        for p in db.session.scalars(
-            sa.select(Participant)
-            .where(db.among(Participant.id, participant_ids))
-            .order_by(Participant.id)
-            .with_for_update(key_share=True)
-        )
-    }
-    tasks = {
-        t.id: t
-        for t in db.session.scalars(sa.select(Task).where(db.among(Task.id, {r.task_id for r in reminders})))
-    }
-    wave_rows = db.session.scalars(sa.select(Wave).where(Wave.id.in_({r.wave_id for r in reminders})))
-    wave_by_id = {w.id: w for w in wave_rows}
-    policies = {w.id: ReminderPolicy.from_dict(w.reminder_policy) for w in wave_by_id.values()}
-    contactable = consent.participants_contactable(now, participant_ids)
+    # Locks the participants while the caps are checked: workers on the same people take turns.
+    contexts = waves.reminder_contexts(reminders, now)
     in_flight = sa.and_(
         Reminder.status == "sending", Reminder.sending_at.is_not(None), Reminder.locked_until >= now
     )
@@ -237,7 +186,7 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
     sent_in_task: dict[uuid.UUID, int] = defaultdict(int)
     for task_id, count in db.session.execute(
         sa.select(Reminder.task_id, sa.func.count())
-        .where(db.among(Reminder.task_id, tasks), others)
+        .where(db.among(Reminder.task_id, {c.task_id for c in contexts.values()}), others)
         .group_by(Reminder.task_id)
     ):
         sent_in_task[task_id] = int(count)
@@ -252,30 +201,23 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
         when = sent_at if sent_at is not None else sending_at
         if when is not None:
             recent[participant_id].append(when)
-    targets = devices.active_devices(participant_ids, now)
     sending: dict[tuple[str, int | None], list[uuid.UUID]] = defaultdict(list)
 
     for reminder in reminders:
-        task, wave, person = (
-            tasks[reminder.task_id],
-            wave_by_id[reminder.wave_id],
-            people[reminder.participant_id],
-        )
-        policy = policies[wave.id]
-        due_at = min(task.due_at, wave.closes_at) if task.due_at else wave.closes_at
+        context = contexts[reminder.id]
+        policy = context.policy
         decision = decide(
             policy,
             now=now,
-            timezone=person.time_zone,
-            due_at=due_at,
-            task_open=task.status_at(now) in ACTIVE_STATUSES,
-            wave_open=wave.status == "launched" and now < wave.closes_at,
-            contact_allowed=reminder.participant_id in contactable,
-            sent_in_wave=sent_in_task[task.id],
+            timezone=context.time_zone,
+            due_at=context.stop_at,
+            task_open=context.task_open,
+            wave_open=context.wave_open,
+            contact_allowed=context.contact_allowed,
+            sent_in_wave=sent_in_task[context.task_id],
             recent_sends=recent[reminder.participant_id],
         )
-        person_devices = targets.get(reminder.participant_id, [])
-        if not isinstance(decision, Skip | Defer) and not person_devices:
+        if not isinstance(decision, Skip | Defer) and not context.devices:
             decision = Skip("no_device")
         if isinstance(decision, Skip):
             _settle(reminder, "skipped", decision.reason)
@@ -289,16 +231,10 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
             continue
         planned = min(len(policy.offsets_days), policy.max_per_wave)
         template = reminder_template(reminder.sequence, planned)
-        sent_in_task[task.id] += 1
+        sent_in_task[context.task_id] += 1
         recent[reminder.participant_id].append(now)
         delivery, template_version = _delivery(
-            reminder,
-            reminder.attempts + 1,
-            template,
-            task,
-            person,
-            person_devices,
-            min(due_at - now, MAX_TTL),
+            reminder, reminder.attempts + 1, template, context, min(context.stop_at - now, MAX_TTL)
         )
         result.deliveries.append(delivery)
         sending[template, template_version].append(reminder.id)
@@ -320,27 +256,21 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
 
 
 def _delivery(
-    reminder: Reminder,
-    attempt: int,
-    template: str,
-    task: Task,
-    person: Participant,
-    targets: Sequence[Device],
-    ttl: timedelta,
+    reminder: Reminder, attempt: int, template: str, context: waves.ReminderContext, ttl: timedelta
 ) -> tuple[Delivery, int | None]:
     """The messages of one reminder's attempt, and the version of its text (the last device's)."""
     messages, device_refs = [], []
     template_version: int | None = None
-    for device in targets:
-        text = render(template, device.language or person.language)
+    for device in context.devices:
+        text = render(template, device.language or context.language)
         template_version = text.version
         message = PushMessage(
             registration=device.registration,
             kind=device.kind,  # type: ignore[arg-type]
             title=text.title,
             body=text.body,
-            data={"reminder_id": str(reminder.id), "task_id": str(task.id)},
-            collapse_key=f"task-{task.id}",
+            data={"reminder_id": str(reminder.id), "task_id": str(context.task_id)},
+            collapse_key=f"task-{context.task_id}",
             ttl=ttl,
             analytics_label=f"reminder-{reminder.sequence}",
             attempt=attempt,

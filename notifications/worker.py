@@ -2,7 +2,8 @@
 
 Any number of workers may run, on any number of machines: they coordinate only through the outbox rows
 (see :mod:`notifications.outbox`). Each batch is claim + check (one transaction), send (none), record
-(one transaction).
+(one transaction); each transaction also updates the worker's ``reminder_worker`` row (last seen, counts),
+which the API's ``/metrics`` reads, as the worker serves no HTTP.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from flask import Flask
 from engagement import clock
 from engagement.auth import retention
 from engagement.extensions import db
+from engagement.waves import services as waves
 from notifications import outbox
 from notifications.sender import Backoff, PushMessage, PushSender, SendOutcome, backoff_delay, sender_for
 
@@ -90,7 +92,9 @@ class Worker:
         """Claim, check, send and record one batch; returns how many rows it claimed."""
         totals = totals if totals is not None else Totals()
         with self.app.app_context():
-            claimed = outbox.claim(self.name, clock.now(), limit=self.batch, lease=self.lease)
+            now = clock.now()
+            claimed = outbox.claim(self.name, now, limit=self.batch, lease=self.lease)
+            waves.worker_seen(self.name, now, skipped=sum(claimed.skipped.values()))
             db.session.commit()
         totals.batches += 1
         totals.claimed += claimed.claimed
@@ -105,7 +109,16 @@ class Worker:
             outcomes.append(flat[start : start + len(delivery.messages)])
             start += len(delivery.messages)
         with self.app.app_context():
-            recorded = outbox.record(self.name, clock.now(), claimed.deliveries, outcomes)
+            now = clock.now()
+            recorded = outbox.record(self.name, now, claimed.deliveries, outcomes)
+            waves.worker_seen(
+                self.name,
+                now,
+                sent=recorded.sent,
+                retried=recorded.retried,
+                failed=recorded.failed,
+                skipped=recorded.no_device,
+            )
             db.session.commit()
         totals.sent += recorded.sent
         totals.retried += recorded.retried

@@ -195,14 +195,15 @@ def make_participant(app: Flask) -> Callable[..., Participant]:
 def consent_to_everything(participant: Participant) -> None:
     """Record "yes" to every purpose of the current consent document, dated the participant's 18th
     birthday (so it holds at any time a test asks about); nothing for those under 18 today."""
-    from engagement.consent import services as consent
+    from engagement.consent import documents, ledger
+    from engagement.participants.services import coming_of_age, is_adult
 
-    if not consent.is_of_age(participant, clock.now()):
+    if not is_adult(participant.birth_date, clock.now()):
         return
-    document = consent.current_document(clock.now())
+    document = documents.current_document(clock.now())
     decisions = dict.fromkeys(document.purpose_codes, "yes")
-    consent.record_decisions(
-        participant.id, document, decisions, consent.coming_of_age(participant), consent.Evidence()
+    ledger.record_decisions(
+        participant.id, document, decisions, coming_of_age(participant.birth_date), ledger.Evidence()
     )
 
 

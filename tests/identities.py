@@ -5,16 +5,9 @@ from __future__ import annotations
 import itertools
 from datetime import date
 
-_W1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
-_W2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+from engagement.participants.person_number import check_digits
+
 _counter = itertools.count(100)
-
-
-def _check(digits: list[int], weights: tuple[int, ...]) -> int | None:
-    k = 11 - sum(w * d for w, d in zip(weights, digits, strict=False)) % 11
-    if k == 11:
-        return 0
-    return None if k == 10 else k
 
 
 def synthetic_fnr(birth: date, *, d_number: bool = False) -> str:
@@ -23,11 +16,6 @@ def synthetic_fnr(birth: date, *, d_number: bool = False) -> str:
         individual = next(_counter) % 500  # 000-499 also valid for 2000s births in the synthetic series
         day = birth.day + (40 if d_number else 0)
         base = f"{day:02d}{birth.month + 80:02d}{birth.year % 100:02d}{individual:03d}"
-        digits = [int(c) for c in base]
-        k1 = _check(digits, _W1)
-        if k1 is None:
-            continue
-        k2 = _check([*digits, k1], _W2)
-        if k2 is None:
-            continue
-        return f"{base}{k1}{k2}"
+        checks = check_digits([int(c) for c in base])
+        if checks is not None:
+            return f"{base}{checks[0]}{checks[1]}"

@@ -40,6 +40,7 @@ class LoginTransaction(IdMixin, CreatedMixin, Base):
     redirect_uri: so.Mapped[str] = so.mapped_column(sa.String(512))
     client_state: so.Mapped[str] = so.mapped_column(sa.String(512))
     code_challenge: so.Mapped[str] = so.mapped_column(sa.String(64))
+    max_age: so.Mapped[int | None]  # seconds the app allows since the person last authenticated
     # the upstream provider's nonce and PKCE verifier live only until the callback (10 minutes)
     nonce: so.Mapped[str] = so.mapped_column(sa.String(64))
     code_verifier: so.Mapped[str] = so.mapped_column(sa.String(128))

@@ -130,7 +130,7 @@ class Upstream:
         }
         if self.client_key is not None:
             form["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-            form["client_assertion"] = self.client_assertion(metadata["token_endpoint"])
+            form["client_assertion"] = self.client_assertion()
         elif self.client_secret:
             form["client_secret"] = self.client_secret
         try:
@@ -155,7 +155,7 @@ class Upstream:
             raise UpstreamError(f"{self.name}: token response has no ID token")
         return data
 
-    def client_assertion(self, token_endpoint: str) -> str:
+    def client_assertion(self) -> str:
         """An RFC 7523 client assertion: iss = sub = client_id, aud = issuer, 60 s, fresh jti, kid."""
         assert self.client_key is not None
         now = int(clock.now().timestamp())

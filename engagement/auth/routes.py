@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from authlib.oauth2 import OAuth2Error
 from flask import Flask, Response, current_app, redirect, request
 from flask.views import MethodView
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from engagement.api import Blueprint
 from engagement.auth import schemas, services
+from engagement.auth import server as server_module
 from engagement.auth.models import StaffUser
 from engagement.auth.oidc import UpstreamError, upstream
+from engagement.auth.server import server
 from engagement.extensions import db
 from engagement.problems import BadRequest, NotFound
 from engagement.ratelimit import auth_limit
@@ -56,15 +59,27 @@ class Authorize(MethodView):
     @oauth.alt_response(400, description="Unknown client or redirect_uri (never redirected)")
     def get(self, _args: dict[str, Any]) -> WerkzeugResponse:
         """Start a login (the app opens this in the system browser)"""
-        params = {k: v for k, v in request.args.items() if isinstance(v, str)}
-        client = services.check_redirect(params)
         try:
-            started = services.start_login(client, params, request.cookies.get(LOGIN_COOKIE))
+            grant = server.accept_authorization_request()
+        except OAuth2Error as error:
+            if not error.redirect_uri:
+                raise server_module.problem(error) from None
+            state = request.args.get("state")
+            return _to_app(
+                error.redirect_uri,
+                {
+                    "error": str(error.error),
+                    "error_description": server_module.description(error),
+                    **({"state": state} if state and services.STATE.fullmatch(state) else {}),
+                },
+            )
+        params = {k: v for k, v in request.args.items() if isinstance(v, str)}
+        try:
+            started = services.start_login(grant.client.app, params, request.cookies.get(LOGIN_COOKIE))
         except services.LoginFailed as failed:
-            extra = {"state": params["state"]} if params.get("state") else {}
             return _to_app(
                 params["redirect_uri"],
-                {"error": failed.error, "error_description": failed.description, **extra},
+                {"error": failed.error, "error_description": failed.description, "state": params["state"]},
             )
         db.session.commit()
         response = _no_store(redirect(started.upstream_url, code=302))
@@ -85,7 +100,7 @@ def _callback(kind: services.ClientKind) -> WerkzeugResponse:
     login = services.take_login(kind, args.get("state"), request.cookies.get(LOGIN_COOKIE))
     try:
         identity = services.finish_login(login, args)
-        code = services.issue_app_code(login, identity)
+        location = server.code_redirect(login, identity)
     except services.LoginFailed as failed:
         db.session.commit()  # the consumed login and the audit event stay
         return _to_app(
@@ -98,7 +113,7 @@ def _callback(kind: services.ClientKind) -> WerkzeugResponse:
             },
         )
     db.session.commit()
-    return _to_app(login.redirect_uri, {"code": code, "state": login.client_state})
+    return _no_store(redirect(location, code=302))
 
 
 @oauth.route("/idporten/callback")
@@ -136,35 +151,33 @@ class Token(MethodView):
     @oauth.alt_response(429, description="Too many requests from this address; see Retry-After")
     @oauth.alt_response(400, description="OAuth error (`error`: invalid_grant, invalid_request, ...)")
     @Blueprint.accepts(FORM)
-    def post(self, args: dict[str, str]) -> WerkzeugResponse:
+    def post(self, _args: dict[str, str]) -> WerkzeugResponse:
         """Trade a one-time code, or a refresh token, for tokens"""
-        grant = args.get("grant_type")
         try:
-            if grant == "authorization_code":
-                if not args.get("code") or not args.get("code_verifier") or not args.get("redirect_uri"):
-                    raise services.InvalidRequest("code, code_verifier and redirect_uri are required.")
-                tokens = services.redeem_code(
-                    args.get("client_id", ""), args["code"], args["redirect_uri"], args["code_verifier"]
-                )
-            elif grant == "refresh_token":
-                if not args.get("refresh_token"):
-                    raise services.InvalidRequest("refresh_token is required.")
-                tokens = services.refresh(args.get("client_id", ""), args["refresh_token"])
-            else:
-                raise services.UnsupportedGrantType("grant_type must be authorization_code or refresh_token.")
-        except services.RefreshTokenReuse:
-            db.session.commit()  # the revocation must outlive the error answer
+            response = server.create_token_response()
+        except services.OAuthError as refused:
+            if refused.commit_first:
+                db.session.commit()  # the revocation must outlive the error answer
             raise
         db.session.commit()
-        body = {
-            "access_token": tokens.access_token,
-            "token_type": "Bearer",
-            "expires_in": tokens.expires_in,
-            "refresh_token": tokens.refresh_token,
-        }
-        return _no_store(
-            current_app.response_class(schemas.TokenSchema().dumps(body), mimetype="application/json")
-        )
+        return response
+
+
+@oauth.route("/app/revoke")
+class Revoke(MethodView):
+    decorators = [auth_limit()]
+
+    @oauth.arguments(schemas.RevocationRequestSchema, location="form")
+    @oauth.response(200, description="Revoked: the token's session has ended (an unknown token: nothing)")
+    @oauth.alt_response(429, description="Too many requests from this address; see Retry-After")
+    @oauth.alt_response(400, description="OAuth error (`error`: invalid_request, unsupported_token_type)")
+    @oauth.alt_response(401, description="Unknown client (`error`: invalid_client)")
+    @Blueprint.accepts(FORM)
+    def post(self, _args: dict[str, str]) -> WerkzeugResponse:
+        """Revoke a refresh or access token (RFC 7009): its whole session ends"""
+        response: WerkzeugResponse = server.create_endpoint_response("revocation")
+        db.session.commit()
+        return response
 
 
 @oauth.route("/app/logout")
@@ -251,6 +264,18 @@ class MySessions(MethodView):
         db.session.commit()
 
 
+@sessions.route("/staff/me/sessions")
+class StaffSessions(MethodView):
+    decorators = [staff_required()]
+
+    @sessions.doc(security=[{"bearer": []}])
+    @sessions.response(204)
+    def delete(self) -> None:
+        """Log out on every device (staff)"""
+        services.revoke_staff_sessions(current_principal().subject, "logout_everywhere")
+        db.session.commit()
+
+
 @sessions.route("/staff/me")
 class StaffMe(MethodView):
     decorators = [staff_required()]
@@ -280,18 +305,7 @@ class AuthorizationServerMetadata(MethodView):
     @wellknown.response(200, description="RFC 8414 metadata")
     def get(self) -> dict[str, Any]:
         """This service's OAuth metadata for its app clients"""
-        base = current_app.config["PUBLIC_URL"].rstrip("/")
-        return {
-            "issuer": current_app.config["PUBLIC_URL"],
-            "authorization_endpoint": f"{base}/auth/app/authorize",
-            "token_endpoint": f"{base}/auth/app/token",
-            "jwks_uri": f"{base}/.well-known/jwks.json",
-            "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
-            "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["none"],
-            "authorization_response_iss_parameter_supported": True,
-        }
+        return server_module.metadata()
 
 
 def init_app(app: Flask) -> None:

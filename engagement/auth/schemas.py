@@ -19,6 +19,13 @@ class AuthorizeQuerySchema(ma.Schema):
     state = ma.fields.String()
     ui_locales = ma.fields.String(metadata={"example": "nb en"})
     prompt = ma.fields.String(metadata={"enum": ["login"]})
+    max_age = ma.fields.String(
+        metadata={
+            "description": "seconds since the person last authenticated (passed on to ID-porten); "
+            "a withdrawal with deletion needs a login of the last 10 minutes",
+            "example": "0",
+        }
+    )
 
 
 class CallbackQuerySchema(ma.Schema):
@@ -66,6 +73,17 @@ class LogoutRequestSchema(ma.Schema):
 
     client_id = ma.fields.String()
     refresh_token = ma.fields.String()
+
+
+class RevocationRequestSchema(ma.Schema):
+    """RFC 7009 §2.1: the token to revoke, with an optional hint of its type."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    token = ma.fields.String(metadata={"description": "a refresh token or an access token"})
+    token_type_hint = ma.fields.String(metadata={"enum": ["refresh_token", "access_token"]})
+    client_id = ma.fields.String()
 
 
 class FrontchannelLogoutQuerySchema(ma.Schema):

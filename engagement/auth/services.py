@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
-import ipaddress
 import logging
 import re
 import secrets
@@ -14,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
@@ -27,12 +24,18 @@ from engagement.auth.models import (
     SessionFamily,
     StaffUser,
 )
-from engagement.auth.oidc import UpstreamError, upstream
+from engagement.auth.oidc import LEEWAY_SECONDS, UpstreamError, upstream
 from engagement.extensions import db
 from engagement.participants import services as participants
 from engagement.participants.models import Participant
-from engagement.problems import BadRequest, DomainError
-from engagement.security import ACCESS_TOKEN_LIFETIME, ROLES, Principal, issue_access_token
+from engagement.problems import BadRequest, DomainError, Unauthorized
+from engagement.security import (
+    ACCESS_TOKEN_LIFETIME,
+    ROLES,
+    Principal,
+    issue_access_token,
+    verify_access_token,
+)
 
 log = logging.getLogger("engagement.security")
 
@@ -40,9 +43,9 @@ ClientKind = Literal["participant", "staff"]
 LOGIN_LIFETIME = timedelta(minutes=10)
 CODE_LIFETIME = timedelta(seconds=60)
 UI_LOCALES = ("nb", "nn", "en", "se")
-_PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
-_PKCE_VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
-_STATE = re.compile(r"^[\x20-\x7e]{1,512}$")
+PKCE_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # BASE64URL(SHA256(verifier)), RFC 7636 §4.2
+STATE = re.compile(r"[\x20-\x7e]{1,512}")
+MAX_AGE = re.compile(r"0|[1-9][0-9]{0,6}")  # seconds (OpenID Connect Core §3.1.2.1)
 DEV_APP_CLIENTS: list[dict[str, Any]] = [
     {
         "client_id": "moba-app",
@@ -57,10 +60,13 @@ DEV_APP_CLIENTS: list[dict[str, Any]] = [
 
 
 class OAuthError(DomainError):
-    """An OAuth error (RFC 6749 §5.2) as problem+json; ``error`` carries the OAuth code for clients."""
+    """An OAuth error (RFC 6749 §5.2) as problem+json; ``error`` carries the OAuth code for clients.
+
+    ``commit_first``: what the refusal did (a revoked session) must be committed before answering."""
 
     status, slug, title = 400, "invalid-request", "The OAuth request is not valid"
     error = "invalid_request"
+    commit_first = False
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail, error=self.error, error_description=detail or self.title)
@@ -82,8 +88,33 @@ class UnsupportedGrantType(OAuthError):
     slug, title, error = "unsupported-grant-type", "Unsupported grant type", "unsupported_grant_type"
 
 
+class UnauthorizedClient(OAuthError):
+    slug, title, error = "unauthorized-client", "This client may not use this grant", "unauthorized_client"
+
+
+class UnsupportedResponseType(OAuthError):
+    slug, title = "unsupported-response-type", "Unsupported response type"
+    error = "unsupported_response_type"
+
+
+class UnsupportedTokenType(OAuthError):
+    slug, title, error = "unsupported-token-type", "Unsupported token type", "unsupported_token_type"
+
+
+class InvalidScope(OAuthError):
+    slug, title, error = "invalid-scope", "This service has no scopes", "invalid_scope"
+
+
+class NoRoleLeft(InvalidGrant):
+    """A staff user's record holds no role any more: every session of theirs has ended."""
+
+    commit_first = True
+
+
 class RefreshTokenReuse(InvalidGrant):
-    """A rotated refresh token came back: its whole family was revoked (commit before answering)."""
+    """A rotated refresh token or a used code came back: its whole family was revoked."""
+
+    commit_first = True
 
 
 class UnknownLogin(BadRequest):
@@ -108,39 +139,43 @@ class AppClient:
     redirect_uris: tuple[str, ...]
 
     def accepts_redirect(self, uri: str) -> bool:
-        """Exact match; staff clients also get loopback redirects on any port (RFC 8252 §7.3)."""
+        """Exact match; staff clients also get loopback redirects on any port (RFC 8252 §7.3).
+
+        Compared as strings: the URI must be a registered loopback URI with a port added and nothing
+        else changed, so a tab, a newline, an empty query or a fragment marker never passes (a parser
+        such as ``urlsplit`` would strip or ignore them)."""
+        if _CONTROL.search(uri):
+            return False
         if uri in self.redirect_uris:
             return True
         if self.kind != "staff":
             return False
-        try:
-            given = urlsplit(uri)
-            port = given.port
-        except ValueError:
-            return False
-        if given.scheme != "http" or port is None or not _is_loopback(given.hostname or ""):
-            return False
         for registered in self.redirect_uris:
-            reg = urlsplit(registered)
+            host, path = _loopback_parts(registered)
+            if host is None or not uri.startswith(host + ":"):
+                continue
+            port, slash, rest = uri[len(host) + 1 :].partition("/")
             if (
-                reg.scheme == "http"
-                and reg.port is None
-                and _is_loopback(reg.hostname or "")
-                and reg.hostname == given.hostname
-                and (reg.path, reg.query) == (given.path, given.query)
-                and not given.username
-                and not given.password
-                and not given.fragment
+                slash
+                and "/" + rest == path
+                and port.isascii()
+                and port.isdigit()
+                and not port.startswith("0")
+                and int(port) <= 65535
             ):
                 return True
         return False
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+def _loopback_parts(registered: str) -> tuple[str | None, str]:
+    """``("http://127.0.0.1", "/callback")`` for a registered loopback redirect without a port."""
+    match = re.fullmatch(r"(http://(?:127\.0\.0\.1|\[::1\]))(/[^?#]*)", registered)
+    if match is None:
+        return None, ""
+    return match.group(1), match.group(2)
 
 
 def app_clients() -> dict[str, AppClient]:
@@ -155,13 +190,6 @@ def app_clients() -> dict[str, AppClient]:
             entry["client_id"], entry["kind"], tuple(entry.get("redirect_uris", []))
         )
     return clients
-
-
-def get_client(client_id: str | None) -> AppClient:
-    client = app_clients().get(client_id or "")
-    if client is None:
-        raise InvalidClient("Unknown client_id.")
-    return client
 
 
 # --- hashing and randomness -------------------------------------------------------------------------
@@ -189,31 +217,16 @@ class LoginStart:
     browser_secret: str
 
 
-def check_redirect(params: dict[str, str]) -> AppClient:
-    """The client and its exact redirect URI; failures here never redirect (RFC 9700 §4.1)."""
-    client = get_client(params.get("client_id"))
-    if not client.accepts_redirect(params.get("redirect_uri", "")):
-        raise InvalidRequest("redirect_uri is not registered for this client.")
-    return client
-
-
 def start_login(client: AppClient, params: dict[str, str], browser_secret: str | None) -> LoginStart:
-    """Validate the app's authorization request, keep a login transaction, and build the upstream URL.
+    """Keep a login transaction for the app's authorization request and build the upstream URL.
 
-    Raises :class:`LoginFailed` for errors the app should receive at its redirect URI.
+    ``params`` is the request as the OAuth server accepted it (client, redirect URI, PKCE S256
+    challenge, state; ``prompt``, ``max_age`` and ``ui_locales`` optional). ``max_age`` is passed on
+    to the provider and the callback checks ``auth_time`` against it. Raises :class:`LoginFailed` for
+    errors the app should receive at its redirect URI.
     """
-    if params.get("response_type") != "code":
-        raise LoginFailed("unsupported_response_type", "response_type must be code")
-    if params.get("code_challenge_method") != "S256":
-        raise LoginFailed("invalid_request", "code_challenge_method must be S256")
-    if not _PKCE_CHALLENGE.match(params.get("code_challenge", "")):
-        raise LoginFailed("invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)")
-    state = params.get("state", "")
-    if not _STATE.match(state):
-        raise LoginFailed("invalid_request", "state is required (printable ASCII, at most 512 characters)")
     prompt = params.get("prompt")
-    if prompt not in (None, "", "login"):
-        raise LoginFailed("invalid_request", "prompt may only be login")
+    max_age = params.get("max_age") if MAX_AGE.fullmatch(params.get("max_age") or "") else None
     provider = upstream("idporten" if client.kind == "participant" else "staff")
     upstream_state, nonce, verifier = new_secret(), new_secret(), new_secret() + new_secret()
     browser_secret = browser_secret or new_secret()
@@ -225,8 +238,9 @@ def start_login(client: AppClient, params: dict[str, str], browser_secret: str |
             kind=client.kind,
             client_id=client.client_id,
             redirect_uri=params["redirect_uri"],
-            client_state=state,
+            client_state=params["state"],
             code_challenge=params["code_challenge"],
+            max_age=int(max_age) if max_age is not None else None,
             nonce=nonce,
             code_verifier=verifier,
             expires_at=now + LOGIN_LIFETIME,
@@ -250,6 +264,8 @@ def start_login(client: AppClient, params: dict[str, str], browser_secret: str |
         query["ui_locales"] = " ".join(locales)
     if prompt == "login":
         query["prompt"] = "login"
+    if max_age is not None:
+        query["max_age"] = max_age
     try:
         url = provider.authorization_url(query)
     except UpstreamError as exc:
@@ -335,11 +351,38 @@ def finish_login(login: LoginTransaction, args: dict[str, str]) -> Identity:
     except UpstreamError as exc:
         _login_failure(login, "id_token_rejected", str(exc))
         raise LoginFailed("access_denied", "login_failed") from None
-    auth_time = claims.get("auth_time")
-    when = datetime.fromtimestamp(auth_time, UTC) if isinstance(auth_time, int) else None
+    try:
+        when = checked_auth_time(claims, login)
+    except ValueError as exc:
+        _login_failure(login, "id_token_rejected", f"auth_time {exc}")
+        raise LoginFailed("access_denied", "login_failed") from None
+    if login.max_age is not None and (
+        when is None or clock.now() - when > timedelta(seconds=login.max_age + LEEWAY_SECONDS)
+    ):
+        # A15: the app asked for a recent authentication (max_age) and the provider reused an older one
+        _login_failure(login, "auth_time_too_old", f"max_age={login.max_age}")
+        raise LoginFailed("access_denied", "login_too_old")
     if login.kind == "participant":
         return _participant_identity(login, claims, metadata["issuer"], when)
     return _staff_identity(login, claims, metadata["issuer"], when)
+
+
+def checked_auth_time(claims: dict[str, Any], login: LoginTransaction) -> datetime | None:
+    """``auth_time`` of a validated ID token, if it makes sense: an integer, not in the future beyond
+    the leeway, not earlier than ``iat`` minus the longest session; :class:`ValueError` otherwise."""
+    value = claims.get("auth_time")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("is not an integer")
+    now = int(clock.now().timestamp())
+    if value > now + LEEWAY_SECONDS:
+        raise ValueError("is in the future")
+    iat = claims.get("iat")
+    _idle, longest = session_lifetimes()
+    if isinstance(iat, int) and value < iat - int(longest.total_seconds()):
+        raise ValueError("is older than a session may last")
+    return datetime.fromtimestamp(value, UTC)
 
 
 def _participant_identity(
@@ -376,17 +419,27 @@ def _participant_identity(
 def _staff_identity(
     login: LoginTransaction, claims: dict[str, Any], issuer: str, auth_time: datetime | None
 ) -> Identity:
+    """The staff user, their record (name, roles) updated from the provider's claims at every login.
+
+    Someone the provider no longer gives a role is refused, and their record says so: it holds no
+    role and their other sessions end (a refresh would otherwise carry the old roles on)."""
     claimed = claims.get(current_app.config["STAFF_ROLES_CLAIM"]) or []
     if isinstance(claimed, str):
         claimed = claimed.split()
-    roles = sorted({r for r in claimed if isinstance(r, str)} & set(ROLES))
-    if not roles:
-        _login_failure(login, "not_staff")
-        raise LoginFailed("access_denied", "not_staff")
+    roles = (
+        sorted({r for r in claimed if isinstance(r, str)} & set(ROLES)) if isinstance(claimed, list) else []
+    )
     subject = str(claims["sub"])
     staff = db.session.scalar(
         sa.select(StaffUser).where(StaffUser.issuer == issuer, StaffUser.subject == subject)
     )
+    if not roles:
+        if staff is not None:
+            staff.roles = []
+            db.session.flush()
+            revoke_staff_sessions(staff.id, "no_role")
+        _login_failure(login, "not_staff", subject=staff.id if staff else None)
+        raise LoginFailed("access_denied", "not_staff")
     if staff is None:
         staff = StaffUser(issuer=issuer, subject=subject)
         db.session.add(staff)
@@ -396,6 +449,12 @@ def _staff_identity(
     db.session.flush()
     sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
     return Identity(None, staff, issuer, sid, claims.get("acr"), auth_time, roles)
+
+
+def staff_roles(staff_user_id: uuid.UUID) -> frozenset[str]:
+    """The roles a staff user holds now, as their record says (empty: none, or no such user)."""
+    roles = db.session.scalar(sa.select(StaffUser.roles).where(StaffUser.id == staff_user_id))
+    return frozenset(r for r in roles or [] if r in ROLES)
 
 
 def _login_failure(
@@ -412,8 +471,8 @@ def _login_failure(
     )
 
 
-def issue_app_code(login: LoginTransaction, identity: Identity) -> str:
-    """Open a session for the identity and give the app a one-time code (60 s) for it."""
+def issue_app_code(login: LoginTransaction, identity: Identity, code: str) -> SessionFamily:
+    """Open a session for the identity and keep the app's one-time ``code`` (60 s) for it."""
     family = open_session(
         kind=login.kind,  # type: ignore[arg-type]
         client_id=login.client_id,
@@ -425,7 +484,6 @@ def issue_app_code(login: LoginTransaction, identity: Identity) -> str:
         auth_time=identity.auth_time,
         roles=identity.roles,
     )
-    code = new_secret()
     db.session.add(
         AppAuthorizationCode(
             code_hash=sha256(code),
@@ -447,7 +505,7 @@ def issue_app_code(login: LoginTransaction, identity: Identity) -> str:
         object_id=family.id,
         details={"client_id": login.client_id, "acr": identity.acr},
     )
-    return code
+    return family
 
 
 # --- sessions ---------------------------------------------------------------------------------------
@@ -553,9 +611,20 @@ def revoke_family(family_id: uuid.UUID, reason: str) -> int:
     return revoke_sessions(SessionFamily.id == family_id, reason)
 
 
-def revoke_participant_sessions(participant_id: uuid.UUID, reason: str) -> int:
-    """Log a participant out everywhere (also used by withdrawal and account deletion)."""
-    return revoke_sessions(SessionFamily.participant_id == participant_id, reason)
+def revoke_participant_sessions(
+    participant_id: uuid.UUID, reason: str, *, keep: uuid.UUID | None = None
+) -> int:
+    """Log a participant out everywhere, but in session ``keep`` if given (withdrawal: the session
+    that asked stays, to read the receipt and the data copy)."""
+    where = SessionFamily.participant_id == participant_id
+    if keep is not None:
+        where = sa.and_(where, SessionFamily.id != keep)
+    return revoke_sessions(where, reason)
+
+
+def revoke_staff_sessions(staff_user_id: uuid.UUID, reason: str) -> int:
+    """Log a staff user out everywhere."""
+    return revoke_sessions(SessionFamily.staff_user_id == staff_user_id, reason)
 
 
 def revoke_upstream_session(issuer: str, sid: str) -> int:
@@ -581,7 +650,7 @@ def list_sessions(participant_id: uuid.UUID) -> list[SessionFamily]:
     )
 
 
-# --- step 3: tokens ---------------------------------------------------------------------------------
+# --- step 3: tokens (the rules; engagement/auth/server.py runs the grants on authlib) ----------------
 
 
 @dataclass
@@ -591,14 +660,18 @@ class TokenSet:
     expires_in: int
 
 
-def _mint(family: SessionFamily, parent_id: uuid.UUID | None) -> TokenSet:
+def access_token_for(family: SessionFamily) -> str:
+    return issue_access_token(principal_for(family))
+
+
+def store_refresh_token(family: SessionFamily, refresh_token: str, parent_id: uuid.UUID | None) -> None:
+    """Keep a new refresh token of ``family`` (as its hash), idle-limited within the session's limit."""
     idle, _absolute = session_lifetimes()
     now = clock.now()
-    refresh = new_secret()
     db.session.add(
         RefreshToken(
             family_id=family.id,
-            token_hash=sha256(refresh),
+            token_hash=sha256(refresh_token),
             parent_id=parent_id,
             created_at=now,
             idle_expires_at=min(now + idle, family.absolute_expires_at),
@@ -606,18 +679,21 @@ def _mint(family: SessionFamily, parent_id: uuid.UUID | None) -> TokenSet:
     )
     family.last_used_at = now
     db.session.flush()
-    return TokenSet(
-        issue_access_token(principal_for(family)), refresh, int(ACCESS_TOKEN_LIFETIME.total_seconds())
-    )
 
 
-def redeem_code(client_id: str, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
-    """authorization_code grant: single use (a replay revokes the session), 60 s, PKCE S256, same client
-    and redirect. Raises :class:`RefreshTokenReuse` (commit first) on a replay."""
-    db.lock_for_write()
-    client = get_client(client_id)
+def _mint(family: SessionFamily, parent_id: uuid.UUID | None) -> TokenSet:
+    """An access token and a new refresh token for ``family`` (what a token response carries)."""
+    refresh_token = new_secret()
+    store_refresh_token(family, refresh_token, parent_id)
+    return TokenSet(access_token_for(family), refresh_token, int(ACCESS_TOKEN_LIFETIME.total_seconds()))
+
+
+def take_code(code: str, client_id: str) -> AppAuthorizationCode:
+    """The one-time code, used up at once: single use (a replay revokes its session and raises
+    :class:`RefreshTokenReuse`), 60 s, issued to this client. PKCE and the redirect URI are checked
+    by the grant after this."""
     now = clock.now()
-    code_hash = sha256(code or "")
+    code_hash = sha256(code)
     row = db.session.execute(
         sa.update(AppAuthorizationCode)
         .where(AppAuthorizationCode.code_hash == code_hash, AppAuthorizationCode.consumed_at.is_(None))
@@ -635,63 +711,107 @@ def redeem_code(client_id: str, code: str, redirect_uri: str, code_verifier: str
     db.session.refresh(grant)
     if grant.expires_at <= now:
         raise InvalidGrant("The code has expired.")
-    if grant.client_id != client.client_id or grant.redirect_uri != redirect_uri:
+    if grant.client_id != client_id:
         raise InvalidGrant("The code was issued to another client or redirect_uri.")
-    if not _PKCE_VERIFIER.match(code_verifier or "") or not hmac.compare_digest(
-        s256(code_verifier), grant.code_challenge
-    ):
-        raise InvalidGrant("code_verifier does not match the code_challenge.")
-    family = db.session.get(SessionFamily, row[0])
-    if family is None or family.revoked_at is not None or family.absolute_expires_at <= now:
-        raise InvalidGrant("The session of this code has ended.")
-    return _mint(family, None)
+    return grant
 
 
-def refresh(client_id: str, refresh_token: str) -> TokenSet:
-    """refresh_token grant: rotate atomically; a rotated token coming back revokes its family
-    (raises :class:`RefreshTokenReuse`; commit first). Of two concurrent uses exactly one wins."""
-    db.lock_for_write()
-    client = get_client(client_id)
-    now = clock.now()
-    token_hash = sha256(refresh_token or "")
-    bound = db.session.execute(
-        sa.select(SessionFamily.client_id)
-        .join(RefreshToken, RefreshToken.family_id == SessionFamily.id)
-        .where(RefreshToken.token_hash == token_hash)
-    ).scalar()
-    if bound is None:
+def live_family(family_id: uuid.UUID) -> SessionFamily:
+    """The session, if it has neither been revoked nor reached its absolute limit."""
+    family = db.session.get(SessionFamily, family_id)
+    if family is None:
+        raise InvalidGrant("The session has ended; log in again.")
+    db.session.refresh(family)
+    if family.revoked_at is not None or family.absolute_expires_at <= clock.now():
+        raise InvalidGrant("The session has ended; log in again.")
+    return family
+
+
+@dataclass(frozen=True)
+class StoredRefreshToken:
+    id: uuid.UUID
+    family_id: uuid.UUID
+    client_id: str
+
+
+def find_refresh_token(refresh_token: str) -> StoredRefreshToken:
+    """The refresh token and the client its session belongs to (not yet used up)."""
+    row = db.session.execute(
+        sa.select(RefreshToken.id, RefreshToken.family_id, SessionFamily.client_id)
+        .join(SessionFamily, RefreshToken.family_id == SessionFamily.id)
+        .where(RefreshToken.token_hash == sha256(refresh_token))
+    ).first()
+    if row is None:
         raise InvalidGrant("Unknown refresh token.")
-    if bound != client.client_id:
-        raise InvalidGrant("The refresh token was issued to another client.")
+    return StoredRefreshToken(*row)
+
+
+def use_refresh_token(token: StoredRefreshToken) -> None:
+    """Rotate: mark the token used, atomically, so that of two concurrent uses exactly one wins. A
+    token that was already used revokes its family and raises :class:`RefreshTokenReuse`."""
+    now = clock.now()
     row = db.session.execute(
         sa.update(RefreshToken)
         .where(
-            RefreshToken.token_hash == token_hash,
+            RefreshToken.id == token.id,
             RefreshToken.used_at.is_(None),
             RefreshToken.revoked_at.is_(None),
             RefreshToken.idle_expires_at > now,
         )
         .values(used_at=now)
-        .returning(RefreshToken.id, RefreshToken.family_id)
+        .returning(RefreshToken.id)
     ).first()
-    if row is None:
-        old = db.session.scalar(sa.select(RefreshToken).where(RefreshToken.token_hash == token_hash))
-        if old is not None and old.used_at is not None:
-            log.warning(
-                "refresh token reuse",
-                extra={"event": "refresh_token.reuse", "detail": f"sid={old.family_id}"},
-            )
-            audit.record("refresh_token.reused", object_type="session", object_id=old.family_id)
-            revoke_family(old.family_id, "refresh_token_reuse")
-            raise RefreshTokenReuse("This refresh token was already used; the session has been ended.")
-        raise InvalidGrant("The refresh token has expired or was revoked.")
-    token_id, family_id = row
-    family = db.session.get(SessionFamily, family_id)
-    assert family is not None
-    db.session.refresh(family)
-    if family.revoked_at is not None or family.absolute_expires_at <= now:
-        raise InvalidGrant("The session has ended; log in again.")
-    return _mint(family, token_id)
+    if row is not None:
+        return
+    old = db.session.get(RefreshToken, token.id)
+    assert old is not None
+    db.session.refresh(old)
+    if old.used_at is not None:
+        log.warning(
+            "refresh token reuse", extra={"event": "refresh_token.reuse", "detail": f"sid={old.family_id}"}
+        )
+        audit.record("refresh_token.reused", object_type="session", object_id=old.family_id)
+        revoke_family(old.family_id, "refresh_token_reuse")
+        raise RefreshTokenReuse("This refresh token was already used; the session has been ended.")
+    raise InvalidGrant("The refresh token has expired or was revoked.")
+
+
+def refreshed_family(family_id: uuid.UUID) -> SessionFamily:
+    """The live session a refresh continues; a staff session takes the roles of the staff record now,
+    and a staff user with no role left is logged out everywhere (:class:`NoRoleLeft`)."""
+    family = live_family(family_id)
+    if family.staff_user_id is not None:
+        roles = staff_roles(family.staff_user_id)
+        if not roles:
+            revoke_staff_sessions(family.staff_user_id, "no_role")
+            raise NoRoleLeft("This staff user holds no role any more; every session has ended.")
+        family.roles = sorted(roles)
+        db.session.flush()
+    return family
+
+
+@dataclass(frozen=True)
+class RevocableToken:
+    family_id: uuid.UUID
+    client_id: str
+
+
+def find_revocable(token: str) -> RevocableToken | None:
+    """The session a refresh token or an access token belongs to (RFC 7009: either may be sent)."""
+    row = db.session.execute(
+        sa.select(RefreshToken.family_id, SessionFamily.client_id)
+        .join(SessionFamily, RefreshToken.family_id == SessionFamily.id)
+        .where(RefreshToken.token_hash == sha256(token))
+    ).first()
+    if row is not None:
+        return RevocableToken(*row)
+    if token.count(".") != 2:
+        return None
+    try:
+        principal = verify_access_token(token)
+    except Unauthorized:
+        return None
+    return RevocableToken(principal.session_id, principal.client_id)
 
 
 def logout_refresh_token(client_id: str, refresh_token: str) -> None:

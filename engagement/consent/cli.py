@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from engagement.consent import services
+from engagement.consent import documents
 from engagement.extensions import db
 
 cli = AppGroup("consent", help="Consent documents.")
@@ -15,7 +15,7 @@ cli = AppGroup("consent", help="Consent documents.")
 
 def publish_consent_documents(directory: Path | None = None) -> list[str]:
     """Publish the consent files and commit; one line per version (used by ``flask dev up`` too)."""
-    results = services.publish_documents(directory)
+    results = documents.publish_documents(directory)
     db.session.commit()
     return [f"consent {r.key} v{r.version}: {r.status}" for r in results]
 
@@ -30,9 +30,9 @@ def publish(directory: Path | None) -> None:
     """Publish every consent document version under DIRECTORY (default: questionnaires/consent)."""
     try:
         lines = publish_consent_documents(directory)
-    except services.ConsentDocumentInvalid as exc:
+    except documents.ConsentDocumentInvalid as exc:
         raise click.ClickException(exc.detail) from exc
-    except services.ConsentDocumentChanged as exc:
+    except documents.ConsentDocumentChanged as exc:
         raise click.ClickException(exc.detail) from exc
     for line in lines:
         click.echo(line)

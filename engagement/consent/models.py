@@ -1,7 +1,7 @@
 """Consent: published document versions, the decision ledger, and the withdrawal ledger.
 
 Decisions and withdrawals are ledgers: rows are added, never changed or deleted (checked on flush
-here, and by triggers on PostgreSQL). The current state is derived from them in ``services``.
+here, and by triggers on PostgreSQL). The current state is derived from them in ``ledger``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ CHANGE_CLASSES = ("major", "minor")
 DECISIONS = ("yes", "no")
 # Ordered from the mildest to the strongest; the strongest one in force wins.
 WITHDRAWAL_SCOPES = ("no_contact", "no_new_data", "delete_data")
+NO_CONTACT, NO_NEW_DATA, DELETE_DATA = WITHDRAWAL_SCOPES
 
 
 class ConsentDocument(IdMixin, Base):

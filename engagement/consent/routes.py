@@ -10,27 +10,14 @@ from flask.views import MethodView
 
 from engagement import clock
 from engagement.api import Blueprint
-from engagement.consent import schemas, services
+from engagement.consent import ledger, rules, schemas
+from engagement.consent.ledger import Evidence
 from engagement.extensions import db
 from engagement.participants.models import Participant
-from engagement.problems import NotFound
+from engagement.participants.services import get_participant
 from engagement.security import current_principal, participant_required, staff_required
 
 blp = Blueprint("consent", __name__, url_prefix="/v1", description="Consent: documents, decisions, history.")
-
-
-def current_participant() -> Participant:
-    """The participant calling this request (the route is ``participant_required``)."""
-    participant = db.session.get(Participant, current_principal().subject)
-    if participant is None:
-        raise NotFound("This participant is no longer on the roster.")
-    return participant
-
-
-def evidence() -> services.Evidence:
-    """The login behind this request, as recorded with a decision or withdrawal."""
-    principal = current_principal()
-    return services.Evidence(principal.acr, principal.auth_time, principal.session_id)
 
 
 @blp.route("/me/consents")
@@ -38,23 +25,29 @@ class MyConsents(MethodView):
     decorators = [participant_required]
 
     @blp.response(200, schemas.ConsentStateSchema)
-    def get(self) -> dict[str, Any]:
+    def get(self) -> rules.ConsentState:
         """The current consent document, my decision per purpose, and whether I must decide now."""
-        return services.state_view(current_participant(), clock.now())
+        return rules.state(get_participant(current_principal().subject), clock.now())
 
     @blp.arguments(schemas.ConsentDecisionLoadSchema)
     @blp.response(201, schemas.ConsentStateSchema)
     @blp.alt_response(403, description="Under 18 today (`consent-under-18`)")
     @blp.alt_response(409, description="Not the current version (`consent-version-outdated`)")
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> rules.ConsentState:
         """Decide on the current consent document, yes or no per purpose (appended to the ledger)."""
-        participant, now = current_participant(), clock.now()
-        services.decide(
-            participant, body["document_key"], body["version"], body["decisions"], evidence(), now
+        principal, now = current_principal(), clock.now()
+        participant = get_participant(principal.subject)
+        ledger.decide(
+            participant,
+            body["document_key"],
+            body["version"],
+            body["decisions"],
+            Evidence.of_login(principal),
+            now,
         )
-        view = services.state_view(participant, now)
+        state = rules.state(participant, now)
         db.session.commit()
-        return view
+        return state
 
 
 @blp.route("/me/consents/history")
@@ -62,9 +55,9 @@ class MyConsentHistory(MethodView):
     decorators = [participant_required]
 
     @blp.response(200, schemas.ConsentHistoryEntrySchema(many=True))
-    def get(self) -> list[dict[str, Any]]:
+    def get(self) -> list[ledger.Submission]:
         """Every consent decision I made, newest first, with the document text it was made on."""
-        return services.history_view(current_participant().id)
+        return ledger.history(get_participant(current_principal().subject).id)
 
 
 @blp.route("/admin/consent/summary")
@@ -74,7 +67,7 @@ class ConsentSummary(MethodView):
     @blp.response(200, schemas.ConsentSummarySchema)
     def get(self) -> dict[str, Any]:
         """Counts per document version, purpose and decision; how many must still decide."""
-        return services.summary(clock.now())
+        return rules.summary(clock.now())
 
 
 blueprints = [blp]
@@ -82,7 +75,7 @@ blueprints = [blp]
 
 def consent_profile_extra(participant: Participant, now: datetime) -> dict[str, Any]:
     """For ``GET /v1/me``: whether the participant must decide on consent before anything else."""
-    return {"consent_decision_pending": services.decision_required(participant, now)}
+    return {"consent_decision_pending": rules.decision_required(participant, now)}
 
 
 def init_app(app: Flask) -> None:

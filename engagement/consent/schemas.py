@@ -1,4 +1,7 @@
-"""Wire shapes of the consent API: one load schema per request body, one dump schema per response."""
+"""Wire shapes of the consent API: one load schema per request body, one dump schema per response.
+
+The dump schemas read the consent domain's own objects (a published document, a ledger submission, a
+participant's state), so that the serialisation lives here and nowhere else."""
 
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ class TextsSchema(ma.Schema):
 class ConsentPurposeSchema(ma.Schema):
     code = fields.String(required=True, metadata={"description": "stable purpose code"})
     required = fields.Boolean(required=True, metadata={"description": "required to take part at all"})
-    duo = fields.String(allow_none=True, metadata={"description": "GA4GH Data Use Ontology term"})
+    duo = fields.String(
+        allow_none=True, dump_default=None, metadata={"description": "GA4GH Data Use Ontology term"}
+    )
     title = fields.Nested(TextsSchema, required=True)
     explanation = fields.Nested(TextsSchema, required=True)
 
@@ -31,15 +36,20 @@ class ConsentDocumentSchema(ma.Schema):
     version = fields.Integer(required=True)
     change = fields.String(
         required=True,
+        attribute="change_class",
         validate=validate.OneOf(("major", "minor")),
         metadata={"description": "major: decide again before new tasks; minor: earlier decisions stand"},
     )
-    change_note = fields.Nested(TextsSchema, allow_none=True)
+    change_note = fields.Nested(
+        TextsSchema, allow_none=True, attribute="content.change_note", dump_default=None
+    )
     published_at = fields.AwareDateTime(required=True)
     content_hash = fields.String(required=True)
-    title = fields.Nested(TextsSchema, required=True)
-    text = fields.Nested(TextsSchema, required=True, metadata={"description": "Markdown"})
-    purposes = fields.List(fields.Nested(ConsentPurposeSchema), required=True)
+    title = fields.Nested(TextsSchema, required=True, attribute="content.title")
+    text = fields.Nested(
+        TextsSchema, required=True, attribute="content.text", metadata={"description": "Markdown"}
+    )
+    purposes = fields.List(fields.Nested(ConsentPurposeSchema), required=True, attribute="content.purposes")
 
 
 class PurposeStateSchema(ma.Schema):

@@ -83,6 +83,10 @@ def seed_demo_identities() -> list[str]:
     ]
 
 
+def _stop_as_on_ctrl_c(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @cli.command("up")
 @click.option("--port", default=5000, show_default=True)
 @click.option("--worker/--no-worker", default=True, help="run the reminder worker beside the API")
@@ -93,22 +97,25 @@ def up(port: int, worker: bool) -> None:
     for line in prepare():
         click.echo(f"  - {line}")
     children: list[subprocess.Popen[bytes]] = []
-    if worker:
-        # The worker's commands come from the flask.commands entry point of this package.
-        children.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "wsgi", "reminders", "run"], env=os.environ
-            )
-        )
-        click.echo("  - reminder worker started (development: pushes are written to the log)")
-    base = f"http://127.0.0.1:{port}"
-    click.echo(
-        f"\nAPI:      {base}/v1\nAPI docs: {base}/docs  (OpenAPI: {base}/openapi.json)\n"
-        f"Health:   {base}/health/ready\nStop:     Ctrl-C\n"
-    )
-    for line in app.extensions.get("engagement.dev_banner", []):
-        click.echo(line)
+    # A process manager or a container runtime stops the service with SIGTERM: stop as on Ctrl-C (the
+    # server returns, the worker child is stopped below) rather than die and leave the worker running.
+    signal.signal(signal.SIGTERM, _stop_as_on_ctrl_c)
     try:
+        if worker:
+            # The worker's commands come from the flask.commands entry point of this package.
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "flask", "--app", "wsgi", "reminders", "run"], env=os.environ
+                )
+            )
+            click.echo("  - reminder worker started (development: pushes are written to the log)")
+        base = f"http://127.0.0.1:{port}"
+        click.echo(
+            f"\nAPI:      {base}/v1\nAPI docs: {base}/docs  (OpenAPI: {base}/openapi.json)\n"
+            f"Health:   {base}/health/ready\nStop:     Ctrl-C\n"
+        )
+        for line in app.extensions.get("engagement.dev_banner", []):
+            click.echo(line)
         # app.run() refuses to block inside the flask CLI; serve with Werkzeug directly
         run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False)
     finally:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-_W1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
-_W2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+from engagement.participants.person_number import check_digits
 
 
 def synthetic_number(birth: date, *, start: int = 0, d_number: bool = False) -> str:
@@ -14,14 +13,9 @@ def synthetic_number(birth: date, *, start: int = 0, d_number: bool = False) -> 
     day = birth.day + (40 if d_number else 0)
     for individual in range(start, 1000):
         base = f"{day:02d}{birth.month + 80:02d}{birth.year % 100:02d}{individual:03d}"
-        digits = [int(c) for c in base]
-        k1 = (11 - sum(w * d for w, d in zip(_W1, digits, strict=True)) % 11) % 11
-        if k1 == 10:
-            continue
-        k2 = (11 - sum(w * d for w, d in zip(_W2, [*digits, k1], strict=True)) % 11) % 11
-        if k2 == 10:
-            continue
-        return f"{base}{k1}{k2}"
+        checks = check_digits([int(c) for c in base])
+        if checks is not None:
+            return f"{base}{checks[0]}{checks[1]}"
     raise ValueError("no synthetic number left for that date")
 
 

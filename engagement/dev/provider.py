@@ -4,7 +4,9 @@ Code flow only; PKCE (S256) required; exact redirect URIs; single-use 60 s codes
 authorization response (RFC 9207); ID tokens RS256 with ``kid`` carrying ``acr``, ``amr``, ``sid``,
 ``auth_time``, ``pid`` and ``locale`` (ID-porten) or ``roles`` (staff); client authentication by
 ``client_secret_post``/``client_secret_basic`` or ``private_key_jwt``. People are picked on a page,
-or directly with ``login_hint``.
+or directly with ``login_hint``. Tests change what it sends through ``id_token_overrides`` (claims to
+replace or, with ``None``, leave out; an odd ``auth_time`` for instance) and read what it was asked in
+``requests`` (``max_age``, ``prompt``, ...).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class StandInProvider:
     acr_values: tuple[str, ...] = ("idporten-loa-substantial", "idporten-loa-high")
     keys: list[RSAKey] = field(default_factory=list)
     sessions: list[dict[str, Any]] = field(default_factory=list)  # every login: sid, login_hint
+    requests: list[dict[str, str]] = field(default_factory=list)  # tests: every authorization request
     id_token_overrides: dict[str, Any] = field(default_factory=dict)  # tests: claims to change
     _pending: dict[str, _Pending] = field(default_factory=dict)
     _codes: dict[str, _Code] = field(default_factory=dict)
@@ -155,6 +158,7 @@ class StandInProvider:
             return fail("invalid_request", "scope openid, state and nonce are required")
         request_id = secrets.token_urlsafe(16)
         with self._lock:
+            self.requests.append(dict(args.items()))
             self._pending[request_id] = _Pending(
                 client.client_id,
                 redirect_uri,

@@ -12,10 +12,10 @@ from datetime import date, datetime
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from engagement.clock import DEFAULT_TIME_ZONE
 from engagement.db import Base, CreatedMixin, IdMixin
 
 LANGUAGES = ("nb", "nn", "en")
-DEFAULT_TIME_ZONE = "Europe/Oslo"
 
 
 class Participant(IdMixin, CreatedMixin, Base):

@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -24,15 +24,14 @@ from flask import current_app
 from engagement import audit, clock
 from engagement.extensions import db
 from engagement.logs import redact
+from engagement.participants import person_number
 from engagement.participants.models import LANGUAGES, Participant
 from engagement.problems import Conflict, NotFound, ValidationFailed
 
-OSLO = ZoneInfo("Europe/Oslo")
-ADULT_AGE = 18
+OSLO = ZoneInfo(clock.DEFAULT_TIME_ZONE)
+ADULT_AGE = 18  # the age of login, of consent and of every wave
 ROSTER_COLUMNS = ("cohort_person_id", "fodselsnummer", "birth_date", "language")
 _COHORT_ID = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
-_W1 = (3, 7, 6, 1, 8, 9, 4, 5, 2, 1)
-_W2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2, 1)
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -57,17 +56,16 @@ class InvalidPersonNumber(ValueError):
 def parse_person_number(value: str, *, allow_synthetic: bool) -> PersonNumber:
     """Validate a fødselsnummer or D-number: eleven digits, a plausible date, and both mod-11 check digits.
 
-    From 2032 the first check digit may leave a remainder of 0, 1, 2 or 3 (Skatteetaten's new rule,
-    valid for numbers issued from then on to people of any age); the second must still leave 0.
+    The check digits as :mod:`engagement.participants.person_number` reads them (the 2032 rule included).
     Synthetic test numbers (Tenor: month + 80) only when ``allow_synthetic``.
     """
     digits = value.strip() if isinstance(value, str) else ""
     if len(digits) != 11 or not digits.isdigit():
         raise InvalidPersonNumber("must be exactly eleven digits")
-    d = [int(c) for c in digits]
-    if sum(w * x for w, x in zip(_W1, d[:10], strict=True)) % 11 not in (0, 1, 2, 3):
+    first, second = person_number.remainders([int(c) for c in digits])
+    if first not in person_number.FIRST_REMAINDERS:
         raise InvalidPersonNumber("the first check digit does not match")
-    if sum(w * x for w, x in zip(_W2, d, strict=True)) % 11 != 0:
+    if second != 0:
         raise InvalidPersonNumber("the second check digit does not match")
     day, month, year2 = int(digits[0:2]), int(digits[2:4]), int(digits[4:6])
     is_d = day > 40
@@ -123,6 +121,18 @@ def age_on(birth_date: date, day: date) -> int:
 def adult_from(birth_date: date) -> date:
     """The first day (Europe/Oslo) on which this person is 18 and may log in."""
     return birthday_in(birth_date.year + ADULT_AGE, birth_date)
+
+
+def is_adult(birth_date: date, at: datetime | date) -> bool:
+    """18 or older on the day ``at`` (an instant: its day in Europe/Oslo): may log in, decide on
+    consent, get a task."""
+    day = today_in_oslo(at) if isinstance(at, datetime) else at
+    return age_on(birth_date, day) >= ADULT_AGE
+
+
+def coming_of_age(birth_date: date) -> datetime:
+    """The start (Oslo midnight) of the 18th birthday."""
+    return datetime.combine(adult_from(birth_date), time(0), tzinfo=OSLO)
 
 
 # --- profile --------------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ text                string up to ``max_length``                      text (expor
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -34,6 +33,8 @@ from typing import Any
 
 import jsonschema
 import yaml
+
+from engagement.versioned import FILE_NAME_RULE, version_files, version_in_name
 
 FORMAT = 1
 LANGUAGES = ("nb", "nn", "en")
@@ -52,7 +53,6 @@ TRUNCATION_SUFFIX = "....."
 
 _YEAR_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_FILE_NAME = re.compile(r"^v([1-9]\d*)\.ya?ml$")
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "questionnaires" / "schema.json"
 
 
@@ -145,12 +145,6 @@ def normalise(raw: Mapping[str, Any]) -> dict[str, Any]:
     return definition
 
 
-def content_hash(definition: Mapping[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of a normalised definition (formatting and comments do not count)."""
-    canonical = json.dumps(definition, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def load(path: Path, *, root: Path | None = None) -> dict[str, Any]:
     """Read, check and normalise one definition file on its own; :class:`DefinitionError` lists every problem."""
     source = str(path.relative_to(root)) if root else path.name
@@ -172,11 +166,11 @@ def _load_checked(content: bytes, path: Path, source: str) -> dict[str, Any]:
 
 
 def check_location(raw: Mapping[str, Any], path: Path, source: str) -> list[Problem]:
-    match = _FILE_NAME.match(path.name)
-    if not match:
-        return [Problem(source, None, "file name must be v<N>.yaml")]
+    version = version_in_name(path)
+    if version is None:
+        return [Problem(source, None, f"file name must be {FILE_NAME_RULE}")]
     problems = []
-    if int(match.group(1)) != raw["version"]:
+    if version != raw["version"]:
         problems.append(Problem(source, None, f"file says version {raw['version']} but is named {path.name}"))
     if path.parent.name != raw["key"]:
         problems.append(Problem(source, None, f"key {raw['key']!r} must live in the folder {raw['key']}/"))
@@ -184,11 +178,9 @@ def check_location(raw: Mapping[str, Any], path: Path, source: str) -> list[Prob
 
 
 def definition_files(folder: Path) -> list[Path]:
-    """Every ``<key>/v<N>.yaml`` in a questionnaires folder (consent documents live elsewhere)."""
-    files = [
-        p for p in sorted(folder.glob("*/v*.y*ml")) if p.parent.name != "consent" and _FILE_NAME.match(p.name)
-    ]
-    return sorted(files, key=lambda p: (p.parent.name, int(_FILE_NAME.match(p.name).group(1))))  # type: ignore[union-attr]
+    """Every ``<key>/v<N>.yaml`` in a questionnaires folder, and every misnamed version file to report
+    (consent documents live elsewhere)."""
+    return version_files(folder, skip_folders={"consent"})
 
 
 @dataclass
@@ -256,13 +248,14 @@ def value_labels(item: Mapping[str, Any]) -> dict[int, str]:
     return labels
 
 
-def truncate_label(label: str, limit: int) -> str:
-    """``label`` cut to ``limit`` UTF-8 bytes at a character boundary, marked with ``.....`` when cut."""
-    if len(label.encode()) <= limit:
-        return label
-    budget = limit - len(TRUNCATION_SUFFIX)
-    encoded = label.encode()[:budget]
-    return encoded.decode("utf-8", errors="ignore") + TRUNCATION_SUFFIX
+def truncate_utf8(text: str, max_bytes: int, suffix: str = TRUNCATION_SUFFIX) -> str:
+    """``text`` if it fits in ``max_bytes`` of UTF-8, else cut at a character boundary and ended with
+    ``suffix``: the one rule for every label an extract carries (SPSS cuts silently where this marks)."""
+    raw = text.encode("utf-8")
+    if len(raw) <= max_bytes:
+        return text
+    room = max_bytes - len(suffix.encode("utf-8"))
+    return raw[:room].decode("utf-8", errors="ignore") + suffix
 
 
 def variable_label(item: Mapping[str, Any], option: Mapping[str, Any] | None = None) -> str:
@@ -270,7 +263,7 @@ def variable_label(item: Mapping[str, Any], option: Mapping[str, Any] | None = N
     stem = item.get("label") or item["text"]["nb"].upper()
     if option is not None:
         stem = f"{option['label']}; {stem}"
-    return truncate_label(stem, VARIABLE_LABEL_BYTES)
+    return truncate_utf8(stem, VARIABLE_LABEL_BYTES)
 
 
 def _codes(item: Mapping[str, Any]) -> list[int]:

@@ -1,12 +1,14 @@
 """The rules of questionnaires: publishing versions, tasks, drafts and idempotent submissions.
 
 Services only ``flush()``; the request or CLI command commits once. Consent is asked through
-:func:`engagement.consent.services.require_data_use` before anything a participant answers is stored.
+:func:`engagement.consent.rules.require_data_use` before anything a participant answers is stored.
+
+Fast path: on PostgreSQL a submission is stored in one statement (:func:`_store`), elsewhere through
+the unit of work; it promises the same rows, and every submission test runs on both databases.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import uuid
@@ -21,9 +23,10 @@ import sqlalchemy.exc as sa_exc
 from sqlalchemy.dialects import postgresql
 
 from engagement import audit, clock
-from engagement.consent.services import require_data_use
+from engagement.clock import DEFAULT_TIME_ZONE
+from engagement.consent.rules import require_data_use
 from engagement.extensions import db
-from engagement.participants.models import DEFAULT_TIME_ZONE, Participant
+from engagement.participants.models import Participant
 from engagement.problems import Conflict, DomainError, NotFound, ValidationFailed
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires.models import (
@@ -34,6 +37,7 @@ from engagement.questionnaires.models import (
     Response,
     Task,
 )
+from engagement.versioned import content_hash
 
 EMPTY_DRAFT_ETAG = "empty"
 
@@ -117,7 +121,7 @@ def check_all(folder: Path) -> qdef.FolderCheck:
     result = qdef.check_folder(folder, {k: v.definition for k, v in published.items()})
     for key, definition in result.definitions.items():
         row = published.get(key)
-        if row is not None and row.content_hash != qdef.content_hash(definition):
+        if row is not None and row.content_hash != content_hash(definition):
             result.problems.append(
                 qdef.Problem(
                     result.sources[key],
@@ -147,7 +151,7 @@ def publish_all(folder: Path) -> list[QuestionnaireVersion]:
             key=key,
             version=version,
             version_label=definition["version_label"],
-            content_hash=qdef.content_hash(definition),
+            content_hash=content_hash(definition),
             definition=definition,
             consent_purpose=definition["consent_purpose"],
             published_at=clock.now(),
@@ -368,11 +372,6 @@ def save_draft(
 # ------------------------------------------------------------------------------------------ submissions
 
 
-def body_hash(answers: Mapping[str, Any]) -> str:
-    canonical = json.dumps(answers, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def _replay(existing: Response, task: Task, digest: str) -> Response:
     if existing.task_id != task.id or existing.body_hash != digest:
         raise SubmissionConflict(
@@ -395,7 +394,7 @@ def submit(
     # The row lock serialises submissions to one task: a concurrent duplicate waits here, then finds
     # the stored response below.
     task, zone = _task_and_zone(participant_id, task_id, for_update=True)
-    digest = body_hash(answers)
+    digest = content_hash(answers)
     if task.status == "submitted":
         # Only a submitted task can hold this submission already. A submission_id already used on
         # another task is refused by its unique constraint when the response is inserted below.

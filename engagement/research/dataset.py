@@ -29,7 +29,6 @@ MAX_NAME_CHARS = 32  # Stata; SPSS allows 64 bytes, SSB 32 characters
 MAX_VARIABLE_LABEL_BYTES = 255  # SPSS truncates silently beyond this
 MAX_VALUE_LABEL_BYTES = 120  # SPSS truncates silently beyond this
 MAX_STATA_MISSING_CODES = 26  # .a to .z
-TRUNCATION_SUFFIX = "....."
 STATA_MAX_LONG = 2_147_483_620
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -46,15 +45,6 @@ class InvalidDataset(DomainError):
     """A dataset that cannot be written faithfully in every delivery format."""
 
     status, slug, title = 422, "invalid-research-dataset", "The dataset cannot be delivered as described"
-
-
-def truncate_utf8(text: str, max_bytes: int, suffix: str = TRUNCATION_SUFFIX) -> str:
-    """``text`` if it fits in ``max_bytes`` of UTF-8, else cut at a character boundary and ended with ``suffix``."""
-    raw = text.encode("utf-8")
-    if len(raw) <= max_bytes:
-        return text
-    room = max_bytes - len(suffix.encode("utf-8"))
-    return raw[:room].decode("utf-8", errors="ignore") + suffix
 
 
 def check_name(name: str) -> str | None:

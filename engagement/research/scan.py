@@ -31,13 +31,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from engagement.participants.person_number import passes_mod11
 from engagement.problems import DomainError
 
 if TYPE_CHECKING:
     from engagement.research.dataset import Dataset
 
-_W1 = (3, 7, 6, 1, 8, 9, 4, 5, 2, 1)  # the last weight applies to the first check digit itself
-_W2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2, 1)
 _ELEVEN = re.compile(rb"(?<![0-9])[0-9]{11}(?![0-9])")  # for short texts; files use numpy
 _ELEVEN_TEXT = r"(^|[^0-9])[0-9]{11}([^0-9]|$)"
 _DATE = re.compile(
@@ -68,16 +67,6 @@ class Finding:
     path: str  # relative to the scanned folder
     kind: Literal["fodselsnummer", "date", "date-column"]
     where: str  # byte offset, or column and row; never the value
-
-
-def passes_mod11(digits: str) -> bool:
-    """True if the 11 digits pass the fødselsnummer check (k1 remainder 0-3 from 2032, k2 remainder 0)."""
-    if len(digits) != 11 or not digits.isdigit():
-        return False
-    numbers = [int(c) for c in digits]
-    first = sum(w * d for w, d in zip(_W1, numbers[:10], strict=True)) % 11
-    second = sum(w * d for w, d in zip(_W2, numbers, strict=True)) % 11
-    return second == 0 and first in (0, 1, 2, 3)
 
 
 def find_identifiers(

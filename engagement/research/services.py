@@ -2,7 +2,7 @@
 
 An extract reads, at one moment (the consent snapshot):
 - the responses to the project's questionnaires, kept only where the consent ledger allows them
-  (:func:`engagement.consent.services.export_filter`, the one rule, loaded in bulk);
+  (:func:`engagement.consent.rules.export_filter`, the one rule, loaded in bulk);
 - for ``since-last``, only responses the project has not received before;
 - per participant, the project's pseudonym (drawn now for newcomers);
 - the answers' numbers packed per response (PostgreSQL: one binary ``COPY`` per questionnaire version).
@@ -32,8 +32,8 @@ from flask import current_app
 
 from engagement import audit, clock
 from engagement.auth.models import StaffUser
-from engagement.consent import services as consent
-from engagement.consent.models import ConsentWithdrawal
+from engagement.consent import documents, rules
+from engagement.consent.models import DELETE_DATA, ConsentWithdrawal
 from engagement.db import bulk_objects
 from engagement.extensions import db
 from engagement.participants.models import Participant
@@ -169,8 +169,8 @@ def create_project(
 
 def _known_purposes() -> set[str] | None:
     try:
-        document = consent.current_document(clock.now())
-    except consent.ConsentDocumentMissing:
+        document = documents.current_document(clock.now())
+    except documents.ConsentDocumentMissing:
         return None
     return set(document.purpose_codes)
 
@@ -205,14 +205,6 @@ def project_for(principal: Principal, code: str, *, members_only: bool = False) 
 
 
 # --- pseudonyms -------------------------------------------------------------------------------------
-
-
-def pseudonyms_for(project_id: uuid.UUID, participant_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """Each participant's pseudonym in the project, drawing (and storing) one for those without."""
-    pseudonyms, newcomers = _draw_pseudonyms(project_id, participant_ids)
-    db.session.flush()
-    _store_pseudonyms(_driver() if db.is_postgres else None, project_id, newcomers, clock.now())
-    return pseudonyms
 
 
 def _draw_pseudonyms(
@@ -559,11 +551,11 @@ def _eligible_rows(
     ).where(ranked.c.newest == 1)
     if reader is None:
         latest = cast(Sequence[_Row], db.session.connection().execute(query).all())
-        allowed = consent.export_filter(project.purposes, at)
+        allowed = rules.export_filter(project.purposes, at)
     else:
         with ThreadPoolExecutor(1, thread_name_prefix="extract-rows") as side:
             reading = side.submit(lambda: reader.execute(query).all())
-            allowed = consent.export_filter(project.purposes, at)
+            allowed = rules.export_filter(project.purposes, at)
             latest = cast(Sequence[_Row], reading.result())
     rows = [r for r in latest if allowed.allows(r.participant_id, r.submitted_at)]
     exclusions = {"responses_without_consent": len(latest) - len(rows)}
@@ -1201,7 +1193,7 @@ def _list_late_deletions(
         .join(Pseudonym, Pseudonym.participant_id == ConsentWithdrawal.participant_id)
         .where(
             Pseudonym.project_id == project_id,
-            ConsentWithdrawal.scope == consent.DELETE_DATA,
+            ConsentWithdrawal.scope == DELETE_DATA,
             delivered_now,
             ~listed,
         )
@@ -1209,7 +1201,7 @@ def _list_late_deletions(
     late = [
         (withdrawal_id, pseudonym_id)
         for withdrawal_id, participant_id, withdrawn_at, pseudonym_id in candidates
-        if (withdrawn_at, consent.DELETE_DATA) not in seen.get(participant_id, ())
+        if (withdrawn_at, DELETE_DATA) not in seen.get(participant_id, ())
     ]
     for withdrawal_id, pseudonym_id in late:
         db.session.add(

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from engagement.questionnaires import definition as qdef
-from engagement.research.dataset import Code, Measure, Scale, Variable, truncate_utf8
+from engagement.questionnaires.definition import truncate_utf8
+from engagement.research.dataset import Code, Measure, Scale, Variable
 
 ValueKind = Literal["number", "text", "age_months", "age_days"]
 LABEL_BYTES = 255

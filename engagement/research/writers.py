@@ -43,7 +43,8 @@ import pyreadstat
 
 from engagement import clock
 from engagement.problems import Conflict, DomainError
-from engagement.research.dataset import Code, Dataset, Variable, truncate_utf8
+from engagement.questionnaires.definition import truncate_utf8
+from engagement.research.dataset import Code, Dataset, Variable
 from engagement.research.scan import refuse_identifiers
 
 Format = Literal["sav", "dta", "parquet", "csv"]

@@ -2,7 +2,8 @@
 
 A wave's tasks are ``task`` rows with its ``wave_id`` (one per participant, unique). The outbox has one
 ``reminder`` row per (task, sequence), unique, so planning twice never duplicates; the worker claims
-rows and records every delivery attempt in ``reminder_attempt``, a ledger (rows are only added).
+rows and records every delivery attempt in ``reminder_attempt``, a ledger (rows are only added), and
+what it did in its ``reminder_worker`` row.
 """
 
 from __future__ import annotations
@@ -114,6 +115,21 @@ class ReminderAttempt(IdMixin, Base):
     detail: so.Mapped[str | None] = so.mapped_column(sa.String(300))
     message_id: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     retry_seconds: so.Mapped[float | None]
+
+
+class ReminderWorker(Base):
+    """One reminder worker process: when it started and was last seen, and what it sent, for
+    ``/metrics`` (the worker serves no HTTP) and the console. Counts only grow."""
+
+    __tablename__ = "reminder_worker"
+
+    name: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    started_at: so.Mapped[datetime]
+    last_seen_at: so.Mapped[datetime]
+    sent: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    retried: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    failed: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    skipped: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
 
 
 class ReminderLedgerViolation(RuntimeError):

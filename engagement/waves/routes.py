@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
+from flask import Flask
 from flask import Response as HttpResponse
 from flask.views import MethodView
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from engagement import audit, clock
 from engagement.api import Blueprint
 from engagement.extensions import db
+from engagement.metrics import COLLECTORS
 from engagement.questionnaires.schemas import TaskCreateSchema, TaskSchema
 from engagement.security import current_principal, participant_required, staff_required
 from engagement.waves import services
@@ -162,3 +166,32 @@ class AdminTasks(MethodView):
         )
         db.session.commit()
         return task
+
+
+class ReminderWorkerCollector:
+    """The reminder workers' figures for ``/metrics``, read from their rows at each scrape: the worker
+    runs in processes of its own that serve no HTTP."""
+
+    def collect(self) -> Iterator[Metric]:
+        figures = services.worker_figures(clock.now())
+        sends = CounterMetricFamily(
+            "engagement_reminders", "Reminders settled by the workers, by outcome", labels=["outcome"]
+        )
+        for outcome in ("sent", "retried", "failed", "skipped"):
+            sends.add_metric([outcome], getattr(figures, outcome))
+        yield sends
+        yield GaugeMetricFamily(
+            "engagement_reminder_worker_lag_seconds",
+            "How long the oldest due, unsent reminder has waited",
+            value=figures.lag_seconds,
+        )
+        if figures.last_seen_at is not None:
+            yield GaugeMetricFamily(
+                "engagement_reminder_worker_last_seen_timestamp_seconds",
+                "When a reminder worker was last seen alive (Unix time)",
+                value=figures.last_seen_at.timestamp(),
+            )
+
+
+def init_app(app: Flask) -> None:
+    app.extensions.setdefault(COLLECTORS, []).append(ReminderWorkerCollector())

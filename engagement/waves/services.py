@@ -5,11 +5,11 @@ Eligibility is an age rule, in Europe/Oslo dates: ``{"kind": "age", "min_age", "
 the day ``on``; for a rolling wave without ``on``, on the day of each refresh) or
 ``{"kind": "turns_18_between", "from", "to"}`` (the 18th birthday in that range, both ends included). On top
 of it, always: 18 or older today, consent to every required purpose (and the questionnaire's own), and
-no withdrawal in force — asked of the consent domain in bulk (:func:`engagement.consent.services.
+no withdrawal in force — asked of the consent domain in bulk (:func:`engagement.consent.rules.
 reachable_query`, a query the launch inserts from), never re-implemented here.
 
-Reminder policies are validated by :class:`notifications.planner.ReminderPolicy`, a pure module that
-imports nothing from this package (so there is no import cycle).
+Reminder policies are validated by :class:`engagement.waves.reminders.ReminderPolicy`, the pure reminder
+policy beside this module (it imports nothing from the database or Flask).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import csv
 import io
 import uuid
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,17 +26,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from engagement import audit, clock
-from engagement.consent import services as consent
+from engagement.consent import documents, ledger, rules
+from engagement.devices import services as devices
+from engagement.devices.models import Device
 from engagement.extensions import db
 from engagement.participants.models import Participant
-from engagement.participants.services import age_on, today_in_oslo
+from engagement.participants.services import ADULT_AGE, age_on, today_in_oslo
 from engagement.problems import Conflict, NotFound, ValidationFailed
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import ACTIVE_STATUSES, Task
-from engagement.waves.models import Reminder, ReminderAttempt, Wave
-from notifications.planner import PolicyError, ReminderPolicy
+from engagement.waves.models import Reminder, ReminderAttempt, ReminderWorker, Wave
+from engagement.waves.reminders import PolicyError, ReminderPolicy
 
-ADULT_AGE = 18
 SAMPLE_SIZE = 20
 
 
@@ -187,7 +188,7 @@ def create_wave(
         policy = ReminderPolicy.from_dict(reminder_policy or {})
     except PolicyError as exc:
         problems["reminder_policy"] = list(exc.problems)
-    known = set(consent.current_document(at).purpose_codes)
+    known = set(documents.current_document(at).purpose_codes)
     purposes = sorted({*required_purposes, version.consent_purpose})
     unknown = [p for p in purposes if p not in known]
     if unknown:
@@ -226,10 +227,6 @@ def list_waves() -> list[Wave]:
     return list(db.session.scalars(sa.select(Wave).order_by(Wave.created_at.desc())))
 
 
-def policy_of(wave: Wave) -> ReminderPolicy:
-    return ReminderPolicy.from_dict(wave.reminder_policy)
-
-
 def eligible_now(wave: Wave, at: datetime, *, new_only: bool = True) -> set[uuid.UUID]:
     """Who the wave's rule picks at ``at`` (``new_only``: not yet given a task by this wave)."""
     return set(db.session.scalars(_eligible(wave, at, new_only=new_only)))
@@ -241,7 +238,7 @@ def may_get_tasks(purposes: Collection[str], at: datetime) -> sa.Select[uuid.UUI
     force (the consent domain's own query)."""
     adult = latest_birth_for_age(ADULT_AGE, today_in_oslo(at))
     return sa.select(Participant.id).where(
-        Participant.birth_date <= adult, Participant.id.in_(consent.reachable_query(purposes, at))
+        Participant.birth_date <= adult, Participant.id.in_(rules.reachable_query(purposes, at))
     )
 
 
@@ -297,7 +294,7 @@ def _why_not_eligible(participant: Participant, at: datetime) -> list[str]:
     this only explains it)."""
     if age_on(participant.birth_date, today_in_oslo(at)) < ADULT_AGE:
         return ["under_18"]
-    if consent.standing(participant.id, at).scope is not None:
+    if ledger.standing(participant.id, at).scope is not None:
         return ["withdrawn"]
     return ["no_consent"]
 
@@ -486,6 +483,196 @@ def reminders_section(participant_id: uuid.UUID) -> list[dict[str, Any]]:
         }
         for r, name in rows
     ]
+
+
+def reminders_stop_at(task_due_at: datetime | None, wave_closes_at: datetime) -> datetime:
+    """When a task's reminders stop: when it is due, or when its wave closes if that is sooner."""
+    return min(task_due_at, wave_closes_at) if task_due_at else wave_closes_at
+
+
+@dataclass(frozen=True)
+class TaskToRemind:
+    """An open task of a launched, open wave that has no reminder rows yet: what planning them needs."""
+
+    task_id: uuid.UUID
+    participant_id: uuid.UUID
+    wave_id: uuid.UUID
+    opens_at: datetime
+    stop_at: datetime  # :func:`reminders_stop_at`
+    time_zone: str | None
+    policy: ReminderPolicy
+
+
+def tasks_to_remind(at: datetime) -> Iterator[TaskToRemind]:
+    """Every open task of a launched wave still open at ``at`` that has no reminder rows yet."""
+    policies: dict[uuid.UUID, ReminderPolicy] = {}
+    has_rows = sa.select(Reminder.id).where(Reminder.task_id == Task.id).exists()
+    query = (
+        sa.select(
+            Task.id,
+            Task.participant_id,
+            Task.wave_id,
+            Task.opens_at,
+            Task.due_at,
+            Participant.time_zone,
+            Wave.reminder_policy,
+            Wave.closes_at,
+        )
+        .join(Wave, Wave.id == Task.wave_id)
+        .join(Participant, Participant.id == Task.participant_id)
+        .where(Wave.status == "launched", Wave.closes_at > at, Task.status.in_(ACTIVE_STATUSES), ~has_rows)
+    )
+    for (
+        task_id,
+        participant_id,
+        wave_id,
+        opens_at,
+        due_at,
+        zone,
+        policy_data,
+        closes_at,
+    ) in db.session.execute(query):
+        policy = policies.get(wave_id)
+        if policy is None:
+            policy = policies[wave_id] = ReminderPolicy.from_dict(policy_data)
+        yield TaskToRemind(
+            task_id, participant_id, wave_id, opens_at, reminders_stop_at(due_at, closes_at), zone, policy
+        )
+
+
+@dataclass(frozen=True)
+class ReminderContext:
+    """What sending one reminder at a time needs to know of its task, wave and participant."""
+
+    task_id: uuid.UUID
+    policy: ReminderPolicy
+    stop_at: datetime  # :func:`reminders_stop_at`
+    task_open: bool
+    wave_open: bool
+    contact_allowed: bool
+    time_zone: str | None
+    language: str
+    devices: list[Device]  # where it goes: active and recently seen
+
+
+def reminder_contexts(reminders: Collection[Reminder], at: datetime) -> dict[uuid.UUID, ReminderContext]:
+    """The :class:`ReminderContext` of each reminder at ``at``, by reminder id, in a few queries.
+
+    The reminders' participants are locked until the caller's transaction ends, so that two workers
+    checking caps for the same person take turns (FOR KEY SHARE: new rows that only reference a
+    participant are not held up)."""
+    participant_ids = sorted({r.participant_id for r in reminders})
+    people = {
+        p.id: p
+        for p in db.session.scalars(
+            sa.select(Participant)
+            .where(db.among(Participant.id, participant_ids))
+            .order_by(Participant.id)
+            .with_for_update(key_share=True)
+        )
+    }
+    tasks = {
+        t.id: t
+        for t in db.session.scalars(sa.select(Task).where(db.among(Task.id, {r.task_id for r in reminders})))
+    }
+    wave_by_id = {
+        w.id: w
+        for w in db.session.scalars(sa.select(Wave).where(Wave.id.in_({r.wave_id for r in reminders})))
+    }
+    policies = {w.id: ReminderPolicy.from_dict(w.reminder_policy) for w in wave_by_id.values()}
+    contactable = rules.participants_contactable(at, participant_ids)
+    targets = devices.active_devices(participant_ids, at)
+    contexts = {}
+    for reminder in reminders:
+        task, wave, person = (
+            tasks[reminder.task_id],
+            wave_by_id[reminder.wave_id],
+            people[reminder.participant_id],
+        )
+        contexts[reminder.id] = ReminderContext(
+            task_id=task.id,
+            policy=policies[wave.id],
+            stop_at=reminders_stop_at(task.due_at, wave.closes_at),
+            task_open=task.status_at(at) in ACTIVE_STATUSES,
+            wave_open=wave.status == "launched" and at < wave.closes_at,
+            contact_allowed=person.id in contactable,
+            time_zone=person.time_zone,
+            language=person.language,
+            devices=targets.get(person.id, []),
+        )
+    return contexts
+
+
+# --- the workers -----------------------------------------------------------------------------------
+
+
+def worker_seen(
+    name: str, at: datetime, *, sent: int = 0, retried: int = 0, failed: int = 0, skipped: int = 0
+) -> None:
+    """Record that worker ``name`` was alive at ``at``, adding what it did since it last said so."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = (postgresql if db.is_postgres else sqlite).insert(ReminderWorker)
+    counts = {"sent": sent, "retried": retried, "failed": failed, "skipped": skipped}
+    db.session.execute(
+        insert.values(name=name, started_at=at, last_seen_at=at, **counts).on_conflict_do_update(
+            index_elements=["name"],
+            set_={
+                "last_seen_at": insert.excluded.last_seen_at,
+                **{key: getattr(ReminderWorker, key) + getattr(insert.excluded, key) for key in counts},
+            },
+        )
+    )
+
+
+@dataclass(frozen=True)
+class WorkerFigures:
+    """What the reminder workers did, all of them together (``/metrics``), and whether they run."""
+
+    last_seen_at: datetime | None  # the most recent sign of life of any worker
+    sent: int
+    retried: int
+    failed: int
+    skipped: int
+    lag_seconds: float  # how long the oldest due, unsent reminder has waited (0 when none waits)
+
+
+def worker_last_seen() -> datetime | None:
+    """When a reminder worker was last seen alive (any of them), or ``None`` if none ever ran."""
+    last: datetime | None = db.session.scalar(sa.select(sa.func.max(ReminderWorker.last_seen_at)))
+    return last
+
+
+def worker_figures(at: datetime) -> WorkerFigures:
+    """The :class:`WorkerFigures` at ``at``."""
+    last_seen, *counts = db.session.execute(
+        sa.select(
+            sa.func.max(ReminderWorker.last_seen_at),
+            *(
+                sa.func.coalesce(sa.func.sum(column), 0)
+                for column in (
+                    ReminderWorker.sent,
+                    ReminderWorker.retried,
+                    ReminderWorker.failed,
+                    ReminderWorker.skipped,
+                )
+            ),
+        )
+    ).one()
+    # Due and unsent: pending and due, or leased by a worker whose lease ran out (each read from its index).
+    oldest = [
+        db.session.scalar(
+            sa.select(sa.func.min(Reminder.due_at)).where(Reminder.status == "pending", Reminder.due_at <= at)
+        ),
+        db.session.scalar(
+            sa.select(sa.func.min(Reminder.locked_until)).where(
+                Reminder.status == "sending", Reminder.locked_until < at
+            )
+        ),
+    ]
+    waited = [(at - when).total_seconds() for when in oldest if when is not None]
+    sent, retried, failed, skipped = (int(c) for c in counts)
+    return WorkerFigures(last_seen, sent, retried, failed, skipped, max(waited, default=0.0))
 
 
 def attempts_of(reminder_id: uuid.UUID) -> list[ReminderAttempt]:

@@ -10,8 +10,9 @@ from flask.views import MethodView
 
 from engagement import clock
 from engagement.api import Blueprint
-from engagement.consent.routes import current_participant, evidence
+from engagement.consent.ledger import Evidence
 from engagement.extensions import db
+from engagement.participants.services import get_participant
 from engagement.security import current_principal, participant_required, staff_required
 from engagement.withdrawal import schemas, services
 from engagement.withdrawal.models import DeletionRequest
@@ -36,14 +37,23 @@ class MyWithdrawal(MethodView):
 
     @blp.arguments(schemas.WithdrawalLoadSchema)
     @blp.response(201, schemas.WithdrawalReceiptSchema)
+    @blp.alt_response(
+        401, description="`recent-login-required`: delete_data needs a login of the last 10 minutes"
+    )
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Withdraw (stop contact, stop new data, or delete data); the answer is a receipt of what was done."""
+        """Withdraw (stop contact, stop new data, or delete data); the answer is a receipt of what was done.
+
+        Deleting data needs a login of the last 10 minutes (else 401 `recent-login-required`: log in
+        again with `max_age`). Every other session of the participant ends."""
+        principal, now = current_principal(), clock.now()
+        services.require_recent_login(body["scope"], principal.auth_time, now)
         receipt = services.apply_withdrawal(
-            current_participant(),
+            get_participant(principal.subject),
             body["scope"],
-            clock.now(),
-            evidence(),
+            now,
+            Evidence.of_login(principal),
             delete_childhood_data=body["delete_childhood_data"],
+            current_session=principal.session_id,
         )
         view = {
             "withdrawal_id": receipt.withdrawal.id,
@@ -64,7 +74,7 @@ class MyData(MethodView):
     @blp.response(200, schemas.DataCopySchema)
     def get(self) -> dict[str, Any]:
         """A copy of everything the service holds about me, as one JSON document."""
-        return services.data_copy(current_participant(), clock.now())
+        return services.data_copy(get_participant(current_principal().subject), clock.now())
 
 
 @blp.route("/admin/deletion-requests")

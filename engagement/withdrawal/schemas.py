@@ -33,9 +33,7 @@ class WithdrawalLoadSchema(ma.Schema):
 
 class EffectSchema(ma.Schema):
     effect = fields.String(required=True)
-    status = fields.String(
-        required=True, metadata={"description": "done, not_applicable, or not_available in this service"}
-    )
+    status = fields.String(required=True, metadata={"description": "done or not_applicable"})
     count = fields.Integer(allow_none=True)
     detail = fields.String(allow_none=True)
 

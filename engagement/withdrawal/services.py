@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from engagement import audit, clock
 from engagement.auth import services as auth
-from engagement.consent import services as consent
-from engagement.consent.models import ConsentWithdrawal
+from engagement.consent import ledger
+from engagement.consent.models import DELETE_DATA, NO_NEW_DATA, ConsentWithdrawal
 from engagement.devices import services as devices
 from engagement.extensions import db
 from engagement.participants.models import Participant
-from engagement.problems import Conflict, NotFound, ValidationFailed
+from engagement.problems import Conflict, NotFound, Unauthorized, ValidationFailed
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Response
@@ -30,7 +30,17 @@ from engagement.research import services as research
 from engagement.waves import services as waves
 from engagement.withdrawal.models import DeletionRequest, WithdrawalReceipt
 
-DONE, NOT_APPLICABLE, NOT_AVAILABLE = "done", "not_applicable", "not_available"
+DONE, NOT_APPLICABLE = "done", "not_applicable"
+
+
+RECENT_LOGIN = timedelta(minutes=10)
+
+
+class RecentLoginRequired(Unauthorized):
+    """Deleting data needs a login of the last 10 minutes (checklist A42): the app logs in again
+    through ``/auth/app/authorize`` with ``max_age`` (RFC 9470's step-up challenge)."""
+
+    slug, title = "recent-login-required", "Log in again first: deleting data needs a recent login"
 
 
 class DeletionRequestAlreadyDone(Conflict):
@@ -39,8 +49,8 @@ class DeletionRequestAlreadyDone(Conflict):
 
 @dataclass(frozen=True)
 class Effect:
-    """One thing a withdrawal did: ``status`` is done, not_applicable, or not_available (the domain
-    that would do it is not part of this service yet); ``count`` says how many rows it touched."""
+    """One thing a withdrawal did: ``status`` is done or not_applicable; ``count`` says how many rows
+    it touched."""
 
     effect: str
     status: str
@@ -56,13 +66,32 @@ class Receipt:
     deletion_request: DeletionRequest | None
 
 
+def require_recent_login(scope: str, auth_time: datetime | None, at: datetime) -> None:
+    """``delete_data`` only with a login (``auth_time``) of the last :data:`RECENT_LOGIN`."""
+    if scope != DELETE_DATA:
+        return
+    if auth_time is not None and at - auth_time <= RECENT_LOGIN:
+        return
+    max_age = int(RECENT_LOGIN.total_seconds())
+    raise RecentLoginRequired(
+        f"Deleting data needs a login of the last {max_age // 60} minutes: log in again through "
+        f"/auth/app/authorize with max_age={max_age}, then send the withdrawal again.",
+        headers={
+            "WWW-Authenticate": 'Bearer realm="moba-engagement", error="insufficient_user_authentication", '
+            f'error_description="A more recent login is needed", max_age="{max_age}"'
+        },
+        max_age=max_age,
+    )
+
+
 def apply_withdrawal(
     participant: Participant,
     scope: str,
     at: datetime,
-    evidence: consent.Evidence,
+    evidence: ledger.Evidence,
     *,
     delete_childhood_data: bool = False,
+    current_session: uuid.UUID | None = None,
 ) -> Receipt:
     """Withdraw the participant with ``scope`` and apply every effect now, in this transaction.
 
@@ -70,16 +99,18 @@ def apply_withdrawal(
     - ``no_new_data`` and ``delete_data``: open tasks cancelled (no new data);
     - ``delete_data``: answers and drafts deleted, the person listed for deletion from extracts
       already delivered, and left out of every future extract (by the ledger: see
-      :func:`engagement.consent.services.may_export`); on request, childhood data deletion is
-      recorded for coordinators.
+      :func:`engagement.consent.rules.may_export`); on request, childhood data deletion is
+      recorded for coordinators;
+    - every scope: the participant's other sessions end (``current_session``, the one that asked,
+      stays; all of them without it).
     """
-    if delete_childhood_data and scope != consent.DELETE_DATA:
+    if delete_childhood_data and scope != DELETE_DATA:
         raise ValidationFailed(
             {"delete_childhood_data": ["Only together with the scope delete_data."]},
         )
-    withdrawal = consent.record_withdrawal(participant.id, scope, at, evidence)
-    stops_new_data = scope in (consent.NO_NEW_DATA, consent.DELETE_DATA)
-    deletes = scope == consent.DELETE_DATA
+    withdrawal = ledger.record_withdrawal(participant.id, scope, at, evidence)
+    stops_new_data = scope in (NO_NEW_DATA, DELETE_DATA)
+    deletes = scope == DELETE_DATA
     reason = f"withdrawal:{scope}"
 
     effects = [
@@ -91,6 +122,7 @@ def apply_withdrawal(
         if deletes
         else _skipped("listed_for_deletion_from_delivered_extracts"),
         Effect("left_out_of_future_extracts", DONE) if deletes else _skipped("left_out_of_future_extracts"),
+        end_other_sessions(participant.id, current_session, reason),
     ]
     deletion_request = None
     if delete_childhood_data:
@@ -106,7 +138,7 @@ def apply_withdrawal(
         )
     )
     db.session.flush()
-    effective = consent.standing(participant.id, at).scope or scope
+    effective = ledger.standing(participant.id, at).scope or scope
     return Receipt(withdrawal, effective, effects, deletion_request)
 
 
@@ -115,6 +147,11 @@ def _skipped(effect: str) -> Effect:
 
 
 # --- the effects, one per domain; each is the one place that domain is told ----------------------
+
+
+def end_other_sessions(participant_id: uuid.UUID, current_session: uuid.UUID | None, reason: str) -> Effect:
+    ended = auth.revoke_participant_sessions(participant_id, reason, keep=current_session)
+    return Effect("other_sessions_ended", DONE, ended)
 
 
 def cancel_pending_reminders(participant_id: uuid.UUID, reason: str) -> Effect:
@@ -212,7 +249,7 @@ def data_copy(participant: Participant, at: datetime) -> dict[str, Any]:
     return {
         "generated_at": at,
         "profile": profile_section(participant),
-        "consent_history": consent.history_view(participant.id),
+        "consent_history": ledger.history(participant.id),
         "withdrawals": withdrawals_section(participant.id),
         "deletion_requests": deletion_requests_section(participant.id),
         "sessions": sessions_section(participant.id),
@@ -291,7 +328,16 @@ def withdrawals_section(participant_id: uuid.UUID) -> list[dict[str, Any]]:
             sa.select(WithdrawalReceipt).where(WithdrawalReceipt.participant_id == participant_id)
         )
     }
-    return [{**w, "effects": receipts.get(w["id"], [])} for w in consent.withdrawals_view(participant_id)]
+    return [
+        {
+            "id": w.id,
+            "scope": w.scope,
+            "withdrawn_at": w.withdrawn_at,
+            "acr": w.acr,
+            "effects": receipts.get(w.id, []),
+        }
+        for w in ledger.withdrawals(participant_id)
+    ]
 
 
 def deletion_requests_section(participant_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -8,10 +8,18 @@ from typing import Any
 
 import yaml
 
-from engagement.consent import services as consent
+from engagement.consent import documents
+from engagement.consent.documents import (
+    BIOBANK,
+    INTERNATIONAL_SHARING,
+    PARTICIPATION,
+    QUESTIONNAIRES,
+    RECONTACT,
+    REGISTRY_LINKAGE,
+)
 from engagement.extensions import db
 
-SEED = consent.CONSENT_DIR / "moba-at-18"
+SEED = documents.CONSENT_DIR / "moba-at-18"
 
 
 def publish_version(tmp_path: Path, version: int, change: str, **edits: Any) -> None:
@@ -25,18 +33,18 @@ def publish_version(tmp_path: Path, version: int, change: str, **edits: Any) -> 
     content["title"] = {lang: f"{text} ({version})" for lang, text in content["title"].items()}
     content.update(edits)
     (folder / f"v{version}.yaml").write_text(yaml.safe_dump(content, allow_unicode=True))
-    consent.publish_documents(tmp_path / "consent")
+    documents.publish_documents(tmp_path / "consent")
     db.session.commit()  # into the test's transaction, so that requests see it
 
 
 def all_yes(**overrides: str) -> dict[str, str]:
     codes = [
-        consent.PARTICIPATION,
-        consent.QUESTIONNAIRES,
-        consent.REGISTRY_LINKAGE,
-        consent.BIOBANK,
-        consent.RECONTACT,
-        consent.INTERNATIONAL_SHARING,
+        PARTICIPATION,
+        QUESTIONNAIRES,
+        REGISTRY_LINKAGE,
+        BIOBANK,
+        RECONTACT,
+        INTERNATIONAL_SHARING,
     ]
     return {code: overrides.get(code, "yes") for code in codes}
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 import yaml
 
 from engagement import clock
-from engagement.consent import services as consent
+from engagement.consent import documents
 from engagement.consent.models import ConsentDocument, ConsentLedgerViolation
 from engagement.extensions import db
 from tests.consent.helpers import SEED, publish_version
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("app_ctx")
 
 
 def test_seed_document_asks_about_every_purpose_in_three_languages():
-    document = consent.current_document(clock.now())
+    document = documents.current_document(clock.now())
     assert (document.key, document.version, document.change_class) == ("moba-at-18", 1, "major")
     assert document.purpose_codes == [
         "participation",
@@ -36,7 +36,7 @@ def test_seed_document_asks_about_every_purpose_in_three_languages():
 
 def test_publishing_the_same_files_again_changes_nothing():
     before = db.session.scalar(sa.select(sa.func.count()).select_from(ConsentDocument))
-    results = consent.publish_documents()
+    results = documents.publish_documents()
     assert [(r.key, r.version, r.status) for r in results] == [("moba-at-18", 1, "unchanged")]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ConsentDocument)) == before
 
@@ -47,8 +47,8 @@ def test_a_published_version_whose_file_changed_is_refused(tmp_path):
     content = yaml.safe_load((SEED / "v1.yaml").read_text())
     content["text"]["en"] += "\nOne more sentence."
     (folder / "v1.yaml").write_text(yaml.safe_dump(content, allow_unicode=True))
-    with pytest.raises(consent.ConsentDocumentChanged):
-        consent.publish_documents(tmp_path)
+    with pytest.raises(documents.ConsentDocumentChanged):
+        documents.publish_documents(tmp_path)
 
 
 def test_reformatting_a_published_file_is_not_a_change(tmp_path):
@@ -56,19 +56,19 @@ def test_reformatting_a_published_file_is_not_a_change(tmp_path):
     folder.mkdir()
     content = yaml.safe_load((SEED / "v1.yaml").read_text())
     (folder / "v1.yaml").write_text(yaml.safe_dump(content, allow_unicode=True, width=60, sort_keys=True))
-    assert consent.publish_documents(tmp_path)[0].status == "unchanged"
+    assert documents.publish_documents(tmp_path)[0].status == "unchanged"
 
 
 def test_a_minor_version_cannot_change_the_purposes(tmp_path):
     seed = yaml.safe_load((SEED / "v1.yaml").read_text())
-    with pytest.raises(consent.ConsentDocumentInvalid, match="minor"):
+    with pytest.raises(documents.ConsentDocumentInvalid, match="minor"):
         publish_version(tmp_path, 2, "minor", purposes=seed["purposes"][:-1])
 
 
 def test_a_major_version_may_change_the_purposes(tmp_path):
     seed = yaml.safe_load((SEED / "v1.yaml").read_text())
     publish_version(tmp_path, 2, "major", purposes=seed["purposes"][:-1])
-    assert consent.current_document(clock.now()).version == 2
+    assert documents.current_document(clock.now()).version == 2
 
 
 def test_versions_have_no_gaps(tmp_path):
@@ -77,8 +77,8 @@ def test_versions_have_no_gaps(tmp_path):
     shutil.copy(SEED / "v1.yaml", folder / "v1.yaml")
     content = yaml.safe_load((SEED / "v1.yaml").read_text()) | {"version": 3, "change": "minor"}
     (folder / "v3.yaml").write_text(yaml.safe_dump(content, allow_unicode=True))
-    with pytest.raises(consent.ConsentDocumentInvalid, match="v2 must be published first"):
-        consent.publish_documents(tmp_path)
+    with pytest.raises(documents.ConsentDocumentInvalid, match="v2 must be published first"):
+        documents.publish_documents(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -98,12 +98,12 @@ def test_invalid_consent_files_are_refused_with_the_reason(tmp_path, edit, messa
     content = yaml.safe_load((SEED / "v1.yaml").read_text())
     edit(content)
     (folder / "v1.yaml").write_text(yaml.safe_dump(content, allow_unicode=True))
-    with pytest.raises(consent.ConsentDocumentInvalid, match=message):
-        consent.publish_documents(tmp_path)
+    with pytest.raises(documents.ConsentDocumentInvalid, match=message):
+        documents.publish_documents(tmp_path)
 
 
 def test_published_documents_are_never_changed_in_place():
-    document = consent.current_document(clock.now())
+    document = documents.current_document(clock.now())
     document.content = {**document.content, "title": {"nb": "x", "nn": "x", "en": "x"}}
     with pytest.raises(ConsentLedgerViolation):
         db.session.flush()

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from engagement import clock
 from engagement.audit import AuditEvent
-from engagement.consent import services as consent
+from engagement.consent import rules
 from engagement.consent.models import ConsentDecision, ConsentLedgerViolation
 from engagement.extensions import db
 from tests.conftest import problem
@@ -197,7 +197,7 @@ def test_the_profile_shows_a_pending_consent_decision(app, make_participant, app
     assert extra(pending, clock.now()) == {"consent_decision_pending": True}
     publish_version(tmp_path, 2, "major")
     assert extra(done, clock.now()) == {"consent_decision_pending": True}
-    assert consent.decision_required(done, clock.now())
+    assert rules.decision_required(done, clock.now())
 
 
 def test_the_consent_and_withdrawal_endpoints_are_documented(client):

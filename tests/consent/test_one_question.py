@@ -9,15 +9,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engagement import clock
-from engagement.consent import services as consent
-from engagement.consent.services import (
+from engagement.consent import documents, ledger, rules
+from engagement.consent.documents import (
     BIOBANK,
     INTERNATIONAL_SHARING,
     PARTICIPATION,
     QUESTIONNAIRES,
     REGISTRY_LINKAGE,
-    Evidence,
 )
+from engagement.consent.ledger import Evidence
+from engagement.consent.models import DELETE_DATA, NO_CONTACT, NO_NEW_DATA
 from engagement.extensions import db
 from tests.consent.helpers import all_yes, publish_version
 
@@ -28,145 +29,145 @@ DAY = timedelta(days=1)
 
 
 def _decide(person, at, **overrides):
-    consent.decide(
-        person, "moba-at-18", consent.current_document(at).version, all_yes(**overrides), Evidence(), at
+    ledger.decide(
+        person, "moba-at-18", documents.current_document(at).version, all_yes(**overrides), Evidence(), at
     )
 
 
 def test_nothing_may_be_used_before_a_first_decision(make_participant):
     person = make_participant(consented=False)
-    assert not consent.may_use_data(person.id, PARTICIPATION, T0)
-    assert not consent.may_use_data(person.id, QUESTIONNAIRES, T0)
-    with pytest.raises(consent.ConsentRequired):
-        consent.require_data_use(person.id, QUESTIONNAIRES, T0)
+    assert not rules.may_use_data(person.id, PARTICIPATION, T0)
+    assert not rules.may_use_data(person.id, QUESTIONNAIRES, T0)
+    with pytest.raises(rules.ConsentRequired):
+        rules.require_data_use(person.id, QUESTIONNAIRES, T0)
 
 
 def test_each_purpose_follows_its_own_decision(make_participant):
     person = make_participant(consented=False)
     _decide(person, T0, biobank="no", international_sharing="no")
-    assert consent.may_use_data(person.id, QUESTIONNAIRES, T0)
-    assert consent.may_use_data(person.id, REGISTRY_LINKAGE, T0)
-    assert not consent.may_use_data(person.id, BIOBANK, T0)
-    assert not consent.may_use_data(person.id, INTERNATIONAL_SHARING, T0)
-    assert not consent.may_use_data(person.id, "a_purpose_nobody_asked_about", T0)
-    consent.require_data_use(person.id, QUESTIONNAIRES, T0)
+    assert rules.may_use_data(person.id, QUESTIONNAIRES, T0)
+    assert rules.may_use_data(person.id, REGISTRY_LINKAGE, T0)
+    assert not rules.may_use_data(person.id, BIOBANK, T0)
+    assert not rules.may_use_data(person.id, INTERNATIONAL_SHARING, T0)
+    assert not rules.may_use_data(person.id, "a_purpose_nobody_asked_about", T0)
+    rules.require_data_use(person.id, QUESTIONNAIRES, T0)
 
 
 def test_declining_the_required_purpose_rules_out_every_use_and_contact(make_participant):
     person = make_participant(consented=False)
     _decide(person, T0, participation="no")
-    assert not any(consent.may_use_data(person.id, p, T0) for p in all_yes())
-    assert not consent.may_contact(person.id, T0)
-    assert not consent.decision_required(person, T0)
+    assert not any(rules.may_use_data(person.id, p, T0) for p in all_yes())
+    assert not rules.may_contact(person.id, T0)
+    assert not rules.decision_required(person, T0)
 
 
 def test_a_decision_changed_between_planning_and_sending_is_honoured(make_participant):
     person = make_participant()
     planned_at = T0
-    assert consent.may_use_data(person.id, QUESTIONNAIRES, planned_at)  # planner: create the reminder
+    assert rules.may_use_data(person.id, QUESTIONNAIRES, planned_at)  # planner: create the reminder
     _decide(person, T0 + DAY, questionnaires="no")  # the participant changes their mind
     sending_at = T0 + 2 * DAY
-    assert not consent.may_use_data(person.id, QUESTIONNAIRES, sending_at)  # sender asks again: no
-    assert consent.may_use_data(person.id, QUESTIONNAIRES, planned_at)  # the past is not rewritten
+    assert not rules.may_use_data(person.id, QUESTIONNAIRES, sending_at)  # sender asks again: no
+    assert rules.may_use_data(person.id, QUESTIONNAIRES, planned_at)  # the past is not rewritten
     _decide(person, T0 + 3 * DAY)  # and yes again
-    assert consent.may_use_data(person.id, QUESTIONNAIRES, T0 + 3 * DAY)
+    assert rules.may_use_data(person.id, QUESTIONNAIRES, T0 + 3 * DAY)
 
 
 def test_a_major_version_blocks_new_tasks_until_decided_but_not_other_uses(make_participant, tmp_path):
     person = make_participant()
     with clock.frozen(T0):
         publish_version(tmp_path, 2, "major")
-    assert consent.may_use_data(person.id, QUESTIONNAIRES, T0 - DAY)
-    assert not consent.may_use_data(person.id, QUESTIONNAIRES, T0)
-    assert consent.may_use_data(person.id, REGISTRY_LINKAGE, T0)  # earlier decisions on using data stand
-    assert consent.may_contact(person.id, T0)  # they may be asked to decide
-    assert consent.decision_required(person, T0)
+    assert rules.may_use_data(person.id, QUESTIONNAIRES, T0 - DAY)
+    assert not rules.may_use_data(person.id, QUESTIONNAIRES, T0)
+    assert rules.may_use_data(person.id, REGISTRY_LINKAGE, T0)  # earlier decisions on using data stand
+    assert rules.may_contact(person.id, T0)  # they may be asked to decide
+    assert rules.decision_required(person, T0)
     _decide(person, T0 + DAY)
-    assert consent.may_use_data(person.id, QUESTIONNAIRES, T0 + DAY)
-    assert not consent.decision_required(person, T0 + DAY)
+    assert rules.may_use_data(person.id, QUESTIONNAIRES, T0 + DAY)
+    assert not rules.decision_required(person, T0 + DAY)
 
 
 def test_a_minor_version_does_not_block(make_participant, tmp_path):
     person = make_participant()
     with clock.frozen(T0):
         publish_version(tmp_path, 2, "minor")
-    assert consent.may_use_data(person.id, QUESTIONNAIRES, T0 + DAY)
-    assert not consent.decision_required(person, T0 + DAY)
+    assert rules.may_use_data(person.id, QUESTIONNAIRES, T0 + DAY)
+    assert not rules.decision_required(person, T0 + DAY)
     with clock.frozen(T0 + DAY):
         publish_version(tmp_path, 3, "major")
-    assert not consent.may_use_data(person.id, QUESTIONNAIRES, T0 + 2 * DAY)
+    assert not rules.may_use_data(person.id, QUESTIONNAIRES, T0 + 2 * DAY)
 
 
 def test_no_contact_stops_contact_but_not_data_use(make_participant):
     person = make_participant()
-    assert consent.may_contact(person.id, T0)
-    consent.record_withdrawal(person.id, consent.NO_CONTACT, T0, Evidence())
-    assert not consent.may_contact(person.id, T0)
-    assert consent.may_use_data(person.id, QUESTIONNAIRES, T0)
-    assert consent.may_use_data(person.id, REGISTRY_LINKAGE, T0)
+    assert rules.may_contact(person.id, T0)
+    ledger.record_withdrawal(person.id, NO_CONTACT, T0, Evidence())
+    assert not rules.may_contact(person.id, T0)
+    assert rules.may_use_data(person.id, QUESTIONNAIRES, T0)
+    assert rules.may_use_data(person.id, REGISTRY_LINKAGE, T0)
 
 
 def test_no_new_data_stops_collecting_but_keeps_research_use(make_participant):
     person = make_participant()
-    consent.record_withdrawal(person.id, consent.NO_NEW_DATA, T0, Evidence())
-    assert not consent.may_use_data(person.id, QUESTIONNAIRES, T0)
-    assert consent.may_use_data(person.id, PARTICIPATION, T0)
-    assert consent.may_use_data(person.id, REGISTRY_LINKAGE, T0)
-    assert not consent.may_contact(person.id, T0)
+    ledger.record_withdrawal(person.id, NO_NEW_DATA, T0, Evidence())
+    assert not rules.may_use_data(person.id, QUESTIONNAIRES, T0)
+    assert rules.may_use_data(person.id, PARTICIPATION, T0)
+    assert rules.may_use_data(person.id, REGISTRY_LINKAGE, T0)
+    assert not rules.may_contact(person.id, T0)
 
 
 def test_delete_data_rules_out_every_use(make_participant):
     person = make_participant()
-    consent.record_withdrawal(person.id, consent.DELETE_DATA, T0, Evidence())
-    assert not any(consent.may_use_data(person.id, p, T0) for p in all_yes())
-    assert not consent.may_contact(person.id, T0)
-    assert consent.may_use_data(person.id, REGISTRY_LINKAGE, T0 - DAY)  # before it, it held
+    ledger.record_withdrawal(person.id, DELETE_DATA, T0, Evidence())
+    assert not any(rules.may_use_data(person.id, p, T0) for p in all_yes())
+    assert not rules.may_contact(person.id, T0)
+    assert rules.may_use_data(person.id, REGISTRY_LINKAGE, T0 - DAY)  # before it, it held
 
 
 def test_a_milder_withdrawal_afterwards_does_not_undo_a_stronger_one(make_participant):
     person = make_participant()
-    consent.record_withdrawal(person.id, consent.DELETE_DATA, T0, Evidence())
-    consent.record_withdrawal(person.id, consent.NO_CONTACT, T0 + DAY, Evidence())
-    assert consent.standing(person.id, T0 + DAY).scope == consent.DELETE_DATA
-    assert not consent.may_use_data(person.id, PARTICIPATION, T0 + DAY)
+    ledger.record_withdrawal(person.id, DELETE_DATA, T0, Evidence())
+    ledger.record_withdrawal(person.id, NO_CONTACT, T0 + DAY, Evidence())
+    assert ledger.standing(person.id, T0 + DAY).scope == DELETE_DATA
+    assert not rules.may_use_data(person.id, PARTICIPATION, T0 + DAY)
 
 
 def test_consenting_again_rejoins(make_participant):
     person = make_participant()
-    consent.record_withdrawal(person.id, consent.NO_NEW_DATA, T0, Evidence())
-    assert not consent.decision_required(person, T0)  # a withdrawn participant is not nagged
+    ledger.record_withdrawal(person.id, NO_NEW_DATA, T0, Evidence())
+    assert not rules.decision_required(person, T0)  # a withdrawn participant is not nagged
     _decide(person, T0 + DAY)
-    assert consent.may_use_data(person.id, QUESTIONNAIRES, T0 + DAY)
-    assert consent.may_contact(person.id, T0 + DAY)
+    assert rules.may_use_data(person.id, QUESTIONNAIRES, T0 + DAY)
+    assert rules.may_contact(person.id, T0 + DAY)
 
 
 def test_extracts_never_get_data_given_before_a_delete_data_withdrawal_even_after_rejoining(make_participant):
     person = make_participant()
     before = T0 - DAY
-    consent.record_withdrawal(person.id, consent.DELETE_DATA, T0, Evidence())
+    ledger.record_withdrawal(person.id, DELETE_DATA, T0, Evidence())
     _decide(person, T0 + DAY)
     after = T0 + 2 * DAY
     now = T0 + 3 * DAY
-    assert consent.may_use_data(person.id, PARTICIPATION, now)
-    assert not consent.may_export(person.id, PARTICIPATION, before, now)
-    assert consent.may_export(person.id, PARTICIPATION, after, now)
+    assert rules.may_use_data(person.id, PARTICIPATION, now)
+    assert not rules.may_export(person.id, PARTICIPATION, before, now)
+    assert rules.may_export(person.id, PARTICIPATION, after, now)
 
 
 def test_extracts_keep_data_given_before_no_new_data_and_never_data_given_while_withdrawn(make_participant):
     person = make_participant()
-    consent.record_withdrawal(person.id, consent.NO_NEW_DATA, T0, Evidence())
-    assert consent.may_export(person.id, PARTICIPATION, T0 - DAY, T0 + DAY)
-    assert not consent.may_export(person.id, PARTICIPATION, T0 + DAY, T0 + DAY)
+    ledger.record_withdrawal(person.id, NO_NEW_DATA, T0, Evidence())
+    assert rules.may_export(person.id, PARTICIPATION, T0 - DAY, T0 + DAY)
+    assert not rules.may_export(person.id, PARTICIPATION, T0 + DAY, T0 + DAY)
     _decide(person, T0 + 2 * DAY)
-    assert not consent.may_export(person.id, PARTICIPATION, T0 + DAY, T0 + 3 * DAY)
-    assert consent.may_export(person.id, PARTICIPATION, T0 + 2 * DAY, T0 + 3 * DAY)
+    assert not rules.may_export(person.id, PARTICIPATION, T0 + DAY, T0 + 3 * DAY)
+    assert rules.may_export(person.id, PARTICIPATION, T0 + 2 * DAY, T0 + 3 * DAY)
 
 
 def test_extracts_follow_the_purpose_decision_at_extract_time(make_participant):
     person = make_participant()
     _decide(person, T0, international_sharing="no")
-    assert not consent.may_export(person.id, INTERNATIONAL_SHARING, T0 - DAY, T0 + DAY)
-    assert consent.may_export(person.id, INTERNATIONAL_SHARING, T0 - DAY, T0 - DAY / 2)
+    assert not rules.may_export(person.id, INTERNATIONAL_SHARING, T0 - DAY, T0 + DAY)
+    assert rules.may_export(person.id, INTERNATIONAL_SHARING, T0 - DAY, T0 - DAY / 2)
 
 
 def _varied_cohort(make_participant):
@@ -178,19 +179,19 @@ def _varied_cohort(make_participant):
     declined = make_participant(consented=False)
     _decide(declined, T0 - DAY, participation="no")
     people = [never, everything, no_biobank, declined]
-    for scope in (consent.NO_CONTACT, consent.NO_NEW_DATA, consent.DELETE_DATA):
+    for scope in (NO_CONTACT, NO_NEW_DATA, DELETE_DATA):
         person = make_participant()
-        consent.record_withdrawal(person.id, scope, T0 - DAY, Evidence())
+        ledger.record_withdrawal(person.id, scope, T0 - DAY, Evidence())
         people.append(person)
     rejoined = make_participant()
-    consent.record_withdrawal(rejoined.id, consent.DELETE_DATA, T0 - 2 * DAY, Evidence())
+    ledger.record_withdrawal(rejoined.id, DELETE_DATA, T0 - 2 * DAY, Evidence())
     _decide(rejoined, T0 - DAY)
     # what happens after the moment asked about does not count
     decides_later = make_participant(consented=False)
     _decide(decides_later, T0 + DAY)
     withdraws_later = make_participant(consented=False)
     _decide(withdraws_later, T0 - DAY)
-    consent.record_withdrawal(withdraws_later.id, consent.DELETE_DATA, T0 + DAY, Evidence())
+    ledger.record_withdrawal(withdraws_later.id, DELETE_DATA, T0 + DAY, Evidence())
     return [*people, rejoined, decides_later, withdraws_later]
 
 
@@ -198,18 +199,18 @@ def _varied_cohort(make_participant):
 def test_the_bulk_answer_is_the_one_by_one_answer(make_participant, purpose):
     people = _varied_cohort(make_participant)
     ids = [p.id for p in people]
-    one_by_one = {p.id for p in people if consent.may_use_data(p.id, purpose, T0)}
-    assert consent.participants_allowed(purpose, T0) & set(ids) == one_by_one
-    assert consent.participants_allowed(purpose, T0, ids) == one_by_one
+    one_by_one = {p.id for p in people if rules.may_use_data(p.id, purpose, T0)}
+    assert rules.participants_allowed(purpose, T0) & set(ids) == one_by_one
+    assert rules.participants_allowed(purpose, T0, ids) == one_by_one
     assert 0 < len(one_by_one) < len(ids)
-    contactable = {p.id for p in people if consent.may_contact(p.id, T0)}
-    assert consent.participants_contactable(T0, ids) == contactable
+    contactable = {p.id for p in people if rules.may_contact(p.id, T0)}
+    assert rules.participants_contactable(T0, ids) == contactable
     assert 0 < len(contactable) < len(ids)
     reachable = (
-        one_by_one & contactable & {p.id for p in people if consent.may_use_data(p.id, PARTICIPATION, T0)}
+        one_by_one & contactable & {p.id for p in people if rules.may_use_data(p.id, PARTICIPATION, T0)}
     )
-    assert consent.participants_reachable([purpose, PARTICIPATION], T0, ids) == reachable
-    in_sql = set(db.session.scalars(consent.reachable_query([purpose, PARTICIPATION], T0)))
+    assert rules.participants_reachable([purpose, PARTICIPATION], T0, ids) == reachable
+    in_sql = set(db.session.scalars(rules.reachable_query([purpose, PARTICIPATION], T0)))
     assert in_sql & set(ids) == reachable
 
 
@@ -229,7 +230,7 @@ def test_the_query_a_wave_launches_with_is_the_one_by_one_answer(make_participan
     _decide(same_instant, T0 - DAY)
     _decide(same_instant, T0 - DAY, questionnaires="no")
     withdrew_later = make_participant()
-    consent.record_withdrawal(withdrew_later.id, consent.NO_CONTACT, T0 + DAY, Evidence())
+    ledger.record_withdrawal(withdrew_later.id, NO_CONTACT, T0 + DAY, Evidence())
     people += [changed_mind, back_again, decides_later, same_instant, withdrew_later]
     with clock.frozen(T0 - DAY / 2):
         publish_version(tmp_path, 2, "major")
@@ -246,22 +247,22 @@ def test_the_query_a_wave_launches_with_is_the_one_by_one_answer(make_participan
         one_by_one = {
             p.id
             for p in people
-            if consent.may_contact(p.id, T0) and all(consent.may_use_data(p.id, x, T0) for x in purposes)
+            if rules.may_contact(p.id, T0) and all(rules.may_use_data(p.id, x, T0) for x in purposes)
         }
         assert 0 < len(one_by_one) < len(ids), purposes
-        in_sql = set(db.session.scalars(consent.reachable_query(purposes, T0)))
+        in_sql = set(db.session.scalars(rules.reachable_query(purposes, T0)))
         assert in_sql & ids == one_by_one, purposes
-        assert consent.participants_reachable(purposes, T0, ids) == one_by_one, purposes
+        assert rules.participants_reachable(purposes, T0, ids) == one_by_one, purposes
 
 
 def test_one_export_filter_answers_for_every_participant_and_time(make_participant):
     people = _varied_cohort(make_participant)
     ids = [p.id for p in people]
     times = [T0 - 3 * DAY, T0 - DAY - timedelta(hours=1), T0 - DAY, T0 - timedelta(hours=1)]
-    bulk = consent.export_filter([PARTICIPATION, BIOBANK], T0)
+    bulk = rules.export_filter([PARTICIPATION, BIOBANK], T0)
     for pid in ids:
         for given_at in times:
-            expected = consent.may_export(pid, PARTICIPATION, given_at, T0) and consent.may_export(
+            expected = rules.may_export(pid, PARTICIPATION, given_at, T0) and rules.may_export(
                 pid, BIOBANK, given_at, T0
             )
             assert bulk.allows(pid, given_at) == expected, (pid, given_at)

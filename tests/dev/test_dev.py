@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
+import requests
 import sqlalchemy as sa
 
 from engagement import config, create_app
@@ -14,7 +22,7 @@ from engagement.dev.identities import demo_persons
 from engagement.extensions import db
 from engagement.participants.models import Participant
 from engagement.participants.services import hash_pid
-from tests.conftest import TEST_CONFIG
+from tests.conftest import ROOT, TEST_CONFIG
 
 
 def test_production_refuses_the_stand_in_and_synthetic_numbers():
@@ -122,3 +130,68 @@ def test_make_run_setup_logs_a_demo_participant_in_end_to_end(tmp_path):
     finally:
         server.close()
         dev.extensions["engagement.db"].dispose()
+
+
+def _children(pid: int) -> set[int]:
+    """The direct child processes of ``pid`` (Linux /proc)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from Linux /proc")
+def test_sigterm_stops_flask_dev_up_and_its_reminder_worker(tmp_path):
+    """`make run` stopped as a process manager or a container runtime stops it leaves no orphan."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "ENGAGEMENT_ENV": "development",
+        "ENGAGEMENT_DEV_IDPORTEN": "true",
+        "ENGAGEMENT_ALLOW_SYNTHETIC_PID": "true",
+        "ENGAGEMENT_LOG_JSON": "false",
+        "ENGAGEMENT_DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}",
+        "ENGAGEMENT_DATA_STORE_DIR": str(tmp_path / "datastore"),
+    }
+    env.pop("ENGAGEMENT_TEST_DATABASE_URL", None)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "dev", "up", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 90
+        ready = False
+        while time.monotonic() < deadline and up.poll() is None and not ready:
+            try:
+                ready = requests.get(f"http://127.0.0.1:{port}/health/live", timeout=1).ok
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert ready, "flask dev up did not start serving"
+        while not workers and time.monotonic() < deadline:
+            workers = _children(up.pid)
+            time.sleep(0.1)
+        assert workers, "no reminder worker was started"
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(timeout=30) == 0
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers), "the reminder worker outlived flask dev up"
+    finally:
+        for pid in [up.pid, *workers]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        up.wait(timeout=10)

@@ -5,15 +5,14 @@ reminders stopping on submission, withdrawal and close."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 
 from engagement import clock
-from engagement.consent import services as consent
+from engagement.consent import ledger
 from engagement.devices.models import Device
 from engagement.extensions import db
 from engagement.questionnaires.models import Task
@@ -21,33 +20,13 @@ from engagement.waves import services as waves
 from engagement.waves.models import Reminder, ReminderAttempt
 from notifications import outbox
 from notifications.cli import reminders
-from notifications.sender import FcmSender
 from notifications.templates import render
 from notifications.worker import Worker
 from tests.conftest import problem
 from tests.fakes import fcm_server as fake
-from tests.fakes.fcm_server import FakeFcm
+from tests.notifications.conftest import OSLO, oslo
 
-OSLO = consent.OSLO
 EVENING = {"offsets_days": [0, 3], "window": {"start": "17:00", "end": "20:00"}}
-
-
-@pytest.fixture(scope="module")
-def fcm() -> Iterator[FakeFcm]:
-    with FakeFcm() as server:
-        yield server
-
-
-@pytest.fixture
-def worker(app, fcm) -> Iterator[Worker]:
-    fcm.calls.clear()
-    sender = FcmSender(project_id="moba-test", credentials="static", endpoint=fcm.url, rand=lambda: 0.0)
-    yield Worker(app, sender, name="test-worker", batch=50, lease=timedelta(minutes=5))
-    sender.close()
-
-
-def oslo(*args: int) -> datetime:
-    return datetime(*args, tzinfo=OSLO).astimezone(UTC)  # type: ignore[misc]
 
 
 def rows(app, **where) -> list[Reminder]:
@@ -61,20 +40,6 @@ def rows(app, **where) -> list[Reminder]:
 def run_at(worker: Worker, at: datetime):
     with clock.frozen(at):
         return worker.run_once()
-
-
-@pytest.fixture
-def person(make_participant, add_device):
-    """A participant of 19 with one installation (``fid-good``) in a launched evening wave."""
-
-    def build(*registrations: str, policy=None, language="nb", at=None):
-        with clock.frozen(at or oslo(2026, 6, 1, 12)):
-            participant = make_participant(age=19, language=language)
-            for registration in registrations or ("fid-good",):
-                add_device(participant, registration)
-        return participant
-
-    return build
 
 
 def test_a_due_reminder_goes_to_every_active_device_with_neutral_text(
@@ -308,7 +273,7 @@ def test_the_consent_check_at_send_time_stops_a_withdrawn_participant(app, worke
         make_wave(policy=EVENING)
     run_at(worker, oslo(2026, 6, 1, 12))
     with app.app_context():  # the ledger alone, as if the eager cancellation had not run
-        consent.record_withdrawal(participant.id, "no_contact", oslo(2026, 6, 1, 13), consent.Evidence())
+        ledger.record_withdrawal(participant.id, "no_contact", oslo(2026, 6, 1, 13), ledger.Evidence())
         db.session.commit()
     with clock.frozen(oslo(2026, 6, 1, 18)):
         worker.dispatch_batch()

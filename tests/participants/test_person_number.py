@@ -4,23 +4,15 @@ from datetime import date
 
 import pytest
 
+from engagement.participants.person_number import check_digits
 from engagement.participants.services import InvalidPersonNumber, parse_person_number
 from tests.identities import synthetic_fnr
-
-_W1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
-_W2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 
 
 def _complete(nine: str, k1_remainder: int = 0) -> str | None:
     """Append check digits to nine digits; k1 chosen so the first sum leaves ``k1_remainder``."""
-    digits = [int(c) for c in nine]
-    k1 = (k1_remainder - sum(w * d for w, d in zip(_W1, digits, strict=True))) % 11
-    if k1 == 10:
-        return None
-    k2 = (-sum(w * d for w, d in zip(_W2, [*digits, k1], strict=True))) % 11
-    if k2 == 10:
-        return None
-    return f"{nine}{k1}{k2}"
+    checks = check_digits([int(c) for c in nine], k1_remainder)
+    return None if checks is None else f"{nine}{checks[0]}{checks[1]}"
 
 
 def _first_valid(prefix: str, k1_remainder: int = 0) -> str:

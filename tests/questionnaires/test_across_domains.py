@@ -6,7 +6,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from engagement.consent import services as consent
+from engagement.consent.documents import QUESTIONNAIRES
 from engagement.extensions import db
 from engagement.questionnaires.models import Answer, Draft, Response, Task
 from tests.conftest import problem
@@ -42,7 +42,7 @@ def test_declining_questionnaires_blocks_submission_after_the_task_was_made(
     task = make_task(participant)
     headers = login_as(participant)
     current = client.get("/v1/me/consents", headers=headers).get_json()
-    decisions = {p["code"]: "yes" for p in current["purposes"]} | {consent.QUESTIONNAIRES: "no"}
+    decisions = {p["code"]: "yes" for p in current["purposes"]} | {QUESTIONNAIRES: "no"}
     body = {"document_key": current["document"]["key"], "version": current["document"]["version"]}
     assert (
         client.post("/v1/me/consents", json={**body, "decisions": decisions}, headers=headers).status_code

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from engagement.questionnaires import definition as qdef
+from engagement.versioned import content_hash
 from tests.questionnaires.conftest import SEED_FOLDER, TINY, TINY_ANSWERS, option, t, tiny, write_definition
 
 
@@ -369,10 +370,10 @@ def test_answer_rows_are_the_export_shape():
 
 
 def test_truncate_label_cuts_at_a_character_boundary():
-    cut = qdef.truncate_label("Æ" * 200, 255)
+    cut = qdef.truncate_utf8("Æ" * 200, 255)
     assert cut.endswith(".....") and len(cut.encode()) <= 255
     cut.encode().decode("utf-8")
-    assert qdef.truncate_label("kort", 255) == "kort"
+    assert qdef.truncate_utf8("kort", 255) == "kort"
 
 
 def test_localise_replaces_every_text():
@@ -384,9 +385,9 @@ def test_localise_replaces_every_text():
 def test_content_hash_ignores_formatting_but_not_content():
     reordered = copy.deepcopy(TINY)
     reordered = dict(reversed(list(reordered.items())))
-    assert qdef.content_hash(qdef.normalise(reordered)) == qdef.content_hash(qdef.normalise(TINY))
+    assert content_hash(qdef.normalise(reordered)) == content_hash(qdef.normalise(TINY))
     changed = tiny(title=t("Other"))
-    assert qdef.content_hash(qdef.normalise(changed)) != qdef.content_hash(qdef.normalise(TINY))
+    assert content_hash(qdef.normalise(changed)) != content_hash(qdef.normalise(TINY))
 
 
 def test_option_helper_is_used_consistently():

@@ -9,13 +9,14 @@ from engagement.extensions import db
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services
 from engagement.questionnaires.models import ImmutableRecordChanged, QuestionnaireVersion
+from engagement.versioned import content_hash
 from tests.questionnaires.conftest import SEED_FOLDER, TINY, t, tiny, write_definition
 
 
 def test_publish_loads_new_versions_with_their_content_hash(app_ctx, tiny_folder):
     rows = services.publish_all(tiny_folder)
     assert [(r.key, r.version) for r in rows] == [("tiny", 1)]
-    assert rows[0].content_hash == qdef.content_hash(qdef.normalise(TINY))
+    assert rows[0].content_hash == content_hash(qdef.normalise(TINY))
     assert rows[0].consent_purpose == "questionnaires"
     assert services.publish_all(tiny_folder) == []  # nothing new the second time
 

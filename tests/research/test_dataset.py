@@ -6,7 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from engagement.research.dataset import Dataset, InvalidDataset, Variable, truncate_utf8
+from engagement.questionnaires.definition import truncate_utf8
+from engagement.research.dataset import Dataset, InvalidDataset, Variable
 
 from .helpers import COLUMNS, ung18
 

@@ -17,8 +17,9 @@ import pytest
 import sqlalchemy as sa
 
 from engagement import clock
-from engagement.consent import services as consent
+from engagement.consent import documents, ledger, rules
 from engagement.extensions import db
+from engagement.participants.services import age_on
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Answer, Response
 from engagement.research import services
@@ -152,7 +153,7 @@ def test_full_extract_reads_back_equal_to_the_database_in_every_format(
         pid = by_pseudonym[pseudonym]
         assert sav[key][position] == dta[key][position] == pseudonym == int(rows[position][key])
         assert table["VERSJON_UNG18_TBL1"][position] == "UNG18_A"
-        assert table["AGE_YRS_XA"][position] == consent.age_on(births[pid], clock.now().date())
+        assert table["AGE_YRS_XA"][position] == age_on(births[pid], clock.now().date())
         for name in columns[3:]:
             value, text = truth[pid].get(name, (None, None))
             if name in ("XA86", "XA87") and text is not None:
@@ -197,9 +198,7 @@ def withdraw(app: Any, participant: Any, scope: str, at: Any) -> None:
     from engagement.participants.models import Participant
 
     with app.app_context(), clock.frozen(at):
-        withdrawal.apply_withdrawal(
-            db.session.get(Participant, participant.id), scope, at, consent.Evidence()
-        )
+        withdrawal.apply_withdrawal(db.session.get(Participant, participant.id), scope, at, ledger.Evidence())
         db.session.commit()
 
 
@@ -252,9 +251,9 @@ def test_consent_at_the_snapshot_decides_who_is_in_it(app, make_participant, ans
     for person in (yes, said_no_later, stopped_new_data):
         answer(person, at=start)
     with app.app_context(), clock.frozen(start + timedelta(minutes=5)):
-        document = consent.current_document(clock.now())
+        document = documents.current_document(clock.now())
         decisions = dict.fromkeys(document.purpose_codes, "yes") | {"questionnaires": "no"}
-        consent.record_decisions(said_no_later.id, document, decisions, clock.now(), consent.Evidence())
+        ledger.record_decisions(said_no_later.id, document, decisions, clock.now(), ledger.Evidence())
         db.session.commit()
     withdraw(app, stopped_new_data, "no_new_data", start + timedelta(minutes=10))
     needs_questionnaires = make_project()
@@ -276,13 +275,13 @@ def test_consent_at_the_snapshot_decides_who_is_in_it(app, make_participant, ans
         allowed_first = {
             p.id
             for p in (yes, said_no_later, stopped_new_data)
-            if consent.may_export(p.id, "questionnaires", start, at)
-            and consent.may_export(p.id, "participation", start, at)
+            if rules.may_export(p.id, "questionnaires", start, at)
+            and rules.may_export(p.id, "participation", start, at)
         }
         allowed_second = {
             p.id
             for p in (yes, said_no_later, stopped_new_data)
-            if consent.may_export(p.id, "participation", start, at)
+            if rules.may_export(p.id, "participation", start, at)
         }
     assert yes.id in allowed_first and said_no_later.id not in allowed_first
     assert sorted(in_first) == sorted(ids_first[p] for p in allowed_first)
@@ -456,9 +455,9 @@ def test_an_earlier_withdrawal_with_deletion_is_not_listed_again_after_rejoining
     person = make_participant()
     withdraw(app, person, "delete_data", start + timedelta(minutes=10))
     with app.app_context(), clock.frozen(start + timedelta(minutes=20)):  # consents again
-        document = consent.current_document(clock.now())
+        document = documents.current_document(clock.now())
         decisions = dict.fromkeys(document.purpose_codes, "yes")
-        consent.record_decisions(person.id, document, decisions, clock.now(), consent.Evidence())
+        ledger.record_decisions(person.id, document, decisions, clock.now(), ledger.Evidence())
         db.session.commit()
     answer(person, at=start + timedelta(minutes=30))
     code = make_project()

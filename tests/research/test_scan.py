@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from engagement.research.scan import IdentifiersFound, find_identifiers, passes_mod11, refuse_identifiers
+from engagement.participants.person_number import passes_mod11
+from engagement.research.scan import IdentifiersFound, find_identifiers, refuse_identifiers
 from tests.identities import synthetic_fnr
 
 from .helpers import COLUMNS, KEY, info, ung18

@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 
 from engagement import clock
-from engagement.consent import services as consent
+from engagement.consent import ledger
 from engagement.extensions import db
-from engagement.participants.services import adult_from, age_on
+from engagement.participants.services import OSLO, adult_from, age_on
 from engagement.questionnaires.models import Task
 from engagement.waves import services as waves
 from engagement.waves.models import Reminder
@@ -55,7 +55,7 @@ def test_launch_creates_one_task_per_eligible_person_and_launching_again_creates
     make_participant(age=20, consented=False)  # never consented
     withdrawn = make_participant(age=21)
     with app.test_request_context():
-        consent.record_withdrawal(withdrawn.id, "no_contact", clock.now(), consent.Evidence())
+        ledger.record_withdrawal(withdrawn.id, "no_contact", clock.now(), ledger.Evidence())
         db.session.commit()
     staff = login_as(staff=COORDINATOR)
     now = clock.now()
@@ -109,7 +109,7 @@ def test_participants_cannot_reach_wave_administration(client, login_as, make_pa
 
 
 def test_rolling_wave_picks_up_a_person_on_their_18th_birthday(app, make_participant, make_wave):
-    today = clock.now().astimezone(consent.OSLO).date()
+    today = clock.now().astimezone(OSLO).date()
     birthday = today + timedelta(days=2)
     teen = make_participant(birth_date=date(birthday.year - 18, birthday.month, min(birthday.day, 28)))
     wave = make_wave(
@@ -121,9 +121,9 @@ def test_rolling_wave_picks_up_a_person_on_their_18th_birthday(app, make_partici
         },
     )
     assert _tasks(app, wave.id) == []
-    later = datetime.combine(
-        adult_from(teen.birth_date), datetime.min.time(), tzinfo=consent.OSLO
-    ) + timedelta(hours=10)
+    later = datetime.combine(adult_from(teen.birth_date), datetime.min.time(), tzinfo=OSLO) + timedelta(
+        hours=10
+    )
     with clock.frozen(later.astimezone(UTC)), app.app_context():
         consent_to_everything(teen)
         assert waves.refresh(clock.now()) == {wave.id: 1}
@@ -188,7 +188,7 @@ def test_stats_count_each_stage_per_day_and_as_csv(app, client, login_as, make_p
         "eligible": 3, "tasks": 3, "reminded": 1, "opened": 1, "started": 2, "submitted": 1,
     }  # fmt: skip
     assert figures["response_rate"] == round(1 / 3, 4)
-    today = now.astimezone(consent.OSLO).date().isoformat()
+    today = now.astimezone(OSLO).date().isoformat()
     assert figures["daily"] == [
         {"date": today, "tasks": 3, "reminded": 1, "opened": 1, "started": 2, "submitted": 1}
     ]

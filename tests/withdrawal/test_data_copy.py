@@ -5,7 +5,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from engagement import clock
-from engagement.consent import services as consent
+from engagement.participants.services import coming_of_age
 from tests.conftest import problem
 from tests.consent.helpers import decide, publish_version
 from tests.withdrawal.test_withdrawal import withdraw
@@ -29,7 +29,7 @@ def test_the_data_copy_holds_exactly_my_rows(client, make_participant, login_as)
     # the fixture's consent on the 18th birthday, then today's decision
     assert [datetime.fromisoformat(h["decided_at"]) for h in copy["consent_history"]] == [
         T0,
-        consent.coming_of_age(me),
+        coming_of_age(me.birth_date),
     ]
     assert [w["id"] for w in copy["withdrawals"]] == [mine["withdrawal_id"]]
     assert copy["withdrawals"][0]["effects"] == mine["effects"]

@@ -1,16 +1,18 @@
 """Withdrawal over HTTP: each scope and each effect, the receipt, re-joining, childhood-data requests."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from engagement import clock
 from engagement.audit import AuditEvent
-from engagement.consent import services as consent
-from engagement.consent.models import ConsentLedgerViolation, ConsentWithdrawal
+from engagement.consent import ledger, rules
+from engagement.consent.documents import PARTICIPATION, QUESTIONNAIRES, REGISTRY_LINKAGE
+from engagement.consent.models import DELETE_DATA, NO_CONTACT, ConsentLedgerViolation, ConsentWithdrawal
 from engagement.extensions import db
-from engagement.withdrawal import services
+from engagement.participants.services import coming_of_age
 from engagement.withdrawal.models import WithdrawalReceipt
 from tests.conftest import problem
 from tests.consent.helpers import decide
@@ -22,6 +24,7 @@ EFFECTS = [
     "answers_and_drafts_deleted",
     "listed_for_deletion_from_delivered_extracts",
     "left_out_of_future_extracts",
+    "other_sessions_ended",
 ]
 
 
@@ -36,8 +39,11 @@ def _statuses(receipt):
 @pytest.mark.parametrize(
     "scope, applies",
     [
-        ("no_contact", {"reminders_cancelled", "devices_removed"}),
-        ("no_new_data", {"reminders_cancelled", "devices_removed", "open_tasks_cancelled"}),
+        ("no_contact", {"reminders_cancelled", "devices_removed", "other_sessions_ended"}),
+        (
+            "no_new_data",
+            {"reminders_cancelled", "devices_removed", "open_tasks_cancelled", "other_sessions_ended"},
+        ),
         ("delete_data", set(EFFECTS)),
     ],
 )
@@ -70,9 +76,9 @@ def test_the_withdrawal_takes_effect_in_the_one_question_at_once(client, make_pa
     withdraw(client, login_as(person), "no_new_data")
     with app.app_context():
         now = clock.now()
-        assert not consent.may_use_data(person.id, consent.QUESTIONNAIRES, now)
-        assert consent.may_use_data(person.id, consent.REGISTRY_LINKAGE, now)
-        assert not consent.may_contact(person.id, now)
+        assert not rules.may_use_data(person.id, QUESTIONNAIRES, now)
+        assert rules.may_use_data(person.id, REGISTRY_LINKAGE, now)
+        assert not rules.may_contact(person.id, now)
     state = client.get("/v1/me/consents", headers=login_as(person)).get_json()
     assert state["withdrawal"]["scope"] == "no_new_data"
     assert state["decision_required"] is False
@@ -86,8 +92,8 @@ def test_delete_data_leaves_the_person_out_of_extracts_of_earlier_data_even_afte
     assert decide(client, login_as(person)).status_code == 201  # re-joins
     with app.app_context():
         now = clock.now()
-        assert consent.may_use_data(person.id, consent.QUESTIONNAIRES, now)
-        assert not consent.may_export(person.id, consent.PARTICIPATION, consent.coming_of_age(person), now)
+        assert rules.may_use_data(person.id, QUESTIONNAIRES, now)
+        assert not rules.may_export(person.id, PARTICIPATION, coming_of_age(person.birth_date), now)
     state = client.get("/v1/me/consents", headers=login_as(person)).get_json()
     assert state["withdrawal"] is None and state["decision_required"] is False
 
@@ -109,7 +115,7 @@ def test_childhood_deletion_can_only_be_asked_with_delete_data(client, make_part
     )
     assert "delete_childhood_data" in body["errors"]
     with app.app_context():
-        assert consent.withdrawals(person.id) == []  # nothing recorded
+        assert ledger.withdrawals(person.id) == []  # nothing recorded
 
 
 def test_childhood_deletion_is_recorded_for_coordinators_who_mark_it_done(
@@ -173,17 +179,64 @@ def test_participants_cannot_see_deletion_requests(client, make_participant, log
 
 def test_withdrawals_are_never_changed_in_place(make_participant, app_ctx):
     person = make_participant()
-    withdrawal = consent.record_withdrawal(person.id, consent.NO_CONTACT, clock.now(), consent.Evidence())
-    withdrawal.scope = consent.DELETE_DATA
+    withdrawal = ledger.record_withdrawal(person.id, NO_CONTACT, clock.now(), ledger.Evidence())
+    withdrawal.scope = DELETE_DATA
     with pytest.raises(ConsentLedgerViolation):
         db.session.flush()
     db.session.rollback()
 
 
-def test_effects_of_domains_not_in_the_service_are_reported_as_not_available(make_participant, app_ctx):
+def _refreshed(app, headers):
+    """A new access token of the same session, as a refresh gives (the old one lives ten minutes)."""
+    from joserfc import jwt
+
+    from engagement.auth import services as auth
+    from engagement.auth.models import SessionFamily
+    from engagement.security import issue_access_token
+
+    keys = app.extensions["engagement.token_keys"].verifying
+    sid = uuid.UUID(jwt.decode(headers["Authorization"].split()[1], keys).claims["sid"])
+    with app.test_request_context():
+        token = issue_access_token(auth.principal_for(db.session.get(SessionFamily, sid)))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_delete_data_needs_a_login_of_the_last_ten_minutes(client, make_participant, login_as, app):
     person = make_participant()
-    receipt = services.apply_withdrawal(person, consent.DELETE_DATA, clock.now(), consent.Evidence())
-    statuses = {e.effect: e.status for e in receipt.effects}
-    assert statuses["left_out_of_future_extracts"] == "done"
-    assert set(statuses.values()) <= {"done", "not_available"}
-    assert isinstance(receipt.withdrawal, ConsentWithdrawal)
+    start = clock.now()
+    with clock.frozen(start):
+        headers = login_as(person)
+    with clock.frozen(start + timedelta(minutes=11)):
+        headers = _refreshed(app, headers)  # the session's auth_time stays that of the login
+        refused = withdraw(client, headers, "delete_data")
+        body = problem(refused, 401, "recent-login-required")
+        assert body["max_age"] == 600 and "max_age=600" in body["detail"]
+        challenge = refused.headers["WWW-Authenticate"]
+        assert 'error="insufficient_user_authentication"' in challenge and 'max_age="600"' in challenge
+        with app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(ConsentWithdrawal)) == 0
+        assert withdraw(client, headers, "no_contact").status_code == 201  # only deletion asks
+    with clock.frozen(start + timedelta(minutes=9, seconds=59)):
+        assert withdraw(client, login_as(make_participant()), "delete_data").status_code == 201
+
+
+def test_a_withdrawal_ends_the_other_sessions_and_the_receipt_says_how_many(
+    client, make_participant, login_as, app
+):
+    person, someone_else = make_participant(), make_participant()
+    mine, phone, tablet, theirs = (
+        login_as(person),
+        login_as(person),
+        login_as(person),
+        login_as(someone_else),
+    )
+    receipt = withdraw(client, mine, "no_contact").get_json()
+    assert _statuses(receipt)["other_sessions_ended"] == "done"
+    (ended,) = [e for e in receipt["effects"] if e["effect"] == "other_sessions_ended"]
+    assert ended["count"] == 2
+    assert client.get("/v1/me", headers=mine).status_code == 200  # the session that asked stays
+    for headers in (phone, tablet):
+        problem(client.get("/v1/me", headers=headers), 401)
+    assert client.get("/v1/me", headers=theirs).status_code == 200
+    again = withdraw(client, mine, "no_new_data").get_json()
+    assert [e["count"] for e in again["effects"] if e["effect"] == "other_sessions_ended"] == [0]

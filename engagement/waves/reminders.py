@@ -32,7 +32,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-DEFAULT_TIMEZONE = "Europe/Oslo"
+from engagement.clock import DEFAULT_TIME_ZONE
+
 CAP_PERIOD = timedelta(days=7)
 _SEARCH_DAYS = 400  # an allowed slot is found within a day whenever one exists; this only bounds bad input
 
@@ -229,13 +230,13 @@ def _parse_hhmm(name: str, value: Any) -> time:
 
 
 def zone_of(name: str | None) -> ZoneInfo:
-    """The participant's zone; an unknown or missing name gives :data:`DEFAULT_TIMEZONE`."""
+    """The participant's zone; an unknown or missing name gives :data:`DEFAULT_TIME_ZONE`."""
     if name:
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
             pass
-    return ZoneInfo(DEFAULT_TIMEZONE)
+    return ZoneInfo(DEFAULT_TIME_ZONE)
 
 
 def local_instant(day: date, at: time | None, zone: ZoneInfo) -> datetime:

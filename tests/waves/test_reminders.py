@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notifications.planner import (
-    DEFAULT_TIMEZONE,
+from engagement.clock import DEFAULT_TIME_ZONE
+from engagement.waves.reminders import (
     Defer,
     LocalPeriod,
     PolicyError,
@@ -82,8 +82,8 @@ def test_policy_lists_every_problem_at_once():
 
 
 def test_unknown_or_missing_time_zone_means_oslo():
-    assert zone_of(None).key == DEFAULT_TIMEZONE
-    assert zone_of("Mars/Olympus_Mons").key == DEFAULT_TIMEZONE
+    assert zone_of(None).key == DEFAULT_TIME_ZONE
+    assert zone_of("Mars/Olympus_Mons").key == DEFAULT_TIME_ZONE
     assert zone_of("America/New_York").key == "America/New_York"
 
 
