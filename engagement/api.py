@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +63,12 @@ class JsonParser(FlaskParser):
             data = super()._raw_load_json(req)
         except RecursionError as exc:
             raise MalformedJson(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.") from exc
+        except json.JSONDecodeError:
+            raise  # webargs answers these itself (an empty body is no body)
+        except ValueError as exc:
+            # The parser's own limits, e.g. an integer of more than 4,300 digits (CPython's
+            # int_max_str_digits): the body cannot be parsed, which is the client's error.
+            raise MalformedJson("The request body is not valid JSON (a value cannot be parsed).") from exc
         check_json_value(data)
         return data
 

@@ -47,6 +47,13 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting("PUBLIC_URL", "http://127.0.0.1:5000", "external base URL of this service; issuer of its tokens"),
+    Setting(
+        "TRUSTED_HOSTS",
+        None,
+        "more host names the service answers to besides `ENGAGEMENT_PUBLIC_URL`'s, comma-separated "
+        "(`.example.org` also matches its subdomains); other `Host`s get 400. Development and test "
+        "also answer to `127.0.0.1` and `localhost`",
+    ),
     Setting("MAX_CONTENT_LENGTH", 1_048_576, "largest accepted request body, bytes", kind=int),
     Setting("LOG_LEVEL", "INFO", "log level"),
     Setting("LOG_JSON", True, "one JSON object per log line (`false`: plain text)", kind=bool),
@@ -58,6 +65,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("RATE_LIMIT_AUTH", "30/minute", "limit per client address on the `/auth` endpoints"),
     Setting("RATE_LIMIT_SUBMISSION", "30/minute", "limit per participant on questionnaire submissions"),
+    Setting("RATE_LIMIT_DRAFT", "60/minute", "limit per participant on draft saves"),
     Setting("METRICS_TOKEN", None, "bearer token that unlocks `/metrics`; unset: `/metrics` answers 404"),
     Setting(
         "DEV_IDPORTEN",

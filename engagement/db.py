@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import gc
+import os
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -101,9 +103,27 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def private_sqlite_file(url: str) -> None:
+    """Create a SQLite database file 0600 in a folder created 0700 (the development ``instance/``), so
+    that nobody else on the machine can read it; SQLite gives its WAL and shared-memory files the
+    database file's mode. A file that exists already is made 0600 too when it is ours."""
+    database = sa.engine.make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: int = 5) -> Engine:
     """An engine with the settings this service relies on (SQLite: FKs and WAL; PostgreSQL: a bounded pool)."""
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)

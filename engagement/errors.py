@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, g, json
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from engagement.problems import DomainError, problem_type
 
@@ -94,6 +94,8 @@ def handle_http_exception(error: HTTPException) -> Response:
         headers["Allow"] = error.get_response().headers["Allow"]
     if status == 400 and "Invalid JSON body." in str(extra.get("errors", "")):
         slug, detail = "malformed-json", "The request body is not valid JSON."
+    if isinstance(error, SecurityError):  # a Host header outside TRUSTED_HOSTS
+        slug, detail = "untrusted-host", "This service does not answer to that Host."
     return problem_response(status, slug, title, detail, headers, **extra)
 
 

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import secrets
+import string
 import sys
 import time
 import traceback
@@ -31,6 +32,9 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         r"\1\2[redacted]",
     ),
+    # the upstream provider's session id in a URL (front-channel logout): whoever reads it could end
+    # that person's sessions (the internal ``sid=<uuid>`` of log details is not a query parameter)
+    (re.compile(r"(?i)([?&]sid=)[^&\s\"]+"), r"\1[redacted]"),
     # fødselsnummer / D-number: eleven digits, optionally written 6 + 5
     (re.compile(r"(?<!\d)\d{6}[ .-]?\d{5}(?!\d)"), "[11 digits]"),
 )
@@ -93,6 +97,21 @@ class RequestIdFilter(logging.Filter):
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID_LETTERS = string.ascii_lowercase
+
+
+def new_request_id() -> str:
+    """A request id of 20 random lowercase letters (94 bits): with no digit in it, the fødselsnummer
+    redaction can never rewrite it, so a log line always names the id the client was given."""
+    return "".join(secrets.choice(_REQUEST_ID_LETTERS) for _ in range(20))
+
+
+def accepted_request_id(given: str) -> str:
+    """The client's ``X-Request-Id`` when it is short, plain and redaction leaves it as it is (so the
+    logs carry it intact); otherwise a new id, which the response returns in ``X-Request-Id``."""
+    if _REQUEST_ID.match(given) and redact(given) == given:
+        return given
+    return new_request_id()
 
 
 def configure(level: str, as_json: bool) -> None:
@@ -118,8 +137,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _start() -> None:
-        given = request.headers.get("X-Request-Id", "")
-        g.request_id = given if _REQUEST_ID.match(given) else secrets.token_hex(8)
+        g.request_id = accepted_request_id(request.headers.get("X-Request-Id", ""))
         g.request_started = time.perf_counter()
 
     @app.after_request

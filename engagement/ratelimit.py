@@ -1,4 +1,5 @@
-"""Rate limits (flask-limiter): per client address on ``/auth``, per participant on submissions.
+"""Rate limits (flask-limiter): per client address on ``/auth``, per participant on submissions and on
+draft saves.
 
 Storage is in memory by default; ``ENGAGEMENT_RATE_LIMIT_STORAGE=redis://…`` shares counters across
 processes and hosts. Exceeding a limit answers 429 problem+json with ``Retry-After``.
@@ -40,6 +41,13 @@ def auth_limit() -> Callable[[Any], Any]:
 def submission_limit() -> Callable[[Any], Any]:
     """Decorator for questionnaire submissions (apply it inside ``participant_required``)."""
     return limiter.limit(lambda: current_app.config["RATE_LIMIT_SUBMISSION"], key_func=participant_or_address)
+
+
+def draft_limit() -> Callable[[Any], Any]:
+    """Decorator for draft saves (``PUT`` only; apply it inside ``participant_required``)."""
+    return limiter.limit(
+        lambda: current_app.config["RATE_LIMIT_DRAFT"], key_func=participant_or_address, methods=["PUT"]
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -75,7 +75,7 @@ class TokenKeys:
         # development: one key kept in instance/ so tokens survive a restart
         dev_path = PROJECT_ROOT / "instance" / "dev-token-signing-key.json"
         if not dev_path.exists():
-            dev_path.parent.mkdir(parents=True, exist_ok=True)
+            dev_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             dev_path.write_text(json.dumps(generate_signing_key().as_dict(private=True)))
             dev_path.chmod(0o600)
         return cls(ECKey.import_key(json.loads(dev_path.read_text())))

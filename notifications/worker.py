@@ -22,6 +22,7 @@ from datetime import timedelta
 from flask import Flask
 
 from engagement import clock
+from engagement.auth import retention
 from engagement.extensions import db
 from engagement.research.worker import ExtractWorker
 from engagement.waves import services as waves
@@ -83,6 +84,14 @@ class Worker:
             db.session.commit()
         return result
 
+    def purge(self) -> retention.Purged:
+        """Apply the retention periods to login state (the worker does it hourly)."""
+        with self.app.app_context():
+            db.lock_for_write()
+            purged = retention.purge(clock.now())
+            db.session.commit()
+        return purged
+
     def dispatch_batch(self, totals: Totals | None = None) -> int:
         """Claim, check, send and record one batch; returns how many rows it claimed."""
         totals = totals if totals is not None else Totals()
@@ -139,13 +148,19 @@ class Worker:
         totals.extract_jobs += len(self.extracts.run_pending(self.stopping))
         return totals
 
-    def run(self, *, poll: float | None = None, plan_every: float = 60.0) -> Totals:
-        """Plan every ``plan_every`` seconds and dispatch continuously until :attr:`stopping` is set."""
+    def run(
+        self, *, poll: float | None = None, plan_every: float = 60.0, purge_every: float = 3600.0
+    ) -> Totals:
+        """Plan every ``plan_every`` seconds, purge expired login state every ``purge_every`` seconds,
+        and dispatch continuously until :attr:`stopping` is set."""
         poll = float(self.app.config["REMINDER_POLL_SECONDS"]) if poll is None else poll
         totals = Totals()
-        planned_at = 0.0
+        planned_at = purged_at = -float("inf")
         while not self.stopping.is_set():
             try:
+                if time.monotonic() - purged_at >= purge_every:
+                    purged_at = time.monotonic()  # a failed purge waits for the next period too
+                    self.purge()
                 if time.monotonic() - planned_at >= plan_every:
                     self.plan()
                     planned_at = time.monotonic()

@@ -30,6 +30,19 @@ OSLO_NOON = "12:00"
 CONTENT_PUBLISHED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
+def in_ci() -> bool:
+    """Whether this run is CI's (``CI=true``, as CI services and ``.ci/run`` set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def missing_tool(reason: str) -> None:
+    """A tool a test needs is missing: skip locally, fail in CI (where a skip would hide that the
+    test never ran)."""
+    if in_ci():
+        pytest.fail(f"{reason}; with CI=true this test must run, not be skipped", pytrace=False)
+    pytest.skip(reason)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "committing: the test commits for real (threads, processes); no rollback"
@@ -69,6 +82,7 @@ TEST_CONFIG: dict[str, Any] = {
     "RATE_LIMIT_AUTH": "100000/minute",
     "RATE_LIMIT_SUBMISSION": "100000/minute",
     "RATE_LIMIT_CATALOG": "100000/minute",
+    "RATE_LIMIT_DRAFT": "100000/minute",
 }
 
 

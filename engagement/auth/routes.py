@@ -310,5 +310,6 @@ class AuthorizationServerMetadata(MethodView):
 
 def init_app(app: Flask) -> None:
     app.extensions["engagement.session_check"] = services.session_is_active
+    app.extensions["engagement.end_participant_sessions"] = services.revoke_participant_sessions
     with app.app_context():
         services.app_clients()  # a malformed ENGAGEMENT_APP_CLIENTS fails at start, not at first login

@@ -23,9 +23,10 @@ from flask import current_app
 
 from engagement import audit, clock
 from engagement.extensions import db
+from engagement.logs import redact
 from engagement.participants import person_number
 from engagement.participants.models import LANGUAGES, Participant
-from engagement.problems import NotFound, ValidationFailed
+from engagement.problems import Conflict, NotFound, ValidationFailed
 
 OSLO = ZoneInfo(clock.DEFAULT_TIME_ZONE)
 ADULT_AGE = 18  # the age of login, of consent and of every wave
@@ -228,7 +229,7 @@ def parse_roster(data: bytes, media_type: str) -> list[tuple[int, Mapping[str, A
     if media_type == "application/json":
         try:
             records = json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # also an integer beyond the parser's digit limit
             raise _rejected([LineProblem(0, [f"not valid JSON ({type(exc).__name__})"])]) from None
         if isinstance(records, dict) and set(records) == {"rows"}:
             records = records["rows"]
@@ -307,20 +308,56 @@ def _validate_record(line: int, raw: Mapping[str, Any], synthetic_ok: bool) -> R
     return RosterRow(line, cohort_id, hash_pid(number), born, language)
 
 
-def import_roster(
-    records: Iterable[tuple[int, Mapping[str, Any]]], *, actor_id: uuid.UUID | None = None
-) -> RosterResult:
-    """Add or update every roster record, or change nothing and raise :class:`RosterRejected`
-    listing every bad line. Re-importing updates by ``cohort_person_id``; it never duplicates."""
+@dataclass
+class LineOutcome:
+    """What an import does with one roster line: ``create``, ``update``, ``unchanged`` or ``refused``
+    (with the reasons; never the number)."""
+
+    line: int
+    outcome: str
+    cohort_person_id: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RosterCheck:
+    """The dry run of an import: every line's outcome; :func:`import_roster` applies it when no line is
+    refused. The staff console shows it before a coordinator imports."""
+
+    lines: list[LineOutcome]
+    rows: list[RosterRow]
+    existing: dict[str, Participant]
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for line in self.lines if line.outcome == outcome)
+
+    @property
+    def refused(self) -> list[LineOutcome]:
+        return [line for line in self.lines if line.outcome == "refused"]
+
+
+IDENTITY_CHANGE_REFUSED = (
+    "fodselsnummer differs from the one on record for this cohort_person_id; "
+    "a change of identity is an identity correction, never a roster import"
+)
+PID_OF_ANOTHER_RECORD = "fodselsnummer belongs to another cohort_person_id"
+
+
+def check_roster(records: Iterable[tuple[int, Mapping[str, Any]]]) -> RosterCheck:
+    """The dry run of :func:`import_roster`: each line's outcome, changing nothing.
+
+    A line is refused when it is not valid, repeats an earlier line's cohort_person_id or number,
+    names an existing cohort_person_id with another fødselsnummer (moving a record to another person
+    is :func:`correct_identity`'s, never an import's), or carries a number bound to another record."""
     synthetic_ok = allow_synthetic()
+    outcomes: dict[int, LineOutcome] = {}
     rows: list[RosterRow] = []
-    problems: list[LineProblem] = []
     seen_ids: dict[str, int] = {}
     seen_hashes: dict[str, int] = {}
     for line, raw in records:
         checked = _validate_record(line, raw, synthetic_ok)
         if isinstance(checked, LineProblem):
-            problems.append(checked)
+            outcomes[line] = LineOutcome(line, "refused", None, checked.reasons)
             continue
         duplicate = []
         if checked.cohort_person_id in seen_ids:
@@ -328,25 +365,53 @@ def import_roster(
         if checked.pid_hash in seen_hashes:
             duplicate.append(f"fodselsnummer repeats line {seen_hashes[checked.pid_hash]}")
         if duplicate:
-            problems.append(LineProblem(line, duplicate))
+            outcomes[line] = LineOutcome(line, "refused", checked.cohort_person_id, duplicate)
             continue
         seen_ids[checked.cohort_person_id] = line
         seen_hashes[checked.pid_hash] = line
         rows.append(checked)
     existing = {p.cohort_person_id: p for p in _existing(rows)}
     owners = _hash_owners([r.pid_hash for r in rows])
+    accepted: list[RosterRow] = []
     for row in rows:
+        reasons = []
+        participant = existing.get(row.cohort_person_id)
+        if participant is not None and participant.pid_hash != row.pid_hash:
+            reasons.append(IDENTITY_CHANGE_REFUSED)
         owner = owners.get(row.pid_hash)
         if owner is not None and owner != row.cohort_person_id:
-            problems.append(LineProblem(row.line, ["fodselsnummer belongs to another cohort_person_id"]))
-    if problems:
-        raise _rejected(problems)
-    if not rows:
+            reasons.append(PID_OF_ANOTHER_RECORD)
+        if reasons:
+            outcomes[row.line] = LineOutcome(row.line, "refused", row.cohort_person_id, reasons)
+            continue
+        accepted.append(row)
+        if participant is None:
+            outcome = "create"
+        elif (participant.birth_date, participant.language) == (row.birth_date, row.language) or (
+            participant.birth_date == row.birth_date and participant.is_language_chosen
+        ):
+            outcome = "unchanged"
+        else:
+            outcome = "update"
+        outcomes[row.line] = LineOutcome(row.line, outcome, row.cohort_person_id)
+    return RosterCheck([outcomes[k] for k in sorted(outcomes)], accepted, existing)
+
+
+def import_roster(
+    records: Iterable[tuple[int, Mapping[str, Any]]], *, actor_id: uuid.UUID | None = None
+) -> RosterResult:
+    """Add or update every roster record, or change nothing and raise :class:`RosterRejected`
+    listing every refused line (see :func:`check_roster`). Re-importing updates birth date and
+    language by ``cohort_person_id``; it never duplicates and never changes whose record it is."""
+    check = check_roster(records)
+    if check.refused:
+        raise _rejected([LineProblem(line.line, line.reasons) for line in check.refused])
+    if not check.rows:
         raise _rejected([LineProblem(0, ["the roster has no records"])])
     result = RosterResult()
     now = clock.now()
-    for row in rows:
-        participant = existing.get(row.cohort_person_id)
+    for row in check.rows:
+        participant = check.existing.get(row.cohort_person_id)
         if participant is None:
             db.session.add(
                 Participant(
@@ -358,12 +423,11 @@ def import_roster(
             )
             result.created += 1
             continue
-        before = (participant.pid_hash, participant.birth_date, participant.language)
-        participant.pid_hash = row.pid_hash
+        before = (participant.birth_date, participant.language)
         participant.birth_date = row.birth_date
         if not participant.is_language_chosen:
             participant.language = row.language
-        if before == (participant.pid_hash, participant.birth_date, participant.language):
+        if before == (participant.birth_date, participant.language):
             result.unchanged += 1
         else:
             participant.updated_at = now
@@ -376,6 +440,94 @@ def import_roster(
         details={"created": result.created, "updated": result.updated, "unchanged": result.unchanged},
     )
     return result
+
+
+# --- identity correction ----------------------------------------------------------------------------
+
+SessionEnder = Callable[[uuid.UUID, str], int]
+REASON_LENGTH = (10, 500)
+
+
+class ParticipantNotFound(NotFound):
+    slug, title = "participant-not-found", "No participant with this cohort_person_id"
+
+
+class IdentityUnchanged(Conflict):
+    slug, title = "identity-unchanged", "The record already belongs to this fødselsnummer"
+
+
+class PidOfAnotherRecord(Conflict):
+    slug, title = "pid-of-another-record", "This fødselsnummer belongs to another record"
+
+
+@dataclass(frozen=True)
+class IdentityCorrection:
+    participant: Participant
+    sessions_ended: int
+    corrected_at: datetime
+
+
+def correct_identity(
+    cohort_person_id: str,
+    number: str,
+    reason: str,
+    *,
+    birth_date: date | None = None,
+    actor_id: uuid.UUID | None = None,
+) -> IdentityCorrection:
+    """Bind the record ``cohort_person_id`` to another fødselsnummer (and birth date), deliberately:
+    a reason is required, every session of the record ends (the earlier person is logged out), and
+    the audit names the record and the reason, never a number. A number bound to another record is
+    refused (:class:`PidOfAnotherRecord`).
+
+    Sessions are ended through ``app.extensions["engagement.end_participant_sessions"]``, which the
+    login layer (above this one) installs; without it the correction refuses to run."""
+    participant = db.session.scalar(
+        sa.select(Participant).where(Participant.cohort_person_id == cohort_person_id).with_for_update()
+    )
+    if participant is None:
+        raise ParticipantNotFound()
+    end_sessions: SessionEnder = current_app.extensions["engagement.end_participant_sessions"]
+    problems: dict[str, list[str]] = {}
+    reason = reason.strip()
+    low, high = REASON_LENGTH
+    if not low <= len(reason) <= high:
+        problems["reason"] = [f"{low} to {high} characters: why the record belongs to someone else"]
+    elif redact(reason) != reason:
+        problems["reason"] = ["must not hold a fødselsnummer, an eleven-digit number or a secret"]
+    born = birth_date or participant.birth_date
+    try:
+        parsed = parse_person_number(number, allow_synthetic=allow_synthetic())
+        if (parsed.day, parsed.month, parsed.year2) != (born.day, born.month, born.year % 100):
+            problems["fodselsnummer"] = ["does not match the birth date"]
+    except InvalidPersonNumber as exc:
+        problems["fodselsnummer"] = [str(exc)]
+    if problems:
+        raise ValidationFailed({"json": problems})
+    new_hash = hash_pid(number)
+    if new_hash == participant.pid_hash:
+        raise IdentityUnchanged()
+    if db.session.scalar(sa.select(Participant.id).where(Participant.pid_hash == new_hash)) is not None:
+        raise PidOfAnotherRecord("Correct or remove the other record first.")
+    now = clock.now()
+    birth_date_changed = born != participant.birth_date
+    participant.pid_hash, participant.birth_date, participant.updated_at = new_hash, born, now
+    db.session.flush()
+    ended = end_sessions(participant.id, "identity_corrected")
+    audit.record(
+        "participant.identity_corrected",
+        actor_kind="staff" if actor_id else "system",
+        actor_id=actor_id,
+        object_type="participant",
+        object_id=participant.id,
+        details={
+            "cohort_person_id": cohort_person_id,
+            "reason": reason,
+            "birth_date_changed": birth_date_changed,
+            "sessions_ended": ended,
+        },
+    )
+    return IdentityCorrection(participant, ended, now)
 
 
 def _existing(rows: list[RosterRow]) -> list[Participant]:

@@ -719,20 +719,31 @@ def _value_error(item: Mapping[str, Any], value: Any, today: date | None) -> str
                 return "must not be in the future"
         return None
     if kind == "text":
+        return _length_error(item, value)
+    return None
+
+
+def _length_error(item: Mapping[str, Any], value: Any) -> str | None:
+    """Why an answer of the right type is longer than its item allows (drafts and submissions alike)."""
+    if item["type"] == "text":
         limit = item.get("max_length", DEFAULT_TEXT_LENGTH)
         return None if len(value) <= limit else f"must be at most {limit} characters"
+    if item["type"] == "multiple_choice":
+        limit = len(set(_codes(item)) | _special_codes(item))
+        return None if len(value) <= limit else f"must hold at most {limit} options"
     return None
 
 
 def check_draft(definition: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Problems of a draft: unknown items and wrong answer types only (drafts may be incomplete)."""
+    """Problems of a draft: unknown items, wrong answer types, and answers longer than their item
+    allows (a draft may be incomplete, never longer than a submission may be)."""
     items = items_by_name(definition)
     errors: dict[str, list[str]] = {}
     for name, value in answers.items():
         item = items.get(name)
         if item is None:
             errors[name] = ["not an item of this questionnaire version"]
-        elif value is not None and (reason := _type_error(item, value)):
+        elif value is not None and (reason := _type_error(item, value) or _length_error(item, value)):
             errors[name] = [reason]
     return errors
 

@@ -1,4 +1,5 @@
-"""The questionnaire catalogue, a participant's tasks, drafts and submissions, and direct assignment."""
+"""The questionnaire catalogue, and a participant's tasks, drafts and submissions (direct assignment
+is a wave-level rule: ``engagement.waves.routes``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from flask import Response as HttpResponse
 from flask import request
 from flask.views import MethodView
 
-from engagement import audit
 from engagement.api import Blueprint
 from engagement.extensions import db
 from engagement.metrics import SUBMISSIONS
@@ -24,11 +24,10 @@ from engagement.questionnaires.schemas import (
     QuestionnaireVersionSchema,
     SubmissionSchema,
     SubmittedSchema,
-    TaskCreateSchema,
     TaskSchema,
 )
-from engagement.ratelimit import submission_limit
-from engagement.security import current_principal, login_required, participant_required, staff_required
+from engagement.ratelimit import draft_limit, submission_limit
+from engagement.security import current_principal, login_required, participant_required
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -41,8 +40,7 @@ catalogue = Blueprint(
 tasks = Blueprint(
     "tasks", __name__, url_prefix="/v1/me/tasks", description="A participant's tasks and answers."
 )
-admin = Blueprint("admin_tasks", __name__, url_prefix="/v1/admin/tasks", description="Assign tasks directly.")
-blueprints = [catalogue, tasks, admin]
+blueprints = [catalogue, tasks]
 
 
 def _locale(asked: str | None) -> str:
@@ -121,7 +119,8 @@ def _draft_body(task_id: uuid.UUID, draft: Any) -> dict[str, Any]:
 
 @tasks.route("/<uuid:task_id>/draft")
 class MyDraft(MethodView):
-    decorators = [participant_required]
+    # the limit (on saves) sits inside participant_required, so that it counts per participant
+    decorators = [draft_limit(), participant_required]
 
     @tasks.response(200, DraftSchema)
     def get(self, task_id: uuid.UUID) -> Any:
@@ -134,8 +133,10 @@ class MyDraft(MethodView):
     @tasks.response(200, DraftSchema)
     @tasks.alt_response(412, description="The draft changed since the ETag in If-Match")
     @tasks.alt_response(428, description="If-Match is missing")
+    @tasks.alt_response(422, description="Unknown items, wrong types or answers too long; `errors` per item")
+    @tasks.alt_response(429, description="Too many draft saves from this participant; see Retry-After")
     def put(self, args: dict[str, Any], task_id: uuid.UUID) -> Any:
-        """Save partial answers (checked for type only), from any device; needs If-Match."""
+        """Save partial answers (checked for type and length), from any device; needs If-Match."""
         draft = services.save_draft(current_principal().subject, task_id, args["answers"], request.if_match)
         db.session.commit()
         headers = {"ETag": f'"{draft.etag}"', "Cache-Control": "no-store"}
@@ -168,26 +169,3 @@ class MySubmission(MethodView):
         db.session.commit()
         SUBMISSIONS.labels("stored").inc()
         return response, 201
-
-
-@admin.route("")
-class AdminTasks(MethodView):
-    decorators = [staff_required("coordinator", "admin")]
-
-    @admin.arguments(TaskCreateSchema)
-    @admin.response(201, TaskSchema)
-    def post(self, args: dict[str, Any]) -> Any:
-        """Assign a questionnaire version to a participant directly."""
-        version = services.get_version(args["questionnaire_key"], args["questionnaire_version"])
-        task = services.create_task(args["participant_id"], version, args["opens_at"], args["due_at"])
-        principal = current_principal()
-        audit.record(
-            "task.assigned",
-            actor_kind="staff",
-            actor_id=principal.subject,
-            object_type="task",
-            object_id=task.id,
-            details={"questionnaire": f"{version.key}:{version.version}"},
-        )
-        db.session.commit()
-        return task

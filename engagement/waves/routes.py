@@ -15,6 +15,7 @@ from engagement import audit, clock
 from engagement.api import Blueprint
 from engagement.extensions import db
 from engagement.metrics import COLLECTORS
+from engagement.questionnaires.schemas import TaskCreateSchema, TaskSchema
 from engagement.security import current_principal, participant_required, staff_required
 from engagement.waves import services
 from engagement.waves.schemas import (
@@ -31,7 +32,8 @@ admin = Blueprint("waves", __name__, url_prefix="/v1/admin/waves", description="
 receipts = Blueprint(
     "notifications", __name__, url_prefix="/v1/me/notifications", description="Reminder receipts."
 )
-blueprints = [admin, receipts]
+tasks = Blueprint("admin_tasks", __name__, url_prefix="/v1/admin/tasks", description="Assign tasks directly.")
+blueprints = [admin, receipts, tasks]
 
 COORDINATORS = staff_required("coordinator", "admin")
 
@@ -140,6 +142,30 @@ class Opened(MethodView):
         services.mark_opened(_actor(), reminder_id, clock.now())
         db.session.commit()
         return None
+
+
+@tasks.route("")
+class AdminTasks(MethodView):
+    decorators = [COORDINATORS]
+
+    @tasks.arguments(TaskCreateSchema)
+    @tasks.response(201, TaskSchema)
+    @tasks.alt_response(
+        409, description="The participant may not get it now: `reasons` (under_18, withdrawn, no_consent)"
+    )
+    def post(self, args: dict[str, Any]) -> Any:
+        """Assign a questionnaire version to a participant directly, under the same rule as waves."""
+        task = services.assign_task(
+            args["participant_id"],
+            args["questionnaire_key"],
+            args.get("questionnaire_version"),
+            args.get("opens_at"),
+            args.get("due_at"),
+            clock.now(),
+            actor_id=_actor(),
+        )
+        db.session.commit()
+        return task
 
 
 class ReminderWorkerCollector:

@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engagement import audit, clock
-from engagement.consent import documents, rules
+from engagement.consent import documents, ledger, rules
 from engagement.devices import services as devices
 from engagement.devices.models import Device
 from engagement.extensions import db
@@ -55,6 +55,13 @@ class WaveClosed(Conflict):
 
 class WaveNotLaunched(Conflict):
     slug, title = "wave-not-launched", "This wave has not been launched"
+
+
+class ParticipantNotEligible(Conflict):
+    """The participant may not be given this task now; ``reasons`` says why (``under_18``,
+    ``withdrawn``, ``no_consent``)."""
+
+    slug, title = "participant-not-eligible", "The participant may not be given this task"
 
 
 class ReminderNotFound(NotFound):
@@ -225,16 +232,71 @@ def eligible_now(wave: Wave, at: datetime, *, new_only: bool = True) -> set[uuid
     return set(db.session.scalars(_eligible(wave, at, new_only=new_only)))
 
 
+def may_get_tasks(purposes: Collection[str], at: datetime) -> sa.Select[uuid.UUID]:
+    """The rule every task obeys, a wave's or one given directly, as a query of participant ids: 18 or
+    older today (Europe/Oslo), consent to ``purposes`` and every required purpose, no withdrawal in
+    force (the consent domain's own query)."""
+    adult = latest_birth_for_age(ADULT_AGE, today_in_oslo(at))
+    return sa.select(Participant.id).where(
+        Participant.birth_date <= adult, Participant.id.in_(rules.reachable_query(purposes, at))
+    )
+
+
 def _eligible(wave: Wave, at: datetime, *, new_only: bool = True) -> sa.Select[uuid.UUID]:
-    """:func:`eligible_now` as a query: birth dates in SQL, consent as the consent domain's own query."""
+    """:func:`eligible_now` as a query: the wave's birth dates on top of :func:`may_get_tasks`."""
     low, high = Eligibility.from_dict(wave.eligibility).birth_dates(today_in_oslo(at))
-    query = sa.select(Participant.id).where(Participant.birth_date <= high)
+    query = may_get_tasks(wave.required_purposes, at).where(Participant.birth_date <= high)
     if low is not None:
         query = query.where(Participant.birth_date >= low)
     if new_only:
         member = sa.select(Task.id).where(Task.wave_id == wave.id, Task.participant_id == Participant.id)
         query = query.where(~member.exists())
-    return query.where(Participant.id.in_(rules.reachable_query(wave.required_purposes, at)))
+    return query
+
+
+def assign_task(
+    participant_id: uuid.UUID,
+    questionnaire_key: str,
+    questionnaire_version: int | None,
+    opens_at: datetime | None,
+    due_at: datetime | None,
+    at: datetime,
+    *,
+    actor_id: uuid.UUID | None = None,
+) -> Task:
+    """Give one participant a task directly, under the same rule as waves (:func:`may_get_tasks`);
+    :class:`ParticipantNotEligible` says why not."""
+    version = questionnaires.get_version(questionnaire_key, questionnaire_version)
+    participant = db.session.get(Participant, participant_id)
+    if participant is None:
+        raise questionnaires.ParticipantNotFound()
+    purposes = [version.consent_purpose]
+    if db.session.scalar(may_get_tasks(purposes, at).where(Participant.id == participant_id)) is None:
+        raise ParticipantNotEligible(
+            "The participant is not eligible for this questionnaire now; see 'reasons'.",
+            participant_id=str(participant_id),
+            reasons=_why_not_eligible(participant, at),
+        )
+    task = questionnaires.create_task(participant_id, version, opens_at, due_at)
+    audit.record(
+        "task.assigned",
+        actor_kind="staff" if actor_id else "system",
+        actor_id=actor_id,
+        object_type="task",
+        object_id=task.id,
+        details={"questionnaire": f"{version.key}:{version.version}"},
+    )
+    return task
+
+
+def _why_not_eligible(participant: Participant, at: datetime) -> list[str]:
+    """The reasons :func:`may_get_tasks` turned someone down, for the coordinator (the rule decides;
+    this only explains it)."""
+    if age_on(participant.birth_date, today_in_oslo(at)) < ADULT_AGE:
+        return ["under_18"]
+    if ledger.standing(participant.id, at).scope is not None:
+        return ["withdrawn"]
+    return ["no_consent"]
 
 
 def preview(wave: Wave, at: datetime) -> dict[str, Any]:

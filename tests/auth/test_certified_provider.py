@@ -28,7 +28,7 @@ from engagement.auth.models import LoginTransaction, SessionFamily
 from engagement.auth.oidc import UpstreamError, upstream
 from engagement.extensions import db
 from tests.auth.live import Browser, Server, pkce
-from tests.conftest import ROOT
+from tests.conftest import ROOT, missing_tool
 from tests.identities import synthetic_fnr
 
 IDP_DIR = ROOT / "tests" / "idp"
@@ -36,10 +36,15 @@ NODE = os.environ.get("IDP_NODE") or shutil.which("node")
 START_TIMEOUT = 20.0
 SECRET = "certified-provider-secret-for-tests"
 
-pytestmark = [
-    pytest.mark.committing,
-    pytest.mark.skipif(NODE is None, reason="Node.js is not installed; the certified provider needs it"),
-]
+pytestmark = [pytest.mark.committing]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _node() -> None:
+    """Before the module's servers start (autouse fixtures come first in their scope)."""
+    if NODE is None:
+        missing_tool("Node.js is not installed; the certified provider needs it")
+
 
 ADULT = date(date.today().year - 25, 6, 9)
 PEOPLE = {

@@ -72,3 +72,36 @@ def test_requests_are_logged_with_request_id_and_route(client, caplog):
 def test_hostile_request_id_is_replaced(client):
     response = client.get("/health/live", headers={"X-Request-Id": "x" * 100 + "<script>"})
     assert response.headers["X-Request-Id"] != "x" * 100
+
+
+def test_generated_request_ids_can_never_look_like_a_number():
+    ids = {logs.new_request_id() for _ in range(2_000)}
+    assert len(ids) == 2_000
+    assert all(redact(i) == i and not any(c.isdigit() for c in i) for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("abc-123", True),
+        ("0b8e2a1c-5f3d-4e7a-9c1b-2d4f6a8b0c1e", True),
+        (f"req-{SYNTHETIC}", False),
+        (f"{SYNTHETIC[:6]}-{SYNTHETIC[6:]}", False),
+        ("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", False),
+        ("x" * 65, False),
+        ("", False),
+    ],
+)
+def test_a_client_request_id_is_kept_only_when_redaction_leaves_it_intact(given, kept):
+    assert (logs.accepted_request_id(given) == given) is kept
+
+
+def test_redaction_still_catches_numbers_next_to_a_request_id():
+    line = json.dumps({"request_id": logs.new_request_id(), "msg": f"looked up {SYNTHETIC}"})
+    assert SYNTHETIC not in redact(line) and json.loads(line)["request_id"] in redact(line)
+
+
+def test_the_sid_of_a_front_channel_logout_url_is_redacted():
+    line = '"GET /auth/idporten/frontchannel-logout?iss=https%3A%2F%2Fidporten.no&sid=s3ss10n-X HTTP/1.1" 200'
+    assert "s3ss10n-X" not in redact(line) and "iss=https" in redact(line)
+    assert redact("detail sid=0b8e2a1c") == "detail sid=0b8e2a1c"  # internal ids in log details stay

@@ -165,6 +165,23 @@ def test_huge_strings_are_refused_where_a_length_is_set(app, client, mine):
     assert _counts(app)[:2] == (0, 0)
 
 
+def _save_draft(client, task, headers, answers):
+    etag = client.get(_draft_url(task), headers=headers).headers["ETag"]
+    return client.put(_draft_url(task), json={"answers": answers}, headers={**headers, "If-Match": etag})
+
+
+def test_a_draft_is_never_longer_than_a_submission_may_be(app, client, mine):
+    """The same per-item length limits as submissions: 900,000 characters for an item of 20 are
+    refused, and so is a list of more options than the item has; nothing is stored."""
+    _, task, headers = mine
+    for answers in ({"TT21_TEKST": "x" * 900_000}, {"TT21_TEKST": "x" * 21}, {"TT11": [1] * 50_000}):
+        body = problem(_save_draft(client, task, headers, answers), 422, "draft-invalid")
+        assert set(body["errors"]) == set(answers), body
+    assert _counts(app)[2] == 0
+    saved = _save_draft(client, task, headers, {"TT21_TEKST": "x" * 20, "TT11": [1]})
+    assert saved.status_code == 200, saved.get_json()  # incomplete, at the limit: fine
+
+
 # ------------------------------------------------------------------------------ injection
 
 
@@ -387,3 +404,58 @@ def test_a_token_for_another_audience_or_issuer_is_401(app, client, mine):
         problem(client.get("/v1/me/tasks", headers={"Authorization": f"Bearer {token}"}), 401)
     as_id_token = jwt.encode({**header, "typ": "JWT"}, claims, keys.signing, algorithms=["ES256"])
     problem(client.get("/v1/me/tasks", headers={"Authorization": f"Bearer {as_id_token}"}), 401)
+
+
+def _filled(rule):
+    """A concrete URL for a URL rule: a fresh id for every path parameter."""
+    import re
+
+    def value(match):
+        converter = match.group(1) or ""
+        return "1" if converter.startswith("int") else str(uuid.uuid4())
+
+    return re.sub(r"<(?:(\w+)(?:\([^)]*\))?:)?\w+>", value, rule)
+
+
+HUGE_NUMBER = "9" * 5_000  # beyond CPython's 4,300-digit limit of int(), which json.loads uses
+
+
+def test_a_body_that_cannot_be_parsed_is_400_problem_on_every_route(app, client, mine, login_as):
+    """Every route that takes a body, as a participant and as staff: a JSON number of 5,000 digits
+    (a ValueError inside the parser) is a 4xx problem, never a 500."""
+    _, _, participant = mine
+    staff = login_as(staff=("admin", "coordinator", "researcher"))
+    raw = f'{{"answers": {{"x": {HUGE_NUMBER}}}, "n": {HUGE_NUMBER}}}'.encode()
+    tried = 0
+    for rule in app.url_map.iter_rules():
+        for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH"}):
+            for headers in (participant, staff):
+                response = client.open(
+                    _filled(rule.rule),
+                    method=method,
+                    data=raw,
+                    headers={**headers, "Content-Type": "application/json", "If-Match": "*"},
+                )
+                assert response.status_code < 500, (method, rule.rule, response.get_data(as_text=True))
+                problem(response, response.status_code)
+                tried += 1
+    assert tried > 20
+
+
+def test_a_huge_json_number_in_a_submission_is_malformed_json(client, mine):
+    _, task, headers = mine
+    raw = f'{{"submission_id": "{uuid.uuid4()}", "answers": {{"TT21_TEKST": {HUGE_NUMBER}}}}}'
+    response = client.post(
+        _submission_url(task), data=raw.encode(), headers={**headers, "Content-Type": "application/json"}
+    )
+    problem(response, 400, "malformed-json")
+
+
+def test_a_huge_json_number_in_a_roster_is_a_rejected_roster(client, login_as):
+    raw = f'[{{"cohort_person_id": "M1", "fodselsnummer": {HUGE_NUMBER}}}]'
+    response = client.post(
+        "/v1/admin/roster",
+        data=raw.encode(),
+        headers={**login_as(staff=("admin",)), "Content-Type": "application/json"},
+    )
+    problem(response, 422, "roster-rejected")

@@ -142,3 +142,37 @@ def test_no_fodselsnummer_or_token_reaches_the_logs_from_hostile_requests(
     assert "engagement.access" in text and "werkzeug" in text  # the request lines were logged...
     assert fnr not in text and fnr[6:] not in text  # ...without the number
     assert token not in text and token.split(".")[2] not in text  # ...or the token
+
+
+def test_the_upstream_sid_of_a_front_channel_logout_is_not_logged(app, log_lines):
+    """Whoever reads the log must not learn a session id that ends that person's sessions."""
+    import requests
+
+    sid = "upstream-sid-" + uuid.uuid4().hex
+    server = Server(app)
+    try:
+        requests.get(
+            f"{server.url}/auth/idporten/frontchannel-logout",
+            params={"iss": "https://idporten.invalid", "sid": sid},
+            timeout=10,
+        ).close()
+    finally:
+        server.close()
+    text = log_lines.getvalue()
+    assert "frontchannel-logout" in text  # the request line was logged...
+    assert sid not in text and sid[13:] not in text  # ...without the sid
+
+
+def test_a_request_id_is_logged_as_the_client_was_given_it(client, log_lines):
+    """The id in the log line is the id in the response, also when the client sent one holding a
+    number the redaction would rewrite (the service replaces it with one of its own)."""
+    fnr = synthetic_fnr(__import__("datetime").date(2001, 5, 17))
+    given = []
+    for sent in (f"app-{fnr}", "app-7f3a9c21", None, None, None):
+        response = client.get("/health/live", headers={"X-Request-Id": sent} if sent else {})
+        given.append(response.headers["X-Request-Id"])
+    entries = [json.loads(line) for line in log_lines.getvalue().splitlines() if line.startswith("{")]
+    logged = [e["request_id"] for e in entries if e["logger"] == "engagement.access"]
+    assert logged == given
+    assert given[0] != f"app-{fnr}" and fnr not in log_lines.getvalue()
+    assert given[1] == "app-7f3a9c21"

@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from tests.conftest import problem
+from tests.conftest import missing_tool, problem
 from tests.hardening.gunicorn import gunicorns
 
 REDIS_URL = "redis://127.0.0.1:6379"
@@ -85,6 +85,32 @@ def test_submissions_are_limited_per_participant(client, low_limits, make_partic
     )
 
 
+def test_draft_saves_are_limited_per_participant(
+    client, app, monkeypatch, make_participant, make_task, login_as
+):
+    monkeypatch.setitem(app.config, "RATE_LIMIT_DRAFT", "3/minute")
+    address = _address()
+    participant, other = make_participant(), make_participant()
+    task, headers, other_headers = make_task(participant), login_as(participant), login_as(other)
+    url = f"/v1/me/tasks/{task.id}/draft"
+
+    def save(headers):
+        etag = client.get(url, headers=headers, environ_base={"REMOTE_ADDR": address}).headers.get("ETag")
+        return client.put(
+            url,
+            json={"answers": {}},
+            headers={**headers, "If-Match": etag or "*"},
+            environ_base={"REMOTE_ADDR": address},
+        )
+
+    assert [save(headers).status_code for _ in range(3)] == [200, 200, 200]
+    refused = save(headers)
+    problem(refused, 429, "too-many-requests")
+    assert int(refused.headers["Retry-After"]) > 0
+    assert client.get(url, headers=headers).status_code == 200  # reading is not limited
+    assert save(other_headers).status_code == 404  # another participant has their own budget
+
+
 def test_retry_after_is_the_time_left_in_the_breached_window(client, app, monkeypatch):
     monkeypatch.setitem(app.config, "RATE_LIMIT_AUTH", "2/hour")
     address = _address()
@@ -102,6 +128,7 @@ def test_the_default_limits_are_those_documented(app):
     defaults = {s.name: s.default for s in SETTINGS}
     assert defaults["RATE_LIMIT_AUTH"] == "30/minute"
     assert defaults["RATE_LIMIT_SUBMISSION"] == "30/minute"
+    assert defaults["RATE_LIMIT_DRAFT"] == "60/minute"
     assert defaults["RATE_LIMIT_STORAGE"] == "memory://"
 
 
@@ -112,7 +139,7 @@ def _redis_or_skip():
     try:
         client.ping()
     except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis on 127.0.0.1:6379")
+        missing_tool("no Redis on 127.0.0.1:6379")
     return client
 
 
