@@ -17,7 +17,7 @@ step in a fresh child process whose peak RSS is read with ``resource.getrusage``
 - baseline: the same table already in memory as a polars frame (and, for Stata, with its extended
   missing letters already in place) written by ``pyreadstat.write_sav`` (row-compressed),
   ``pyreadstat.write_dta``, ``pyarrow.parquet.write_table`` (zstd) and ``pyarrow.csv.write_csv``;
-- delivery: ``engagement.research.writers.deliver`` writing the whole release folder (the same four
+- delivery: ``engagement.research.delivery.deliver`` writing the whole release folder (the same four
   data files plus codebooks, datapackage, manifest, the identity scan, checksums and the rename).
 
 Prints both times, the ratio (target <= 1.5) and each step's peak memory (target <= 1 GB): the sum of
@@ -127,7 +127,7 @@ def write_from_memory(table: Any, variables: list[Any], out: str) -> dict[str, f
     import pyarrow.parquet as pq
     import pyreadstat
 
-    from engagement.research.writers import _stata_column
+    from engagement.research.formats import _stata_column
 
     frame = pl.from_arrow(table)
     labels = {v.name: {int(k): t for k, t in v.value_labels.items()} for v in variables if v.value_labels}
@@ -180,7 +180,7 @@ def write_from_memory(table: Any, variables: list[Any], out: str) -> dict[str, f
 
 def run_delivery(rows: int, items: int, profile: str, out: str) -> dict[str, float]:
     from engagement.research.dataset import Dataset
-    from engagement.research.writers import DeliveryInfo, deliver
+    from engagement.research.delivery import DeliveryInfo, deliver
 
     variables, columns = build(rows, items, profile)
     start = time.perf_counter()

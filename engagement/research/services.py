@@ -44,6 +44,14 @@ from engagement.questionnaires.models import Answer, QuestionnaireVersion, Respo
 from engagement.research import fhir
 from engagement.research import variables as rv
 from engagement.research.dataset import Dataset, Variable
+from engagement.research.delivery import (
+    DeletionList,
+    Delivery,
+    DeliveryInfo,
+    deliver,
+    wants_process,
+    writer_process,
+)
 from engagement.research.models import (
     Extract,
     ExtractResponse,
@@ -53,14 +61,6 @@ from engagement.research.models import (
     ResearchProject,
 )
 from engagement.research.pseudonyms import allocate_pseudonyms
-from engagement.research.writers import (
-    DeletionList,
-    Delivery,
-    DeliveryInfo,
-    deliver,
-    wants_process,
-    writer_process,
-)
 from engagement.security import Principal
 
 FULL, SINCE_LAST = "full", "since-last"

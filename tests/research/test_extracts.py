@@ -22,10 +22,10 @@ from engagement.extensions import db
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Answer, Response
 from engagement.research import services
+from engagement.research.delivery import verify_checksums, writer_process
 from engagement.research.models import Extract, ExtractResponse, Pseudonym
 from engagement.research.pseudonyms import PSEUDONYM_MAX, PSEUDONYM_MIN
 from engagement.research.scan import find_identifiers
-from engagement.research.writers import verify_checksums, writer_process
 from engagement.withdrawal import services as withdrawal
 
 

@@ -15,13 +15,8 @@ import pyarrow.parquet as pq
 import pyreadstat
 import pytest
 
-from engagement.research.writers import (
-    DDI_NAMESPACE,
-    DeletionList,
-    Delivery,
-    deliver,
-    verify_checksums,
-)
+from engagement.research.codebooks import DDI_NAMESPACE
+from engagement.research.delivery import DeletionList, Delivery, deliver, verify_checksums
 
 from .helpers import COLUMNS, KEY, SMFQ, SNAPSHOT, YES_NO, info, ung18
 
@@ -122,7 +117,7 @@ def test_dta_maps_user_missing_codes_to_extended_missing_letters(delivery: Deliv
 
 def test_dta_cuts_long_variable_labels_to_80_characters(tmp_path: Path) -> None:
     from engagement.research.dataset import Dataset, Variable
-    from engagement.research.writers import write_dta
+    from engagement.research.formats import write_dta
 
     long = "Å" * 100
     write_dta(Dataset("T", [Variable("X", long)], {"X": [1]}), tmp_path / "t.dta")

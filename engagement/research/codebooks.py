@@ -1,0 +1,296 @@
+"""The codebooks of a delivery: ``codebook.csv``, ``instruments.csv``, DDI-Codebook 2.5 XML and
+``datapackage.json`` (Frictionless), all written from the datasets' variables.
+
+Each function writes (or returns) one file's content and can be used on its own.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from engagement.research.dataset import Code, Dataset, Variable
+
+if TYPE_CHECKING:
+    from engagement.research.delivery import DeliveryInfo
+
+CODEBOOK_CSV = "codebook.csv"
+CODEBOOK_XML = "codebook.xml"
+DATAPACKAGE = "datapackage.json"
+INSTRUMENTS = "instruments.csv"
+DDI_NAMESPACE = "ddi:codebook:2_5"
+DDI_SCHEMA = "ddi:codebook:2_5 https://ddialliance.org/Specification/DDI-Codebook/2.5/XMLSchema/codebook.xsd"
+DATAPACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
+TABLESCHEMA_PROFILE = "https://datapackage.org/profiles/2.0/tableschema.json"
+SYSTEM_MISSING_LABEL = "SYSTEM MISSING"
+
+
+def _codes_text(variable: Variable, missing: bool) -> str:
+    codes = set(variable.missing_codes)
+    return "; ".join(
+        f"{_plain(code)}={text}" for code, text in variable.value_labels.items() if (code in codes) == missing
+    )
+
+
+def _plain(code: Code) -> str:
+    if isinstance(code, float) and code.is_integer():
+        return str(int(code))
+    return str(code)
+
+
+def _storage(column: pa.ChunkedArray | pa.Array) -> str:
+    return str(column.type)
+
+
+CODEBOOK_COLUMNS = (
+    "dataset",
+    "position",
+    "name",
+    "label",
+    "question",
+    "type",
+    "storage",
+    "measure",
+    "role",
+    "codes",
+    "missing_codes",
+    "versions",
+    "condition",
+    "section",
+    "instrument",
+    "subscale",
+    "reversed",
+    "source",
+)
+
+
+def write_codebook_csv(datasets: Sequence[Dataset], path: Path) -> None:
+    """One row per variable per dataset: name, label, full text, type, codes, versions, filter, instrument."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CODEBOOK_COLUMNS)
+        for dataset in datasets:
+            for position, variable in enumerate(dataset.variables, start=1):
+                scale = variable.scale
+                writer.writerow(
+                    [
+                        dataset.name,
+                        position,
+                        variable.name,
+                        variable.label,
+                        variable.question,
+                        variable.type,
+                        _storage(dataset.table.column(variable.name)),
+                        variable.measure,
+                        variable.role,
+                        _codes_text(variable, missing=False),
+                        _codes_text(variable, missing=True),
+                        " ".join(variable.versions),
+                        variable.condition,
+                        variable.section,
+                        scale.instrument if scale else "",
+                        scale.subscale if scale else "",
+                        ("1" if scale.reversed else "0") if scale else "",
+                        variable.source,
+                    ]
+                )
+
+
+def write_instruments_csv(datasets: Sequence[Dataset], path: Path) -> bool:
+    """phenotools-shaped scale metadata (measure, subscale, items, reversed, response0..N); False if no scales."""
+    groups: dict[tuple[str, str, str], list[Variable]] = {}
+    for dataset in datasets:
+        for variable in dataset.variables:
+            if variable.scale is not None:
+                key = (dataset.name, variable.scale.instrument, variable.scale.subscale)
+                groups.setdefault(key, []).append(variable)
+    if not groups:
+        return False
+    widest = max(len(v.valid_codes()) for items in groups.values() for v in items)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["questionnaire", "measure", "subscale", "items", "reversed", "likert"]
+            + [f"response{i}" for i in range(widest)]
+        )
+        for (dataset_name, instrument, subscale), items in groups.items():
+            responses = [items[0].value_labels[c] for c in items[0].valid_codes()]
+            writer.writerow(
+                [
+                    dataset_name,
+                    instrument,
+                    subscale,
+                    ",".join(v.name for v in items),
+                    ",".join(v.name for v in items if v.scale and v.scale.reversed),
+                    len(responses),
+                    *responses,
+                    *[""] * (widest - len(responses)),
+                ]
+            )
+    return True
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
+    element = ET.SubElement(parent, f"{{{DDI_NAMESPACE}}}{tag}", attributes)
+    if text is not None:
+        element.text = text
+    return element
+
+
+_NATURE = {"nominal": "nominal", "ordinal": "ordinal", "scale": "ratio"}
+
+
+def write_codebook_xml(
+    datasets: Sequence[Dataset], path: Path, info: DeliveryInfo, file_names: Mapping[str, str]
+) -> None:
+    """DDI-Codebook 2.5: study, one fileDscr per dataset, one var per variable (labels, question, codes)."""
+    ET.register_namespace("", DDI_NAMESPACE)
+    ET.register_namespace("xsi", "http://www.w3.org/2001/XMLSchema-instance")
+    root = ET.Element(
+        f"{{{DDI_NAMESPACE}}}codeBook",
+        {
+            "version": "2.5",
+            "ID": f"{info.project}.{info.release}",
+            "{http://www.w3.org/2001/XMLSchema-instance}schemaLocation": DDI_SCHEMA,
+        },
+    )
+    title = info.title or f"MoBa research delivery {info.project} {info.release}"
+    doc = _sub(root, "docDscr")
+    doc_citation = _sub(doc, "citation")
+    _sub(_sub(doc_citation, "titlStmt"), "titl", f"Codebook for {title}")
+    study = _sub(root, "stdyDscr")
+    citation = _sub(study, "citation")
+    title_statement = _sub(citation, "titlStmt")
+    _sub(title_statement, "titl", title)
+    _sub(title_statement, "IDNo", f"{info.project}/{info.release}")
+    _sub(_sub(citation, "verStmt"), "version", info.release)
+    abstract = (
+        f"Pseudonymised questionnaire data for project {info.project}, release {info.release}; "
+        f"participants whose consent covered the project at {info.consent_snapshot_at.isoformat()}."
+    )
+    _sub(_sub(study, "stdyInfo"), "abstract", abstract)
+    file_ids = {}
+    for index, dataset in enumerate(datasets, start=1):
+        file_id = f"F{index}"
+        file_ids[dataset.name] = file_id
+        file_description = _sub(root, "fileDscr", ID=file_id)
+        text = _sub(file_description, "fileTxt")
+        _sub(text, "fileName", file_names.get(dataset.name, dataset.name))
+        if dataset.description:
+            _sub(text, "fileCont", dataset.description)
+        dimensions = _sub(text, "dimensns")
+        _sub(dimensions, "caseQnty", str(dataset.num_rows))
+        _sub(dimensions, "varQnty", str(len(dataset.variables)))
+    data = _sub(root, "dataDscr")
+    for dataset in datasets:
+        file_id = file_ids[dataset.name]
+        for variable in dataset.variables:
+            _ddi_var(data, variable, file_id)
+    ET.indent(root)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _ddi_var(parent: ET.Element, variable: Variable, file_id: str) -> None:
+    attributes = {"ID": f"{file_id}.{variable.name}", "name": variable.name, "files": file_id}
+    if variable.type == "numeric":
+        attributes["intrvl"] = "contin" if variable.measure == "scale" else "discrete"
+        attributes["nature"] = _NATURE[variable.measure]
+    var = _sub(parent, "var", **attributes)
+    if variable.label:
+        _sub(var, "labl", variable.label)
+    if variable.question:
+        _sub(_sub(var, "qstn"), "qstnLit", variable.question)
+    if variable.missing_codes:
+        invalid = _sub(var, "invalrng")
+        for code in variable.missing_codes:
+            _sub(invalid, "item", VALUE=_plain(code))
+    if variable.condition:
+        _sub(var, "universe", variable.condition)
+    missing = set(variable.missing_codes)
+    for code, text in sorted(variable.value_labels.items(), key=lambda item: (item[0] in missing, item[0])):
+        category = _sub(var, "catgry", missing="Y") if code in missing else _sub(var, "catgry")
+        _sub(category, "catValu", _plain(code))
+        _sub(category, "labl", text)
+    if variable.source:
+        _sub(_sub(var, "derivation"), "drvdesc", variable.source)
+    _sub(var, "varFormat", type="character" if variable.type == "string" else "numeric", schema="other")
+    if variable.versions:
+        _sub(var, "notes", "Asked in questionnaire versions: " + ", ".join(variable.versions))
+
+
+def _field_type(column: pa.ChunkedArray) -> str:
+    if pa.types.is_integer(column.type):
+        return "integer"
+    if pa.types.is_floating(column.type):
+        return "number"
+    return "string"
+
+
+def datapackage(
+    datasets: Sequence[Dataset], info: DeliveryInfo, csv_names: Mapping[str, str], *, delimiter: str = ","
+) -> dict[str, Any]:
+    """Frictionless Data Package v2 describing the CSV files (categories with enum constraints)."""
+    resources = []
+    for dataset in datasets:
+        fields = []
+        for variable in dataset.variables:
+            column = dataset.table.column(variable.name)
+            kind = _field_type(column)
+            entry: dict[str, Any] = {"name": variable.name, "type": kind}
+            if variable.label:
+                entry["title"] = variable.label
+            if variable.question:
+                entry["description"] = variable.question
+            valid = variable.valid_codes()
+            if valid:
+                entry["categories"] = [
+                    {"value": _json_code(code, kind), "label": variable.value_labels[code]} for code in valid
+                ]
+                if variable.measure == "ordinal":
+                    entry["categoriesOrdered"] = True
+                entry["constraints"] = {"enum": [_json_code(code, kind) for code in valid]}
+            missing_values: list[Any] = [{"value": "", "label": SYSTEM_MISSING_LABEL}]
+            for code in variable.missing_codes:
+                missing_values.append({"value": _plain(code), "label": variable.value_labels.get(code, "")})
+            entry["missingValues"] = missing_values
+            fields.append(entry)
+        schema: dict[str, Any] = {"$schema": TABLESCHEMA_PROFILE, "fields": fields}
+        if dataset.primary_key:
+            schema["primaryKey"] = list(dataset.primary_key)
+        resources.append(
+            {
+                "name": _resource_name(dataset.name),
+                "path": csv_names[dataset.name],
+                "type": "table",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "dialect": {"delimiter": delimiter, "header": True, "quoteChar": '"'},
+                "schema": schema,
+            }
+        )
+    return {
+        "$schema": DATAPACKAGE_PROFILE,
+        "name": _resource_name(f"{info.project}-{info.release}"),
+        "title": info.title or f"MoBa research delivery {info.project} {info.release}",
+        "version": info.release,
+        "resources": resources,
+    }
+
+
+def _json_code(code: Code, kind: str) -> Code:
+    if kind == "integer":
+        return int(code)
+    if kind == "number":
+        return float(code)
+    return str(code)
+
+
+def _resource_name(name: str) -> str:
+    return re.sub(r"[^a-z0-9._-]", "-", name.lower())
