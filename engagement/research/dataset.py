@@ -95,6 +95,7 @@ class Variable:
     value_labels: Mapping[Code, str] = field(default_factory=dict)
     missing_codes: tuple[Code, ...] = ()
     question: str = ""  # full question text (the codebook's qstnLit)
+    wording: Mapping[str, str] = field(default_factory=dict)  # version -> question, where versions differ
     source: str = ""  # lineage: item link ids and questionnaire versions it was harmonised from
     versions: tuple[str, ...] = ()  # questionnaire versions that asked it
     condition: str = ""  # filter, e.g. "XA25 = 2 (JEG BOR SAMMEN MED NOEN)"
