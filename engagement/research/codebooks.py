@@ -235,7 +235,9 @@ def _field_type(column: pa.ChunkedArray) -> str:
 def datapackage(
     datasets: Sequence[Dataset], info: DeliveryInfo, csv_names: Mapping[str, str], *, delimiter: str = ","
 ) -> dict[str, Any]:
-    """Frictionless Data Package v2 describing the CSV files (categories with enum constraints)."""
+    """Frictionless Data Package v2 describing the CSV files: value labels of real answers as
+    ``categories`` (never constraints: a real height is not one of the labelled codes), declared
+    missing codes and their labels as ``missingValues``."""
     resources = []
     for dataset in datasets:
         fields = []
@@ -254,7 +256,6 @@ def datapackage(
                 ]
                 if variable.measure == "ordinal":
                     entry["categoriesOrdered"] = True
-                entry["constraints"] = {"enum": [_json_code(code, kind) for code in valid]}
             missing_values: list[Any] = [{"value": "", "label": SYSTEM_MISSING_LABEL}]
             for code in variable.missing_codes:
                 missing_values.append({"value": _plain(code), "label": variable.value_labels.get(code, "")})

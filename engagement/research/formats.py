@@ -6,7 +6,8 @@ Each ``write_*`` writes one file and can be used on its own; ``delivery.deliver`
 - ``.dta`` (format 118, Stata 14+): labels cut to 80 characters, user-missing codes as ``.a``, ``.b``, ...
 - ``.parquet`` (zstd): the narrowest integer types; each field's metadata holds its label, value labels
   and missing codes as JSON; user-missing codes stay as values, as in ``.sav`` and ``.csv``.
-- ``.csv``: UTF-8, header row, system missing as an empty field; the dialect is in ``datapackage.json``.
+- ``.csv``: UTF-8, header row, system missing as an empty field; the dialect is in ``datapackage.json``;
+  a text cell a spreadsheet would run as a formula begins with ``'`` (the other formats keep the text).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pyreadstat
 
-from engagement.research.dataset import Dataset, Variable, truncate_utf8
+from engagement.research.dataset import Dataset, InvalidDataset, Variable, truncate_utf8
 
 Format = Literal["sav", "dta", "parquet", "csv"]
 SavCompression = Literal["rows", "zsav", "none"]
@@ -52,13 +53,20 @@ def _spss_format(variable: Variable, column: pa.Array) -> str | None:
     return f"F{min(width, 40)}.{decimals}"
 
 
-def _spss_missing(variable: Variable) -> list[Any] | None:
-    codes = list(variable.missing_codes)
-    if not codes:
+def _spss_missing(variable: Variable, column: pa.Array) -> list[Any] | None:
+    """SPSS's declaration of the variable's user-missing codes; refuses a delivery it cannot declare."""
+    if not variable.missing_codes:
         return None
-    if len(codes) <= 3:
-        return codes
-    return [{"lo": min(codes), "hi": max(codes)}]  # Variable.problems checked no real code is inside
+    declared = variable.spss_missing()
+    if declared is not None and len(variable.missing_codes) > 3:
+        present = pc.unique(column.drop_null()).to_pylist()
+        declared = variable.spss_missing(present)
+    if declared is None:
+        raise InvalidDataset(
+            f"{variable.name}: SPSS cannot declare the user-missing codes {list(variable.missing_codes)} "
+            "(at most three codes, or one range and one code) without hiding real values"
+        )
+    return declared
 
 
 def _labels_for(variable: Variable, column: pa.Array) -> dict[int | float, str]:
@@ -83,7 +91,7 @@ def write_sav(
         column = dataset.column(variable.name)
         if variable.value_labels:
             labels[variable.name] = _labels_for(variable, column)
-        spss_missing = _spss_missing(variable)
+        spss_missing = _spss_missing(variable, column)
         if spss_missing:
             missing[variable.name] = spss_missing
         spss_format = _spss_format(variable, column)
@@ -193,7 +201,31 @@ def write_parquet(dataset: Dataset, path: Path, *, metadata: Mapping[str, str] |
     pq.write_table(table, path, compression="zstd")
 
 
+# A text cell a spreadsheet would run as a formula (OWASP "CSV injection"): it starts with one of these.
+FORMULA_START = r"^[=+\-@\t\r]"
+FORMULA_GUARD = "'"  # put before such a cell in CSV output only: spreadsheets show it as text
+
+
+def neutralise_formulas(column: pa.Array) -> pa.Array:
+    """The text column with every cell a spreadsheet would run as a formula prefixed by ``'``."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return column
+    risky = pc.match_substring_regex(column, FORMULA_START)
+    if not pc.any(risky).as_py():
+        return column
+    guarded = pc.binary_join_element_wise(FORMULA_GUARD, column, "")
+    return pc.if_else(risky, guarded, column)
+
+
 def write_csv(dataset: Dataset, path: Path, *, delimiter: str = ",") -> None:
-    """UTF-8 CSV with a header row; system missing is an empty field."""
+    """UTF-8 CSV with a header row; system missing is an empty field; text cells that a spreadsheet
+    would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or CR) begin with ``'``."""
+    table = dataset.table
+    for index, variable in enumerate(dataset.variables):
+        if variable.type == "string":
+            column = dataset.column(variable.name)
+            guarded = neutralise_formulas(column)
+            if guarded is not column:
+                table = table.set_column(index, variable.name, guarded)
     options = pa_csv.WriteOptions(include_header=True, delimiter=delimiter, quoting_style="needed")
-    pa_csv.write_csv(dataset.table, path, options)
+    pa_csv.write_csv(table, path, options)

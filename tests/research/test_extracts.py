@@ -193,7 +193,7 @@ def test_full_extract_reads_back_equal_to_the_database_in_every_format(
     assert (folder / "codebook.csv").is_file() and (folder / "codebook.xml").is_file()
     package = json.loads((folder / "datapackage.json").read_text())
     xa32 = next(f for f in package["resources"][0]["schema"]["fields"] if f["name"] == "XA32")
-    assert xa32["constraints"]["enum"] == [1, 2, 3]
+    assert [c["value"] for c in xa32["categories"]] == [1, 2, 3] and "constraints" not in xa32
 
 
 def withdraw(app: Any, participant: Any, scope: str, at: Any) -> None:

@@ -154,6 +154,28 @@ def test_csv_reads_back_with_empty_fields_for_system_missing(delivery: Delivery)
         assert same(table.column(name).to_pylist(), values), name
 
 
+def test_csv_neutralises_formulas_while_the_other_formats_keep_the_text(tmp_path: Path) -> None:
+    from engagement.research.dataset import Dataset, Variable
+
+    texts = ['=HYPERLINK("http://x")', "+47 22 00 00 00", "-3", "@SUM(A1)", "\tfane", "vanlig", None]
+    dataset = Dataset(
+        "FRITEKST",
+        [Variable("ID", role="key"), Variable("XA90_TEKST", "Fritekst", type="string")],
+        {"ID": list(range(1, len(texts) + 1)), "XA90_TEKST": texts},
+        primary_key=["ID"],
+    )
+    delivered = deliver(tmp_path, [dataset], info())
+    with (delivered.path / "PDB9999_FRITEKST.csv").open(encoding="utf-8", newline="") as handle:
+        cells = [row["XA90_TEKST"] for row in csv.DictReader(handle)]
+    assert cells == [f"'{t}" for t in texts[:5]] + ["vanlig", ""]
+    parquet = pq.read_table(delivered.path / "PDB9999_FRITEKST.parquet")
+    assert parquet.column("XA90_TEKST").to_pylist() == texts
+    sav, _ = pyreadstat.read_sav(delivered.path / "PDB9999_FRITEKST.sav", output_format="dict")
+    assert list(sav["XA90_TEKST"])[:6] == texts[:6]
+    dta, _ = pyreadstat.read_dta(delivered.path / "PDB9999_FRITEKST.dta", output_format="dict")
+    assert list(dta["XA90_TEKST"])[:6] == texts[:6]
+
+
 def test_codebook_csv_lists_every_variable_with_codes_versions_and_lineage(delivery: Delivery) -> None:
     with (delivery.path / "codebook.csv").open(encoding="utf-8", newline="") as handle:
         rows = {row["name"]: row for row in csv.DictReader(handle)}
@@ -225,7 +247,7 @@ def test_codebook_xml_is_ddi_codebook_25_in_schema_order(delivery: Delivery) -> 
     assert variables[5].get("intrvl") == "contin"
 
 
-def test_datapackage_declares_categories_enum_missing_values_and_key(delivery: Delivery) -> None:
+def test_datapackage_declares_categories_missing_values_and_key(delivery: Delivery) -> None:
     package = json.loads((delivery.path / "datapackage.json").read_text(encoding="utf-8"))
     assert package["$schema"] == "https://datapackage.org/profiles/2.0/datapackage.json"
     (resource,) = package["resources"]
@@ -236,7 +258,7 @@ def test_datapackage_declares_categories_enum_missing_values_and_key(delivery: D
     fields = {f["name"]: f for f in schema["fields"]}
     xa60 = fields["XA60"]
     assert xa60["type"] == "integer"
-    assert xa60["constraints"] == {"enum": [1, 2, 3]}
+    assert "constraints" not in xa60  # labels describe codes; they do not forbid other numbers
     assert xa60["categories"][0] == {"value": 1, "label": "STEMMER IKKE"}
     assert xa60["categoriesOrdered"] is True
     assert xa60["missingValues"] == [

@@ -1,0 +1,102 @@
+"""A real delivery of ung18 v1 and v2, read with independent tools: missing values declared and labelled
+in every file, statistics that leave them out, a valid Data Package and FHIR R4 Questionnaires."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pyreadstat
+import pytest
+from fhir.resources.R4B.questionnaire import Questionnaire
+from frictionless import validate
+
+from engagement.research import variables as rv
+from engagement.research.codebooks import DDI_NAMESPACE
+
+
+@pytest.fixture
+def folder(app: Any, make_participant: Any, answer: Any, make_project: Any, extract: Any) -> Path:
+    """Four participants: heights 170 and 180 cm, one "don't know my height" (999), one v2 answer of
+    185 cm; one man (the menstruation items are not shown), one "prefer not to say" (XA37 = 6)."""
+    people = [make_participant() for _ in range(4)]
+    answer(people[0], XA40=170, XA37=6)
+    answer(people[1], XA40=180, XA32=2, XA33=None, XA34=None, XA35=16, XA36=3)
+    answer(people[2], XA40=999, XA33=99, XA34=None)
+    answer(people[3], version=2, XA40=185)
+    code = make_project()
+    delivered = extract(code)
+    folder: Path = delivered.folder
+    return folder
+
+
+def sav_of(folder: Path, dataset: str) -> Path:
+    return next(folder.glob(f"*_{dataset}.sav"))
+
+
+def test_spss_declares_special_answers_missing_and_pandas_leaves_them_out(folder: Path) -> None:
+    frame, meta = pyreadstat.read_sav(sav_of(folder, "UNG18_v1"), user_missing=True)
+    assert sorted(frame["XA40"]) == [170, 180, 999]  # the code is there, for whoever wants the reason
+    assert meta.missing_ranges["XA40"] == [{"lo": 999.0, "hi": 999.0}]
+    assert meta.variable_value_labels["XA40"][999.0] == "VET IKKE HØYDEN MIN"
+    assert {r["lo"] for r in meta.missing_ranges["XA37"]} == {5.0, 6.0}
+    assert {r["lo"] for r in meta.missing_ranges["XA33"]} == {99.0, float(rv.NOT_SHOWN)}
+    assert meta.variable_value_labels["XA33"][float(rv.NOT_SHOWN)] == rv.REASON_LABELS[rv.NOT_SHOWN]
+
+    declared = frame.copy()  # pandas, told what the .sav metadata says is missing
+    for name, ranges in meta.missing_ranges.items():
+        for declared_range in ranges:
+            inside = declared[name].between(declared_range["lo"], declared_range["hi"])
+            declared.loc[inside, name] = float("nan")
+    assert declared["XA40"].mean() == pytest.approx(175.0)
+    plain, _ = pyreadstat.read_sav(sav_of(folder, "UNG18_v1"))  # the default read applies them too
+    assert plain["XA40"].mean() == pytest.approx(175.0)
+    assert pd.isna(plain["XA37"]).sum() == 1
+
+
+def test_stata_declares_extended_missing_values_with_labels(folder: Path) -> None:
+    frame, meta = pyreadstat.read_dta(next(folder.glob("*_UNG18_v1.dta")), user_missing=True)
+    assert sorted(frame["XA40"].astype(str)) == ["170", "180", "a"]
+    assert meta.variable_value_labels["XA40"]["a"] == "VET IKKE HØYDEN MIN"
+    assert meta.variable_value_labels["XA37"]["b"] == "ØNSKER IKKE Å SVARE"
+    plain, _ = pyreadstat.read_dta(next(folder.glob("*_UNG18_v1.dta")))
+    assert plain["XA40"].mean() == pytest.approx(175.0)
+
+
+def test_parquet_and_codebooks_declare_the_missing_codes(folder: Path) -> None:
+    field = pq.read_schema(next(folder.glob("*_UNG18_v1.parquet"))).field("XA40")
+    assert json.loads(field.metadata[b"missing_codes"]) == [999]
+    codebook = pd.read_csv(folder / "codebook.csv", dtype=str, keep_default_na=False)
+    row = codebook[(codebook["dataset"] == "UNG18_v1") & (codebook["name"] == "XA40")].iloc[0]
+    assert row["missing_codes"] == "999=VET IKKE HØYDEN MIN"
+    ddi = ET.parse(folder / "codebook.xml").getroot()
+    var = ddi.find(".//d:var[@name='XA40']", {"d": DDI_NAMESPACE})
+    assert var is not None
+    missing = [
+        c.findtext("d:catValu", namespaces={"d": DDI_NAMESPACE})
+        for c in var.iterfind("d:catgry[@missing='Y']", {"d": DDI_NAMESPACE})
+    ]
+    assert missing == ["999"]
+    harmonised = codebook[(codebook["dataset"] == "UNG18_harmonised") & (codebook["name"] == "XA46")].iloc[0]
+    assert f"{rv.NOT_IN_VERSION}={rv.REASON_LABELS[rv.NOT_IN_VERSION]}" in harmonised["missing_codes"]
+
+
+def test_the_data_package_validates_without_an_error(folder: Path) -> None:
+    report = validate(folder / "datapackage.json")
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:20]
+    descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    xa40 = next(f for f in descriptor["resources"][0]["schema"]["fields"] if f["name"] == "XA40")
+    assert "constraints" not in xa40
+    assert {"value": "999", "label": "VET IKKE HØYDEN MIN"} in xa40["missingValues"]
+
+
+def test_every_questionnaire_parses_as_fhir_r4(folder: Path) -> None:
+    files = sorted((folder / "questionnaires").glob("*.json"))
+    assert [f.name for f in files] == ["ung18-v1.json", "ung18-v2.json"]
+    for file in files:
+        resource = Questionnaire.model_validate_json(file.read_bytes())
+        assert resource.status == "active"
