@@ -5,7 +5,7 @@ PostgreSQL database (127.0.0.1:5432, user postgres), migrates it, publishes a ge
 ``--items`` items, seeds ``--rows`` consenting participants with one response each set-based in SQL
 (each response's packed ``export_values`` as submission stores them, and the same numbers as normalised
 ``answer`` rows, whose keys are dropped while seeding and rebuilt after), then times
-``engagement.research.services.run_extract`` (consent filter from the ledger, pseudonyms drawn and
+``engagement.research.extraction.run_extract`` (consent filter from the ledger, pseudonyms drawn and
 stored, the packed answers read with one binary COPY, every file written, the delivery recorded and committed)
 against pyreadstat and pyarrow writing the delivered table from memory. The database is dropped at
 the end. ``--source memory`` times ``deliver()`` alone on a generated table, as before.
@@ -276,7 +276,7 @@ def prepare_postgres(url: str, rows: int, items: int, store: str, projects: int)
     from engagement.consent.cli import publish_consent_documents
     from engagement.extensions import db
     from engagement.questionnaires import services as questionnaires
-    from engagement.research import services
+    from engagement.research import projects as research_projects
 
     app = _bench_app(url, store)
     with app.app_context():
@@ -340,7 +340,7 @@ def prepare_postgres(url: str, rows: int, items: int, store: str, projects: int)
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM ANALYZE consent_decision"))
         for number in range(projects):
-            services.create_project(
+            research_projects.create_project(
                 code=f"PDB{9001 + number}",
                 title="Benchmark",
                 approval_reference="REK 2026/0",
@@ -378,10 +378,10 @@ def _own_cpu() -> float:
 def run_postgres_extract(url: str, code: str, store: str, dta_process: str = "auto") -> dict[str, float]:
     """One full extract, timed end to end (and the file writing alone), in this child process."""
     from engagement.extensions import db
-    from engagement.research import services
+    from engagement.research import extraction, projects, tables
 
     if dta_process != "auto":  # decided here rather than by the number of CPUs
-        services.wants_process = lambda cells: dta_process == "yes"  # type: ignore[assignment]
+        extraction.wants_process = lambda cells: dta_process == "yes"  # type: ignore[assignment]
 
     spent: dict[str, float] = {"write": 0.0, "answers": 0.0, "consent": 0.0}
 
@@ -395,15 +395,15 @@ def run_postgres_extract(url: str, code: str, store: str, dta_process: str = "au
 
         return run
 
-    services.deliver = timed("write", services.deliver)  # type: ignore[assignment]
-    services._answer_matrix = timed("answers", services._answer_matrix)  # type: ignore[assignment]
-    services.consent.export_filter = timed("consent", services.consent.export_filter)  # type: ignore[assignment]
+    extraction.deliver = timed("write", extraction.deliver)  # type: ignore[assignment]
+    tables.answer_matrix = timed("answers", tables.answer_matrix)  # type: ignore[assignment]
+    extraction.consent.export_filter = timed("consent", extraction.consent.export_filter)  # type: ignore[assignment]
     app = _bench_app(url, store)
     with app.app_context():
-        project = services.get_project(code)
+        project = projects.get_project(code)
         cpu, server = _own_cpu(), _postgres_cpu()
         start = time.perf_counter()
-        written = services.run_extract(project, services.FULL)
+        written = extraction.run_extract(project, extraction.FULL)
         db.session.commit()
         total = time.perf_counter() - start
         cpu, server = _own_cpu() - cpu, _postgres_cpu() - server

@@ -165,6 +165,12 @@ SETTINGS: tuple[Setting, ...] = (
         kind=int,
     ),
     Setting("REMINDER_POLL_SECONDS", 5, "seconds the reminder worker waits when nothing is due", kind=int),
+    Setting(
+        "EXTRACT_LEASE_SECONDS",
+        120,
+        "an extract job returns to the queue if its worker is silent this long (a living worker renews it)",
+        kind=int,
+    ),
 )
 
 _DEV_SECRETS = {

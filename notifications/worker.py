@@ -1,4 +1,5 @@
-"""The reminder worker: plans the outbox, then claims, checks, sends and records batch after batch.
+"""The reminder worker: plans the outbox, then claims, checks, sends and records batch after batch;
+between batches it runs queued extract jobs (:mod:`engagement.research.worker`).
 
 Any number of workers may run, on any number of machines: they coordinate only through the outbox rows
 (see :mod:`notifications.outbox`). Each batch is claim + check (one transaction), send (none), record
@@ -21,6 +22,7 @@ from flask import Flask
 
 from engagement import clock
 from engagement.extensions import db
+from engagement.research.worker import ExtractWorker
 from notifications import outbox
 from notifications.sender import Backoff, PushMessage, PushSender, SendOutcome, backoff_delay, sender_for
 
@@ -42,6 +44,7 @@ class Totals:
     skipped: Counter[str] = field(default_factory=Counter)
     devices_deactivated: int = 0
     lost_lease: int = 0
+    extract_jobs: int = 0
 
     def line(self) -> str:
         skipped = ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items())) or "0"
@@ -69,6 +72,7 @@ class Worker:
         self.batch = batch or int(app.config["REMINDER_BATCH"])
         self.lease = lease or timedelta(seconds=int(app.config["REMINDER_LEASE_SECONDS"]))
         self.stopping = threading.Event()
+        self.extracts = ExtractWorker(app, self.name)
 
     def plan(self) -> outbox.PlanResult:
         with self.app.app_context():
@@ -119,6 +123,7 @@ class Worker:
         self.plan()
         while not self.stopping.is_set() and self.dispatch_batch(totals):
             pass
+        totals.extract_jobs += len(self.extracts.run_pending(self.stopping))
         return totals
 
     def run(self, *, poll: float | None = None, plan_every: float = 60.0) -> Totals:
@@ -133,6 +138,9 @@ class Worker:
                     planned_at = time.monotonic()
                 while not self.stopping.is_set() and self.dispatch_batch(totals):
                     pass
+                # Extract jobs between reminder batches: a long delivery delays reminders by its length
+                # (a dedicated ``flask research work`` process takes them off this loop).
+                totals.extract_jobs += len(self.extracts.run_pending(self.stopping))
             except Exception:  # a database hiccup must not end the worker; the leases keep rows safe
                 log.exception("reminder worker cycle failed", extra={"event": "reminders.cycle_failed"})
             self.stopping.wait(poll)

@@ -4,6 +4,8 @@ The pseudonym table is the identity side of an extract: the only place where a p
 internal id meets the number a project sees. Extracts read it; nothing else does. Deliveries and what
 they held (response by response) are a ledger: rows are added, never changed, so that an incremental
 delivery knows what the project already has and a withdrawal with deletion knows whom to list.
+An extract job is the request for a delivery, run by a worker: at most one per project is queued or
+running at a time (a partial unique index says so to every process).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from engagement import clock
 from engagement.db import Base, CreatedMixin, IdMixin
 
 EXTRACT_KINDS = ("full", "since-last")
+JOB_STATES = ("queued", "running", "done", "failed")
+ACTIVE_JOB_STATES = ("queued", "running")
 
 
 class ResearchProject(IdMixin, CreatedMixin, Base):
@@ -129,3 +133,41 @@ class PendingDeletion(IdMixin, Base):
     listed_in_extract_id: so.Mapped[uuid.UUID | None] = so.mapped_column(
         sa.ForeignKey("research_extract.id"), index=True
     )
+
+
+class ExtractJob(IdMixin, Base):
+    """A requested delivery: queued, then running (claimed by a worker under a lease), then done with its
+    delivery or failed with the reason. A job whose worker's lease ran out is claimed again."""
+
+    __tablename__ = "research_extract_job"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('full', 'since-last')", name="kind"),
+        sa.CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+        # one active job per project, whichever process asks
+        sa.Index(
+            "ix_research_extract_job_active_project",
+            "project_id",
+            unique=True,
+            sqlite_where=sa.text("status IN ('queued', 'running')"),
+            postgresql_where=sa.text("status IN ('queued', 'running')"),
+        ),
+    )
+
+    project_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("research_project.id"))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16))
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="queued")
+    requested_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    requested_by_kind: so.Mapped[str] = so.mapped_column(sa.String(16))  # staff | system
+    requested_by: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    started_at: so.Mapped[datetime | None]
+    finished_at: so.Mapped[datetime | None]
+    stage: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    progress: so.Mapped[float] = so.mapped_column(default=0.0)
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    locked_by: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    locked_until: so.Mapped[datetime | None]
+    extract_id: so.Mapped[uuid.UUID | None] = so.mapped_column(sa.ForeignKey("research_extract.id"))
+    failure: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+
+    project: so.Mapped[ResearchProject] = so.relationship()
+    extract: so.Mapped[Extract | None] = so.relationship()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import Response, send_file
@@ -9,7 +10,7 @@ from flask.views import MethodView
 
 from engagement.api import Blueprint
 from engagement.extensions import db
-from engagement.research import schemas, services
+from engagement.research import downloads, jobs, projects, schemas
 from engagement.research.models import Extract, ResearchProject
 from engagement.security import current_principal, staff_required
 
@@ -45,7 +46,7 @@ class ResearchProjects(MethodView):
     @admin.response(201, schemas.ResearchProjectSchema)
     def post(self, body: dict[str, Any]) -> ResearchProject:
         """Register an approved research project, its consent purposes, questionnaires and researchers."""
-        project = services.create_project(
+        project = projects.create_project(
             code=body["code"],
             title=body["title"],
             approval_reference=body["approval_reference"],
@@ -67,7 +68,7 @@ class Projects(MethodView):
     @blp.response(200, schemas.ResearchProjectSchema(many=True))
     def get(self) -> list[ResearchProject]:
         """Research projects: all of them for admins and coordinators, a researcher's own for researchers."""
-        return services.list_projects(current_principal())
+        return projects.list_projects(current_principal())
 
 
 @blp.route("/projects/<code>")
@@ -77,7 +78,7 @@ class Project(MethodView):
     @blp.response(200, schemas.ResearchProjectSchema)
     def get(self, code: str) -> ResearchProject:
         """One research project (researchers: only their own)."""
-        return services.project_for(current_principal(), code)
+        return projects.project_for(current_principal(), code)
 
 
 @blp.route("/projects/<code>/extracts")
@@ -87,24 +88,36 @@ class Extracts(MethodView):
     @blp.response(200, schemas.ExtractSchema(many=True))
     def get(self, code: str) -> list[dict[str, Any]]:
         """The project's deliveries, oldest first, with links to their files (researchers: only their own)."""
-        project = services.project_for(current_principal(), code)
-        extracts = services.list_extracts(project)
+        project = projects.project_for(current_principal(), code)
+        extracts = downloads.list_extracts(project)
         releases = {e.id: e.release for e in extracts}
         return [_extract_view(project, e, releases) for e in extracts]
 
     @blp.arguments(schemas.ExtractLoadSchema)
-    @blp.response(201, schemas.ExtractSchema)
+    @blp.response(202, schemas.ExtractJobSchema)
+    @blp.alt_response(409, description="Another extract of the project is queued or running (named).")
     def post(self, body: dict[str, Any], code: str) -> dict[str, Any]:
-        """Write a delivery into the data store: everything (full) or what changed since the last one."""
+        """Ask for a delivery (full, or what changed since the last one); a worker writes it (see the job)."""
         principal = current_principal()
-        if not principal.roles & {"admin", "coordinator"}:
-            raise services.NotProjectMember("Only admins and coordinators write deliveries.")
-        project = services.get_project(code)
-        extract = services.run_extract(project, body["kind"], actor_kind="staff", actor_id=principal.subject)
-        releases = {e.id: e.release for e in services.list_extracts(project)}
-        view = _extract_view(project, extract, releases)
+        if not projects.sees_every_project(principal):
+            raise projects.NotProjectMember("Only admins and coordinators write deliveries.")
+        project = projects.get_project(code)
+        job = jobs.request_extract(project, body["kind"], actor_kind="staff", actor_id=principal.subject)
+        view = jobs.job_view(job)
         db.session.commit()
         return view
+
+
+@blp.route("/jobs/<uuid:job_id>")
+class Job(MethodView):
+    decorators = [staff_required("admin", "coordinator", "researcher")]
+
+    @blp.response(200, schemas.ExtractJobSchema)
+    def get(self, job_id: uuid.UUID) -> dict[str, Any]:
+        """An extract job: queued, running with its progress, done with its release, or failed with why."""
+        job = jobs.get_job(job_id)
+        projects.project_for(current_principal(), job.project.code)  # as the project's deliveries
+        return jobs.job_view(job)
 
 
 @blp.route("/projects/<code>/extracts/<release>/files/<path:path>")
@@ -115,8 +128,8 @@ class ExtractFile(MethodView):
     def get(self, code: str, release: str, path: str) -> Response:
         """Download one file of a delivery (only the project's researchers); every download is audited."""
         principal = current_principal()
-        project = services.project_for(principal, code, members_only=True)
-        file = services.extract_file(project, release, path)
-        services.record_download(project, release, path, principal.subject)
+        project = projects.project_for(principal, code, members_only=True)
+        file = downloads.extract_file(project, release, path)
+        downloads.record_download(project, release, path, principal.subject)
         db.session.commit()
         return send_file(file, as_attachment=True, download_name=file.name, max_age=0)

@@ -86,6 +86,26 @@ class ExtractSchema(ma.Schema):
     files = fields.List(fields.Nested(ExtractFileSchema), required=True)
 
 
+class ExtractJobSchema(ma.Schema):
+    """A requested delivery: queued, running (with its stage and progress), done (with its release) or
+    failed (with the reason)."""
+
+    id = fields.UUID(required=True)
+    project = fields.String(required=True)
+    kind = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("queued", "running", "done", "failed")))
+    requested_at = fields.AwareDateTime(required=True)
+    started_at = fields.AwareDateTime(allow_none=True)
+    finished_at = fields.AwareDateTime(allow_none=True)
+    attempts = fields.Integer(required=True, metadata={"description": "how many times a worker took it"})
+    stage = fields.String(metadata={"description": "running: what it is doing now"})
+    progress = fields.Float(metadata={"description": "running: the share done, 0 to 1"})
+    release = fields.String(metadata={"description": "done: the delivery written"})
+    extracts = fields.String(metadata={"description": "done: where the project's deliveries are listed"})
+    failure = fields.String(metadata={"description": "failed: why"})
+    href = fields.String(required=True)
+
+
 class ResearchDeliverySectionSchema(ma.Schema):
     """A research project that received my data, and when."""
 

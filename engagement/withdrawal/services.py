@@ -26,7 +26,7 @@ from engagement.problems import Conflict, NotFound, ValidationFailed
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Response
-from engagement.research import services as research
+from engagement.research import deletions as research
 from engagement.waves import services as waves
 from engagement.withdrawal.models import DeletionRequest, WithdrawalReceipt
 
@@ -141,7 +141,7 @@ def delete_answers_and_drafts(participant_id: uuid.UUID) -> Effect:
 
 def list_for_deletion_from_delivered_extracts(withdrawal: ConsentWithdrawal) -> Effect:
     """Every research project that received the person's data lists their pseudonym for deletion in its
-    next delivery (``engagement.research.services.list_for_deletion``)."""
+    next delivery (``engagement.research.deletions.list_for_deletion``)."""
     count = research.list_for_deletion(withdrawal.participant_id, withdrawal.id, withdrawal.withdrawn_at)
     return Effect("listed_for_deletion_from_delivered_extracts", DONE, int(count))
 

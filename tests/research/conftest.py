@@ -15,7 +15,7 @@ from engagement import clock
 from engagement.extensions import db
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services as questionnaires
-from engagement.research import services
+from engagement.research import downloads, extraction, projects
 from tests.conftest import ROOT
 
 
@@ -55,7 +55,7 @@ def make_project(app: Any, ung18: Any) -> Callable[..., str]:
         purposes: tuple[str, ...] = ("participation", "questionnaires"),
     ) -> str:
         with app.app_context():
-            project = services.create_project(
+            project = projects.create_project(
                 code=code or f"PDB{uuid.uuid4().int % 10**6:06d}",
                 title="Helse og hverdag ved 18 år",
                 approval_reference="REK 2026/12345",
@@ -78,8 +78,8 @@ def extract(app: Any) -> Callable[..., Any]:
 
     def run(code: str, kind: str = "full", at: datetime | None = None) -> Any:
         with app.app_context(), clock.frozen(at or clock.now()):
-            project = services.get_project(code)
-            written = services.run_extract(project, kind)
+            project = projects.get_project(code)
+            written = extraction.run_extract(project, kind)
             view = SimpleNamespace(
                 id=written.id,
                 release=written.release,
@@ -87,7 +87,7 @@ def extract(app: Any) -> Callable[..., Any]:
                 rows=written.rows,
                 participants=written.participants,
                 deletions=written.deletions,
-                folder=services.data_store() / project.folder / written.release,
+                folder=downloads.data_store() / project.folder / written.release,
             )
             db.session.commit()
             return view

@@ -1,5 +1,6 @@
 """Extracts read the packed ``response.export_values``; they equal the normalised ``answer`` rows,
-also for responses stored without them (read from the answer rows instead)."""
+also for responses stored without them (read from the answer rows instead). The expected matrices are
+read the plain way (SQL statements); on PostgreSQL the matrices under test come through binary COPY."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import sqlalchemy as sa
 from engagement.extensions import db
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Response
-from engagement.research import services
+from engagement.research import bulk
+from engagement.research.matrix import AnswerMatrix, answer_matrix
 
 
 def _from_answer_rows(response_ids, names):
-    matrix = services._Numbers(len(names), len(response_ids))
-    services._answer_rows_matrix(response_ids, range(len(response_ids)), names, matrix)
+    matrix = AnswerMatrix(len(names), len(response_ids))
+    bulk.PLAIN.answer_numbers(db.session.connection(), response_ids, range(len(response_ids)), names, matrix)
     return np.asarray(matrix)
 
 
@@ -38,7 +40,7 @@ def test_packed_values_give_the_same_matrix_as_the_answer_rows(app, make_partici
     with app.app_context():
         layout = _layout(ung18, 1)
         names = [*reversed(layout), "XA999_NOT_IN_THIS_VERSION"]
-        matrix = services._answer_matrix(ids, names, layout)
+        matrix = answer_matrix(ids, names, layout)
         expected = _from_answer_rows(ids, names)
         np.testing.assert_array_equal(matrix, expected)
         assert np.isfinite(matrix).sum() > len(ids) * 40  # numbers were read, not only NaN
@@ -50,7 +52,7 @@ def test_responses_without_packed_values_are_read_from_the_answer_rows(app, make
     with app.app_context():
         db.session.execute(sa.update(Response).where(Response.id.in_(ids[1::2])).values(export_values=None))
         layout = _layout(ung18, 1)
-        matrix = services._answer_matrix(ids, layout, layout)
+        matrix = answer_matrix(ids, layout, layout)
         np.testing.assert_array_equal(matrix, _from_answer_rows(ids, layout))
         assert np.isfinite(np.asarray(matrix)[:, 1]).sum() > 40
 
@@ -71,7 +73,7 @@ def test_packed_numbers_are_big_endian_doubles_read_back_exactly(app, make_parti
         back = db.session.scalar(sa.select(Response.export_values).where(Response.id == ids[0]))
         assert back[0] == 0.1 and back[1] != back[1] and back[2:4] == [1e300, -2.5]
         assert back[4] == 2.0**53 + 2 and str(back[5]) == "-0.0"
-        matrix = np.asarray(services._answer_matrix(ids, layout, layout))
+        matrix = np.asarray(answer_matrix(ids, layout, layout))
         np.testing.assert_array_equal(matrix[: len(numbers), 0], [0.1, np.nan, 1e300, -2.5, 2.0**53 + 2, 0.0])
         np.testing.assert_array_equal(matrix[:, 1], _from_answer_rows(ids, layout)[:, 1])
 
@@ -81,13 +83,11 @@ def test_values_packed_in_another_layout_are_read_from_the_answer_rows(app, make
     with app.app_context():
         other = _layout(ung18, 2)
         assert len(other) != len(_layout(ung18, 1))
-        np.testing.assert_array_equal(
-            services._answer_matrix(ids, other, other), _from_answer_rows(ids, other)
-        )
+        np.testing.assert_array_equal(answer_matrix(ids, other, other), _from_answer_rows(ids, other))
 
 
 def test_the_matrix_is_held_narrow_but_every_number_stays_exact() -> None:
-    numbers = services._Numbers(3, 4)
+    numbers = AnswerMatrix(3, 4)
     numbers.put(
         np.arange(3)[:, None], np.arange(4)[None, :], np.array([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]])
     )
@@ -100,3 +100,15 @@ def test_the_matrix_is_held_narrow_but_every_number_stays_exact() -> None:
         np.testing.assert_array_equal(numbers[row], expected[row])
     assert numbers[-2][2] == 0.1
     assert numbers.narrow.dtype == np.float32 and numbers[0].dtype == np.float32  # exact as float32
+
+
+def test_the_database_s_own_path_reads_what_the_plain_path_reads(app, make_participant, answer, ung18):
+    ids = _responses(make_participant, answer, count=6)
+    with app.app_context():
+        db.session.execute(sa.update(Response).where(Response.id.in_(ids[::3])).values(export_values=None))
+        layout = _layout(ung18, 1)
+        names = [*layout[::2], "XA999_NOT_IN_THIS_VERSION", *layout[1::2]]
+        own = answer_matrix(ids, names, layout)
+        plain = answer_matrix(ids, names, layout, path=bulk.PLAIN)
+        np.testing.assert_array_equal(own, plain)
+        assert np.isfinite(np.asarray(plain)).sum() > len(ids) * 40

@@ -6,6 +6,7 @@ import hashlib
 import uuid
 
 from engagement.research.cli import cli as research_cli
+from engagement.research.worker import ExtractWorker
 from tests.conftest import problem
 
 
@@ -54,7 +55,7 @@ def test_project_checks_questionnaires_purposes_and_members(client, login_as, un
 
 
 def test_researchers_see_their_own_projects_and_get_403_on_others(
-    client, login_as, make_participant, answer, ung18
+    app, client, login_as, make_participant, answer, ung18
 ):
     answer(make_participant())
     admin = login_as(staff=("admin",))
@@ -66,13 +67,15 @@ def test_researchers_see_their_own_projects_and_get_403_on_others(
         )
         assert response.status_code == 201
     coordinator = login_as(staff=("coordinator",))
-    written = client.post(
-        "/v1/research/projects/PDB7010/extracts", json={"kind": "full"}, headers=coordinator
-    )
-    assert written.status_code == 201, written.get_json()
-    release = written.get_json()["release"]
-    files = {f["path"]: f for f in written.get_json()["files"]}
-    assert written.get_json()["rows"] == 1
+    asked = client.post("/v1/research/projects/PDB7010/extracts", json={"kind": "full"}, headers=coordinator)
+    assert asked.status_code == 202, asked.get_json()
+    assert ExtractWorker(app, "test-worker").run_pending()[0].status == "done"
+    job = client.get(asked.get_json()["href"], headers=mine).get_json()
+    assert job["status"] == "done"
+    release = job["release"]
+    written = client.get(job["extracts"], headers=mine).get_json()[-1]
+    files = {f["path"]: f for f in written["files"]}
+    assert written["release"] == release and written["rows"] == 1
 
     assert [p["code"] for p in client.get("/v1/research/projects", headers=mine).get_json()] == ["PDB7010"]
     assert {p["code"] for p in client.get("/v1/research/projects", headers=admin).get_json()} >= {
@@ -92,6 +95,7 @@ def test_researchers_see_their_own_projects_and_get_403_on_others(
         403,
         "research-project-forbidden",
     )
+    problem(client.get(asked.get_json()["href"], headers=theirs), 403, "research-project-forbidden")
     refused = client.get(files["PDB7010_UNG18_v1.sav"]["href"], headers=theirs)
     problem(refused, 403, "research-project-forbidden")
     problem(client.post("/v1/research/projects/PDB7010/extracts", json={}, headers=mine), 403)

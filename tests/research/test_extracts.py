@@ -21,7 +21,7 @@ from engagement.consent import services as consent
 from engagement.extensions import db
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Answer, Response
-from engagement.research import services
+from engagement.research import downloads, extraction, projects, tables
 from engagement.research.delivery import verify_checksums, writer_process
 from engagement.research.models import Extract, ExtractResponse, Pseudonym
 from engagement.research.pseudonyms import PSEUDONYM_MAX, PSEUDONYM_MIN
@@ -61,10 +61,8 @@ def stored(app: Any, participant_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[s
 
 
 def pseudonyms(app: Any, code: str) -> dict[uuid.UUID, int]:
-    from engagement.research.services import get_project
-
     with app.app_context():
-        project = get_project(code)
+        project = projects.get_project(code)
         return {
             p.participant_id: p.pseudonym
             for p in db.session.scalars(sa.select(Pseudonym).where(Pseudonym.project_id == project.id))
@@ -88,14 +86,14 @@ def test_full_extract_reads_back_equal_to_the_database_in_every_format(
 ):
     committed = request.node.get_closest_marker("committing") is not None
     readers: list[object] = []
-    own_reader = services._own_reader
-    monkeypatch.setattr(services, "_own_reader", lambda: readers.append(own_reader()) or readers[-1])
+    own_reader = extraction.own_reader
+    monkeypatch.setattr(extraction, "own_reader", lambda: readers.append(own_reader()) or readers[-1])
     started: list[object] = []
     sized: list[int] = []
     if dta_process:  # as a large extract does: .dta written in a process started early
-        monkeypatch.setattr(services, "wants_process", lambda cells: sized.append(cells) or True)
+        monkeypatch.setattr(extraction, "wants_process", lambda cells: sized.append(cells) or True)
         monkeypatch.setattr(
-            services, "writer_process", lambda: started.append(writer_process()) or started[-1]
+            extraction, "writer_process", lambda: started.append(writer_process()) or started[-1]
         )
     people = [make_participant(age=19), make_participant(age=20), make_participant(age=21)]
     answer(people[0])
@@ -398,13 +396,13 @@ def test_a_delivery_whose_recording_fails_leaves_nothing_behind(
         db.session.commit()
     try:
         with app.app_context():
-            project = services.get_project(code)
+            project = projects.get_project(code)
             with pytest.raises(psycopg.Error, match="ledger refused"):
-                services.run_extract(project, "full")
+                extraction.run_extract(project, "full")
             db.session.rollback()
             assert db.session.scalar(sa.select(sa.func.count()).select_from(Extract)) == 0
             assert db.session.scalar(sa.select(sa.func.count()).select_from(Pseudonym)) == 0
-            folder = services.data_store() / project.folder
+            folder = downloads.data_store() / project.folder
             assert not folder.exists() or list(folder.iterdir()) == []
     finally:
         if committed:
@@ -428,7 +426,7 @@ def test_a_withdrawal_with_deletion_while_an_extract_runs_is_listed_in_the_next_
     answer(leaves, at=start)
     code = make_project()
     key = f"UNG_ID_{code}"
-    read = services._answer_matrix
+    read = tables.answer_matrix
 
     def withdrawal_commits_meanwhile(*args: Any, **kwargs: Any) -> Any:
         with ThreadPoolExecutor(1) as other:  # another request, on a connection of its own
@@ -437,9 +435,9 @@ def test_a_withdrawal_with_deletion_while_an_extract_runs_is_listed_in_the_next_
             )
         return read(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_answer_matrix", withdrawal_commits_meanwhile)
+    monkeypatch.setattr(tables, "answer_matrix", withdrawal_commits_meanwhile)
     first = extract(code, at=start + timedelta(hours=1))
-    monkeypatch.setattr(services, "_answer_matrix", read)
+    monkeypatch.setattr(tables, "answer_matrix", read)
     ids = pseudonyms(app, code)
     assert ids[leaves.id] in keys_in(first.folder / f"{code}_UNG18_v1.parquet", key)  # the race happened
 
