@@ -224,9 +224,13 @@ def harmonise(definitions: Sequence[Mapping[str, Any]]) -> list[Harmonised]:
         value_labels: dict[Code, str] = {}
         missing: list[Code] = []
         for source in reversed(entry.sources):  # the newest version's codes and labels first
-            if source.codes is not None:
-                continue  # recoded into the newer codes: its own codes never reach the table
             asked = next(c for c in seen_by_version[source.version] if c.variable.name == source.column)
+            if source.codes is not None:  # recoded into the newer codes: only its reasons reach the table
+                for code in asked.variable.missing_codes:
+                    if code in REASON_LABELS:
+                        value_labels.setdefault(code, REASON_LABELS[int(code)])
+                        missing.append(code)
+                continue
             for code, text in asked.variable.value_labels.items():
                 value_labels.setdefault(code, text)
             missing.extend(asked.variable.missing_codes)

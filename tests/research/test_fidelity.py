@@ -58,6 +58,23 @@ def test_spss_declares_special_answers_missing_and_pandas_leaves_them_out(folder
     assert pd.isna(plain["XA37"]).sum() == 1
 
 
+def test_empty_cells_say_why_not_shown_and_not_in_this_version(folder: Path) -> None:
+    frame, meta = pyreadstat.read_sav(sav_of(folder, "UNG18_v1"), user_missing=True)
+    xa33 = sorted(frame["XA33"].dropna())  # first period: not shown to the man
+    assert xa33 == [rv.NOT_SHOWN, 12, 99]
+    assert sorted(frame["XA35"].dropna()) == [rv.NOT_SHOWN, rv.NOT_SHOWN, 16]  # not shown to the women
+    assert sorted(frame["XA34"].dropna()) == [rv.NOT_SHOWN, rv.NOT_SHOWN, 6]  # hidden behind 99 and the man
+    assert frame["XA26"].isna().sum() == 0 and frame["XA24"].isna().sum() == 0
+    harmonised, meta = pyreadstat.read_sav(sav_of(folder, "UNG18_harmonised"), user_missing=True)
+    v2 = harmonised["VERSJON_UNG18_TBL1"] == "UNG18_B"
+    assert list(harmonised.loc[v2, "XA46"]) == [rv.NOT_IN_VERSION]  # sleep was not asked in v2
+    assert sorted(harmonised.loc[~v2, "XA46"]) == [7.5, 7.5, 7.5]
+    assert meta.variable_value_labels["XA46"][float(rv.NOT_IN_VERSION)] == "IKKE I DENNE VERSJONEN"
+    plain, _ = pyreadstat.read_sav(sav_of(folder, "UNG18_harmonised"))
+    assert plain["XA46"].mean() == pytest.approx(7.5)
+    assert plain["XA33"].mean() == pytest.approx(12.0)  # not shown, don't remember: left out
+
+
 def test_stata_declares_extended_missing_values_with_labels(folder: Path) -> None:
     frame, meta = pyreadstat.read_dta(next(folder.glob("*_UNG18_v1.dta")), user_missing=True)
     assert sorted(frame["XA40"].astype(str)) == ["170", "180", "a"]
