@@ -10,12 +10,16 @@ import csv
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jinja2
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engagement.research.dataset import Code, Dataset, Variable
+from engagement.research.formats import stata_label
 
 if TYPE_CHECKING:
     from engagement.research.delivery import DeliveryInfo
@@ -24,11 +28,64 @@ CODEBOOK_CSV = "codebook.csv"
 CODEBOOK_XML = "codebook.xml"
 DATAPACKAGE = "datapackage.json"
 INSTRUMENTS = "instruments.csv"
+CODEBOOK_HTML = "codebook.html"
 DDI_NAMESPACE = "ddi:codebook:2_5"
 DDI_SCHEMA = "ddi:codebook:2_5 https://ddialliance.org/Specification/DDI-Codebook/2.5/XMLSchema/codebook.xsd"
 DATAPACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 TABLESCHEMA_PROFILE = "https://datapackage.org/profiles/2.0/tableschema.json"
 SYSTEM_MISSING_LABEL = "SYSTEM MISSING"
+
+
+SMALL_CELL = 5  # counts from 1 to SMALL_CELL - 1 are shown as "<5": no one is singled out by a count
+SMALL_CELL_TEXT = f"<{SMALL_CELL}"
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What a variable holds: rows with a real answer, system missing (blank), and per code."""
+
+    valid: int
+    system_missing: int
+    per_code: Mapping[Code, int]  # every labelled or declared missing code, in label order
+
+    def missing(self, variable: Variable) -> dict[Code, int]:
+        return {code: self.per_code.get(code, 0) for code in variable.missing_codes}
+
+
+def shown(count: int) -> str:
+    """A count as a codebook shows it: ``<5`` from 1 to 4, so that no small group can be picked out."""
+    return SMALL_CELL_TEXT if 0 < count < SMALL_CELL else str(count)
+
+
+def counts(dataset: Dataset) -> dict[str, Counts]:
+    """Each variable's counts (one pass of Arrow's ``value_counts`` per labelled or coded column)."""
+    result: dict[str, Counts] = {}
+    for variable in dataset.variables:
+        column = dataset.column(variable.name)
+        nulls = column.null_count
+        codes = [
+            *variable.value_labels,
+            *(c for c in variable.missing_codes if c not in variable.value_labels),
+        ]
+        per_code: dict[Code, int] = {}
+        if codes and variable.type == "numeric":
+            found = {
+                float(entry["values"]): int(entry["counts"])
+                for entry in pc.value_counts(column.drop_null()).to_pylist()
+            }
+            per_code = {code: found.get(float(code), 0) for code in codes}
+        missing = sum(per_code.get(code, 0) for code in variable.missing_codes)
+        result[variable.name] = Counts(len(column) - nulls - missing, nulls, per_code)
+    return result
+
+
+def _frequencies_text(variable: Variable, counted: Counts, missing: bool) -> str:
+    codes = set(variable.missing_codes)
+    return "; ".join(
+        f"{_plain(code)}={shown(count)}"
+        for code, count in counted.per_code.items()
+        if (code in codes) == missing
+    )
 
 
 def _codes_text(variable: Variable, missing: bool) -> str:
@@ -67,17 +124,29 @@ CODEBOOK_COLUMNS = (
     "subscale",
     "reversed",
     "source",
+    "wording_by_version",
+    "stata_label",
+    "n_valid",
+    "n_system_missing",
+    "frequencies",
+    "missing_frequencies",
 )
 
 
-def write_codebook_csv(datasets: Sequence[Dataset], path: Path) -> None:
-    """One row per variable per dataset: name, label, full text, type, codes, versions, filter, instrument."""
+def write_codebook_csv(
+    datasets: Sequence[Dataset], path: Path, counted: Mapping[str, Mapping[str, Counts]] | None = None
+) -> None:
+    """One row per variable per dataset: name, label, full text, type, codes, versions, filter, instrument,
+    the label as Stata keeps it (marked where cut), the wording of each version where they differ, and
+    the counts (valid, system missing, per code and per missing code; 1 to 4 shown as ``<5``)."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(CODEBOOK_COLUMNS)
         for dataset in datasets:
+            numbers = counted[dataset.name] if counted is not None else counts(dataset)
             for position, variable in enumerate(dataset.variables, start=1):
                 scale = variable.scale
+                tally = numbers[variable.name]
                 writer.writerow(
                     [
                         dataset.name,
@@ -98,6 +167,12 @@ def write_codebook_csv(datasets: Sequence[Dataset], path: Path) -> None:
                         scale.subscale if scale else "",
                         ("1" if scale.reversed else "0") if scale else "",
                         variable.source,
+                        " | ".join(f"{version}: {text}" for version, text in variable.wording.items()),
+                        stata_label(variable.label),
+                        shown(tally.valid),
+                        shown(tally.system_missing),
+                        _frequencies_text(variable, tally, missing=False),
+                        _frequencies_text(variable, tally, missing=True),
                     ]
                 )
 
@@ -147,9 +222,14 @@ _NATURE = {"nominal": "nominal", "ordinal": "ordinal", "scale": "ratio"}
 
 
 def write_codebook_xml(
-    datasets: Sequence[Dataset], path: Path, info: DeliveryInfo, file_names: Mapping[str, str]
+    datasets: Sequence[Dataset],
+    path: Path,
+    info: DeliveryInfo,
+    file_names: Mapping[str, str],
+    counted: Mapping[str, Mapping[str, Counts]] | None = None,
 ) -> None:
-    """DDI-Codebook 2.5: study, one fileDscr per dataset, one var per variable (labels, question, codes)."""
+    """DDI-Codebook 2.5: study, one fileDscr per dataset, one var per variable (labels, question, codes,
+    ``sumStat`` valid and invalid counts, ``catStat`` per code; 1 to 4 shown as ``<5``)."""
     ET.register_namespace("", DDI_NAMESPACE)
     ET.register_namespace("xsi", "http://www.w3.org/2001/XMLSchema-instance")
     root = ET.Element(
@@ -190,13 +270,14 @@ def write_codebook_xml(
     data = _sub(root, "dataDscr")
     for dataset in datasets:
         file_id = file_ids[dataset.name]
+        numbers = counted[dataset.name] if counted is not None else counts(dataset)
         for variable in dataset.variables:
-            _ddi_var(data, variable, file_id)
+            _ddi_var(data, variable, file_id, numbers[variable.name])
     ET.indent(root)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
-def _ddi_var(parent: ET.Element, variable: Variable, file_id: str) -> None:
+def _ddi_var(parent: ET.Element, variable: Variable, file_id: str, tally: Counts) -> None:
     attributes = {"ID": f"{file_id}.{variable.name}", "name": variable.name, "files": file_id}
     if variable.type == "numeric":
         attributes["intrvl"] = "contin" if variable.measure == "scale" else "discrete"
@@ -212,11 +293,14 @@ def _ddi_var(parent: ET.Element, variable: Variable, file_id: str) -> None:
             _sub(invalid, "item", VALUE=_plain(code))
     if variable.condition:
         _sub(var, "universe", variable.condition)
+    _sub(var, "sumStat", shown(tally.valid), type="vald")
+    _sub(var, "sumStat", shown(tally.system_missing + sum(tally.missing(variable).values())), type="invd")
     missing = set(variable.missing_codes)
     for code, text in sorted(variable.value_labels.items(), key=lambda item: (item[0] in missing, item[0])):
         category = _sub(var, "catgry", missing="Y") if code in missing else _sub(var, "catgry")
         _sub(category, "catValu", _plain(code))
         _sub(category, "labl", text)
+        _sub(category, "catStat", shown(tally.per_code.get(code, 0)), type="freq")
     if variable.source:
         _sub(_sub(var, "derivation"), "drvdesc", variable.source)
     _sub(var, "varFormat", type="character" if variable.type == "string" else "numeric", schema="other")
@@ -295,3 +379,123 @@ def _json_code(code: Code, kind: str) -> Code:
 
 def _resource_name(name: str) -> str:
     return re.sub(r"[^a-z0-9._-]", "-", name.lower())
+
+
+# A page that opens offline: no scripts, no fonts, no pictures, its style inline.
+_HTML = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
+    """<!DOCTYPE html>
+<html lang="nb">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem; line-height: 1.4; color: #111; }
+table { border-collapse: collapse; width: 100%; margin-bottom: 2rem; }
+th, td { border: 1px solid #bbb; padding: 0.3rem 0.5rem; text-align: left; vertical-align: top; }
+th { background: #eee; }
+td.n { text-align: right; white-space: nowrap; }
+.missing { color: #8a1c1c; }
+ul { margin: 0; padding-left: 1.1rem; }
+code { font-size: 0.95em; }
+</style>
+</head>
+<body>
+<h1>{{ title }}</h1>
+<p>{{ abstract }}</p>
+<p>Counts from 1 to 4 are shown as &lt;5. Codes marked <span class="missing">missing</span> are declared
+missing values in every file (SPSS user-missing, Stata .a, .b, ..., <code>missing_codes</code> in
+codebook.csv); an empty cell (system missing) means not answered.</p>
+<nav><ul>
+{% for dataset in datasets %}
+<li><a href="#{{ dataset.name }}">{{ dataset.name }}</a>: {{ dataset.rows }} rows, {{ dataset.variables|length }} variables</li>
+{% endfor %}
+</ul></nav>
+{% for dataset in datasets %}
+<section id="{{ dataset.name }}">
+<h2>{{ dataset.name }}</h2>
+{% if dataset.description %}<p>{{ dataset.description }}</p>{% endif %}
+<table>
+<thead><tr><th>#</th><th>Variable</th><th>Label and question</th><th>Asked</th><th>Codes</th>
+<th>Valid</th><th>Blank</th></tr></thead>
+<tbody>
+{% for v in dataset.variables %}
+<tr id="{{ dataset.name }}-{{ v.name }}">
+<td class="n">{{ loop.index }}</td>
+<td><code>{{ v.name }}</code><br>{{ v.type }}, {{ v.measure }}</td>
+<td><strong>{{ v.label }}</strong>
+{% if v.question %}<br>{{ v.question }}{% endif %}
+{% if v.wording %}<ul>{% for version, text in v.wording.items() %}<li>{{ version }}: {{ text }}</li>{% endfor %}</ul>{% endif %}
+{% if v.stata_label != v.label %}<br><small>Stata: {{ v.stata_label }}</small>{% endif %}
+</td>
+<td>{{ v.versions|join(", ") }}{% if v.condition %}<br>if {{ v.condition }}{% endif %}</td>
+<td>{% if v.codes %}<ul>{% for code in v.codes %}
+<li{% if code.missing %} class="missing"{% endif %}>{{ code.code }} {{ code.label }}: {{ code.count }}{% if code.missing %} (missing){% endif %}</li>
+{% endfor %}</ul>{% endif %}</td>
+<td class="n">{{ v.valid }}</td>
+<td class="n">{{ v.blank }}</td>
+</tr>
+{% endfor %}
+</tbody>
+</table>
+</section>
+{% endfor %}
+</body>
+</html>
+"""
+)
+
+
+def write_codebook_html(
+    datasets: Sequence[Dataset],
+    path: Path,
+    info: DeliveryInfo,
+    counted: Mapping[str, Mapping[str, Counts]] | None = None,
+) -> None:
+    """``codebook.html``: every variable of every dataset with its label, question, versions, condition,
+    codes and counts, readable in a browser without a network (no scripts, fonts or pictures)."""
+    title = info.title or f"MoBa research delivery {info.project} {info.release}"
+    pages = []
+    for dataset in datasets:
+        numbers = counted[dataset.name] if counted is not None else counts(dataset)
+        entries = []
+        for variable in dataset.variables:
+            tally = numbers[variable.name]
+            missing = set(variable.missing_codes)
+            entries.append(
+                {
+                    "name": variable.name,
+                    "type": variable.type,
+                    "measure": variable.measure,
+                    "label": variable.label,
+                    "stata_label": stata_label(variable.label),
+                    "question": variable.question,
+                    "wording": variable.wording,
+                    "versions": variable.versions,
+                    "condition": variable.condition,
+                    "codes": [
+                        {
+                            "code": _plain(code),
+                            "label": variable.value_labels.get(code, ""),
+                            "count": shown(count),
+                            "missing": code in missing,
+                        }
+                        for code, count in tally.per_code.items()
+                    ],
+                    "valid": shown(tally.valid),
+                    "blank": shown(tally.system_missing),
+                }
+            )
+        pages.append(
+            {
+                "name": dataset.name,
+                "description": dataset.description,
+                "rows": dataset.num_rows,
+                "variables": entries,
+            }
+        )
+    abstract = (
+        f"Pseudonymised questionnaire data for project {info.project}, release {info.release}; "
+        f"participants whose consent covered the project at {info.consent_snapshot_at.isoformat()}."
+    )
+    path.write_text(_HTML.render(title=title, abstract=abstract, datasets=pages), encoding="utf-8")

@@ -78,6 +78,8 @@ class Scale:
     instrument: str
     subscale: str = ""
     reversed: bool = False
+    scoring: str = ""  # how the instrument is scored, e.g. "sum" or "mean" of the item scores
+    reference: str = ""  # where the scoring is published
 
 
 @dataclass(frozen=True)

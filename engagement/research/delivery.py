@@ -30,11 +30,14 @@ from engagement import clock
 from engagement.problems import Conflict, DomainError
 from engagement.research.codebooks import (
     CODEBOOK_CSV,
+    CODEBOOK_HTML,
     CODEBOOK_XML,
     DATAPACKAGE,
     INSTRUMENTS,
+    counts,
     datapackage,
     write_codebook_csv,
+    write_codebook_html,
     write_codebook_xml,
     write_instruments_csv,
 )
@@ -410,8 +413,10 @@ def _write_all(
                 "files": written,
             }
         )
-    write_codebook_csv(datasets, work / CODEBOOK_CSV)
-    write_codebook_xml(datasets, work / CODEBOOK_XML, info, sav_names or csv_names)
+    counted = {dataset.name: counts(dataset) for dataset in datasets}
+    write_codebook_csv(datasets, work / CODEBOOK_CSV, counted)
+    write_codebook_xml(datasets, work / CODEBOOK_XML, info, sav_names or csv_names, counted)
+    write_codebook_html(datasets, work / CODEBOOK_HTML, info, counted)
     write_json(datapackage(datasets, info, csv_names, delimiter=csv_delimiter), work / DATAPACKAGE)
     has_instruments = write_instruments_csv(datasets, work / INSTRUMENTS)
     deletion_entry = None
@@ -443,6 +448,7 @@ def _write_all(
         "metadata_files": [
             CODEBOOK_CSV,
             CODEBOOK_XML,
+            CODEBOOK_HTML,
             DATAPACKAGE,
             *([INSTRUMENTS] if has_instruments else []),
         ],

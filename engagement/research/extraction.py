@@ -60,7 +60,10 @@ was answered in more than one version, one harmonised across versions (`..._harm
 SPSS `.sav` (row-compressed), Stata `.dta`, Parquet and CSV (UTF-8, comma, header row).
 
 - Key: `UNG_ID_<project>`, this project's own pseudonym; with the version column it identifies a row.
-- Unanswered, not shown or not in this version: system missing (blank). Tick boxes: 1 ticked, 0 not.
+- Missing values are declared in every file (SPSS user-missing, Stata `.a`, `.b`, ..., `missing_codes` in
+  `codebook.csv`): special answers (don't know, prefer not to say, ...) keep their codes; -2 IKKE VIST
+  (FILTER): a condition hid the item; -4 IKKE I DENNE VERSJONEN (harmonised files); unanswered: blank.
+  Tick boxes: 1 ticked, 0 not. In CSV, a text cell that a spreadsheet would run as a formula begins with '.
 - Ages, never dates: `AGE_YRS_<prefix>` at submission; year-month answers as age in months, dates as
   age in days. Free text is not delivered unless the questionnaire marks it exportable.
 - `codebook.csv`, `codebook.xml` (DDI-Codebook 2.5) and `datapackage.json` (Frictionless) describe every

@@ -26,7 +26,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pyreadstat
 
-from engagement.research.dataset import Dataset, InvalidDataset, Variable, truncate_utf8
+from engagement.research.dataset import TRUNCATION_SUFFIX, Dataset, InvalidDataset, Variable, truncate_utf8
 
 Format = Literal["sav", "dta", "parquet", "csv"]
 SavCompression = Literal["rows", "zsav", "none"]
@@ -158,18 +158,19 @@ def write_dta(dataset: Dataset, path: Path, *, file_label: str = "") -> None:
     pyreadstat.write_dta(
         frame,
         os.fspath(path),
-        file_label=_stata_label(file_label),
-        column_labels={v.name: _stata_label(v.label) or None for v in dataset.variables},
+        file_label=stata_label(file_label),
+        column_labels={v.name: stata_label(v.label) or None for v in dataset.variables},
         version=14,
         variable_value_labels=labels,
         missing_user_values=missing or None,
     )
 
 
-def _stata_label(text: str) -> str:
+def stata_label(text: str) -> str:
+    """A variable label as Stata keeps it: at most 80 characters, the cut marked with ``.....``."""
     if len(text) <= STATA_MAX_LABEL_CHARS:
         return text
-    return text[: STATA_MAX_LABEL_CHARS - 5] + "....."
+    return text[: STATA_MAX_LABEL_CHARS - len(TRUNCATION_SUFFIX)] + TRUNCATION_SUFFIX
 
 
 def parquet_schema(dataset: Dataset, extra: Mapping[str, str] | None = None) -> pa.Schema:

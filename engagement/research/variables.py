@@ -129,7 +129,10 @@ def item_columns(definition: Mapping[str, Any]) -> list[Column]:
             if "scale" in item:
                 meta = scales.get(item["scale"]["id"], {})
                 scale = Scale(
-                    meta.get("name", item["scale"]["id"]), reversed=bool(item["scale"].get("reversed"))
+                    meta.get("name", item["scale"]["id"]),
+                    reversed=bool(item["scale"].get("reversed")),
+                    scoring=str(meta.get("scoring", "")),
+                    reference=str(meta.get("reference", "")),
                 )
             options = item.get("options", []) if item["type"] == "multiple_choice" else [None]
             for option in options:

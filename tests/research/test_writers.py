@@ -57,6 +57,7 @@ def test_delivery_folder_holds_the_bundle(delivery: Delivery) -> None:
         f"{STEM}.csv",
         "codebook.csv",
         "codebook.xml",
+        "codebook.html",
         "datapackage.json",
         "instruments.csv",
         "deletion_list.csv",
@@ -192,6 +193,84 @@ def test_codebook_csv_lists_every_variable_with_codes_versions_and_lineage(deliv
     assert rows["XA61"]["reversed"] == "1"
 
 
+def test_codebook_csv_counts_each_code_valid_and_missing_with_small_cells_hidden(
+    delivery: Delivery,
+) -> None:
+    with (delivery.path / "codebook.csv").open(encoding="utf-8", newline="") as handle:
+        rows = {row["name"]: row for row in csv.DictReader(handle)}
+    xa24 = rows["XA24"]  # 1, 2, -1, blank, -2
+    assert xa24["frequencies"] == "1=<5; 2=<5"
+    assert xa24["missing_frequencies"] == "-1=<5; -2=<5"
+    assert (xa24["n_valid"], xa24["n_system_missing"]) == ("<5", "<5")
+    assert rows[KEY]["n_valid"] == "5" and rows[KEY]["n_system_missing"] == "0"
+    assert rows["XA60"]["frequencies"] == "1=<5; 2=<5; 3=<5"
+
+
+def test_counts_under_five_are_shown_as_such_and_zero_and_larger_counts_as_they_are() -> None:
+    from engagement.research.codebooks import counts, shown
+    from engagement.research.dataset import Dataset, Variable
+
+    assert [shown(n) for n in (0, 1, 4, 5, 12)] == ["0", "<5", "<5", "5", "12"]
+    dataset = Dataset(
+        "T",
+        [Variable("X", value_labels={1: "JA", 2: "NEI", 9: "VET IKKE"}, missing_codes=(9,))],
+        {"X": [1] * 6 + [2] + [9] * 5 + [None] * 3},
+    )
+    tally = counts(dataset)["X"]
+    assert tally.per_code == {1: 6, 2: 1, 9: 5}
+    assert (tally.valid, tally.system_missing) == (7, 3)
+
+
+def test_a_label_stata_cuts_is_marked_and_kept_whole_in_the_codebook(tmp_path: Path) -> None:
+    from engagement.research.dataset import Dataset, Variable
+
+    long = "HVOR OFTE " * 12
+    dataset = Dataset("T", [Variable("ID", role="key"), Variable("X", long)], {"ID": [1], "X": [1]})
+    delivered = deliver(tmp_path, [dataset], info())
+    with (delivered.path / "codebook.csv").open(encoding="utf-8", newline="") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["name"] == "X")
+    assert row["label"] == long
+    assert row["stata_label"] == long[:75] + "....."
+    _, meta = pyreadstat.read_dta(delivered.path / "PDB9999_T.dta", metadataonly=True)
+    assert meta.column_names_to_labels["X"] == row["stata_label"]
+
+
+def test_codebook_xml_gives_valid_invalid_and_per_code_counts(delivery: Delivery) -> None:
+    root = ET.parse(delivery.path / "codebook.xml").getroot()
+    var = root.find("d:dataDscr/d:var[@name='XA24']", NS)
+    assert var is not None
+    stats = {s.get("type"): s.text for s in var.findall("d:sumStat", NS)}
+    assert stats == {"vald": "<5", "invd": "<5"}
+    categories = {
+        c.findtext("d:catValu", namespaces=NS): (c.get("missing"), c.findtext("d:catStat", namespaces=NS))
+        for c in var.findall("d:catgry", NS)
+    }
+    assert categories == {"1": (None, "<5"), "2": (None, "<5"), "-1": ("Y", "<5"), "-2": ("Y", "<5")}
+    key = root.find(f"d:dataDscr/d:var[@name='{KEY}']", NS)
+    assert key is not None and key.findtext("d:sumStat[@type='vald']", namespaces=NS) == "5"
+
+
+def test_codebook_html_reads_offline(delivery: Delivery) -> None:
+    from html.parser import HTMLParser
+
+    page = (delivery.path / "codebook.html").read_text(encoding="utf-8")
+    seen: list[tuple[str, dict[str, str | None]]] = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            seen.append((tag, dict(attrs)))
+
+    Tags().feed(page)
+    tags = {tag for tag, _ in seen}
+    assert not tags & {"script", "link", "img", "iframe", "object"}
+    assert not [
+        a for _, a in seen if any((v or "").startswith(("http:", "https:", "//")) for v in a.values())
+    ]
+    assert "@import" not in page and "url(" not in page
+    assert 'id="UNG18_v1-XA24"' in page
+    assert "Fullført videregående?" in page and "IKKE BESVART" in page and "&lt;5" in page
+
+
 def test_instruments_csv_is_shaped_for_phenotools(delivery: Delivery) -> None:
     with (delivery.path / "instruments.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -211,7 +290,17 @@ def test_instruments_csv_is_shaped_for_phenotools(delivery: Delivery) -> None:
 
 
 # The order DDI-Codebook 2.5's XSD fixes for the children of <var> (the ones we write, in order).
-VAR_CHILD_ORDER = ["labl", "qstn", "invalrng", "universe", "catgry", "derivation", "varFormat", "notes"]
+VAR_CHILD_ORDER = [
+    "labl",
+    "qstn",
+    "invalrng",
+    "universe",
+    "sumStat",
+    "catgry",
+    "derivation",
+    "varFormat",
+    "notes",
+]
 
 
 def test_codebook_xml_is_ddi_codebook_25_in_schema_order(delivery: Delivery) -> None:
