@@ -177,35 +177,61 @@ def write_codebook_csv(
                 )
 
 
+INSTRUMENT_COLUMNS = (
+    "questionnaire",
+    "measure",
+    "subscale",
+    "items",
+    "reversed",
+    "likert",
+    "scoring",
+    "item_score",
+    "reference",
+    "missing_codes",
+)
+
+
+def _item_score(variable: Variable) -> str:
+    """How an item's score follows from its codes, which count from the first answer the reference lists."""
+    codes = [int(c) for c in variable.valid_codes()]
+    if not codes:
+        return ""
+    low, high = min(codes), max(codes)
+    rule = f"codes {low}-{high} in the reference's answer order: a 0-based score is code - {low}"
+    if variable.scale is not None and variable.scale.reversed:
+        rule += f"; reversed item: score the code {low + high} - code first"
+    return rule
+
+
 def write_instruments_csv(datasets: Sequence[Dataset], path: Path) -> bool:
-    """phenotools-shaped scale metadata (measure, subscale, items, reversed, response0..N); False if no scales."""
-    groups: dict[tuple[str, str, str], list[Variable]] = {}
-    for dataset in datasets:
-        for variable in dataset.variables:
-            if variable.scale is not None:
-                key = (dataset.name, variable.scale.instrument, variable.scale.subscale)
-                groups.setdefault(key, []).append(variable)
-    if not groups:
+    """Scale metadata shaped after phenotools (measure, subscale, items, reversed), one row per item with
+    its own answer labels under the codes as they are in the data (``response<code>``), the scale's
+    scoring, the item's score from its codes, the reference, and the declared missing codes; False if
+    no variable belongs to a scale."""
+    items = [(d.name, v) for d in datasets for v in d.variables if v.scale is not None]
+    if not items:
         return False
-    widest = max(len(v.valid_codes()) for items in groups.values() for v in items)
+    codes = sorted({int(c) for _, v in items for c in v.valid_codes()})
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            ["questionnaire", "measure", "subscale", "items", "reversed", "likert"]
-            + [f"response{i}" for i in range(widest)]
-        )
-        for (dataset_name, instrument, subscale), items in groups.items():
-            responses = [items[0].value_labels[c] for c in items[0].valid_codes()]
+        writer.writerow([*INSTRUMENT_COLUMNS, *(f"response{code}" for code in codes)])
+        for dataset_name, variable in items:
+            scale = variable.scale
+            assert scale is not None
+            own = {int(c): variable.value_labels[c] for c in variable.valid_codes()}
             writer.writerow(
                 [
                     dataset_name,
-                    instrument,
-                    subscale,
-                    ",".join(v.name for v in items),
-                    ",".join(v.name for v in items if v.scale and v.scale.reversed),
-                    len(responses),
-                    *responses,
-                    *[""] * (widest - len(responses)),
+                    scale.instrument,
+                    scale.subscale,
+                    variable.name,
+                    variable.name if scale.reversed else "",
+                    len(own),
+                    scale.scoring,
+                    _item_score(variable),
+                    scale.reference,
+                    _codes_text(variable, missing=True),
+                    *(own.get(code, "") for code in codes),
                 ]
             )
     return True

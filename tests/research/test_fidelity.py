@@ -117,3 +117,18 @@ def test_every_questionnaire_parses_as_fhir_r4(folder: Path) -> None:
     for file in files:
         resource = Questionnaire.model_validate_json(file.read_bytes())
         assert resource.status == "active"
+
+
+def test_instruments_give_each_audit_c_item_its_own_labels_scoring_and_reference(folder: Path) -> None:
+    instruments = pd.read_csv(folder / "instruments.csv", dtype=str, keep_default_na=False)
+    audit = instruments[(instruments["questionnaire"] == "UNG18_v1") & (instruments["measure"] == "AUDIT-C")]
+    rows = {row["items"]: row for _, row in audit.iterrows()}
+    assert list(rows) == ["XA78", "XA79", "XA80"]
+    assert rows["XA78"]["response1"] == "ALDRI"
+    assert (rows["XA79"]["response1"], rows["XA79"]["response5"]) == ("1-2", "10 ELLER FLERE")
+    assert rows["XA80"]["response2"] == "SJELDNERE ENN MÅNEDLIG"
+    assert "response0" not in instruments.columns  # the codes as in the data, from 1
+    for row in rows.values():
+        assert row["scoring"] == "sum" and row["reference"].startswith("Bush K et al.")
+        assert row["item_score"].endswith("a 0-based score is code - 1")  # AUDIT-C scores 0-4
+    assert rows["XA79"]["missing_codes"] == f"{rv.NOT_SHOWN}={rv.REASON_LABELS[rv.NOT_SHOWN]}"

@@ -271,21 +271,35 @@ def test_codebook_html_reads_offline(delivery: Delivery) -> None:
     assert "Fullført videregående?" in page and "IKKE BESVART" in page and "&lt;5" in page
 
 
-def test_instruments_csv_is_shaped_for_phenotools(delivery: Delivery) -> None:
+def test_instruments_csv_gives_each_item_its_own_labels_under_its_codes(delivery: Delivery) -> None:
     with (delivery.path / "instruments.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
+    common = {
+        "questionnaire": "UNG18_v1",
+        "measure": "SMFQ",
+        "subscale": "",
+        "likert": "3",
+        "scoring": "",
+        "reference": "",
+        "missing_codes": "-1=IKKE BESVART",
+        "response1": "STEMMER IKKE",
+        "response2": "STEMMER NOEN GANGER",
+        "response3": "STEMMER",
+    }
     assert rows == [
         {
-            "questionnaire": "UNG18_v1",
-            "measure": "SMFQ",
-            "subscale": "",
-            "items": "XA60,XA61",
+            **common,
+            "items": "XA60",
+            "reversed": "",
+            "item_score": "codes 1-3 in the reference's answer order: a 0-based score is code - 1",
+        },
+        {
+            **common,
+            "items": "XA61",
             "reversed": "XA61",
-            "likert": "3",
-            "response0": "STEMMER IKKE",
-            "response1": "STEMMER NOEN GANGER",
-            "response2": "STEMMER",
-        }
+            "item_score": "codes 1-3 in the reference's answer order: a 0-based score is code - 1; "
+            "reversed item: score the code 4 - code first",
+        },
     ]
 
 
