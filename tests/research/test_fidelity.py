@@ -112,11 +112,53 @@ def test_the_data_package_validates_without_an_error(folder: Path) -> None:
 
 
 def test_every_questionnaire_parses_as_fhir_r4(folder: Path) -> None:
+    """fhir.resources 8 models R5 by default; ``fhir.resources.R4B`` is its R4 line (4.3.0, whose
+    Questionnaire is R4's)."""
     files = sorted((folder / "questionnaires").glob("*.json"))
     assert [f.name for f in files] == ["ung18-v1.json", "ung18-v2.json"]
     for file in files:
         resource = Questionnaire.model_validate_json(file.read_bytes())
         assert resource.status == "active"
+
+
+def fhir_items(folder: Path, version: int) -> dict[str, dict[str, Any]]:
+    resource = json.loads((folder / "questionnaires" / f"ung18-v{version}.json").read_text(encoding="utf-8"))
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            found[item["linkId"]] = item
+            walk(item.get("item", []))
+
+    walk(resource["item"])
+    return found
+
+
+def test_fhir_items_keep_codes_translations_bounds_units_and_special_answers(folder: Path) -> None:
+    items = fhir_items(folder, 1)
+    xa37 = items["XA37"]["answerOption"]
+    assert {o["valueCoding"]["system"] for o in xa37} == {"urn:moba-engagement:CodeSystem:ung18:XA37"}
+    assert [o["valueCoding"]["code"] for o in xa37] == ["1", "2", "3", "4", "5", "6"]
+    translations = {
+        e["extension"][0]["valueCode"]: e["extension"][1]["valueString"]
+        for e in items["XA40"]["_text"]["extension"]
+    }
+    assert translations == {"nn": "Kor høg er du? (cm)", "en": "How tall are you? (cm)"}
+    extensions = {e["url"].rsplit("/", 1)[1]: e for e in items["XA40"]["extension"]}
+    assert extensions["minValue"]["valueInteger"] == 100 and extensions["maxValue"]["valueInteger"] == 230
+    assert extensions["questionnaire-unit"]["valueCoding"]["code"] == "cm"
+    assert items["XA40"]["required"] is False  # "don't know my height" is an answer too
+    special = items["XA40.special"]["answerOption"]
+    assert [(o["valueCoding"]["code"], o["valueCoding"]["display"]) for o in special] == [
+        ("999", "Vet ikke høyden min")
+    ]
+    for item in items.values():
+        for condition in item.get("enableWhen", []):
+            if "answerCoding" in condition:
+                assert condition["operator"] in ("=", "!=")
+    xa79 = items["XA79"]  # XA78 > 1, by the server's rule: the codes 2 to 5
+    assert xa79["enableBehavior"] == "any"
+    assert [c["answerCoding"]["code"] for c in xa79["enableWhen"]] == ["2", "3", "4", "5"]
 
 
 def test_instruments_give_each_audit_c_item_its_own_labels_scoring_and_reference(folder: Path) -> None:
