@@ -408,7 +408,7 @@ def run_postgres_extract(url: str, code: str, store: str, dta_process: str = "au
         total = time.perf_counter() - start
         cpu, server = _own_cpu() - cpu, _postgres_cpu() - server
         size = sum(f["bytes"] for f in written.files)
-        parquet = str(Path(store) / project.folder / written.release / f"{code}_BENCH_v1.parquet")
+        parquet = str(Path(store) / project.folder / written.release / f"{code}_BENCH_A.parquet")
     return {
         "total": total,
         "cpu": cpu,

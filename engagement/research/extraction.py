@@ -55,7 +55,7 @@ FULL, SINCE_LAST = "full", "since-last"
 Progress = Callable[[str, float], None]
 README = """# MoBa research delivery
 
-One dataset per questionnaire version (`<project>_<QUESTIONNAIRE>_v<N>`) and, where a questionnaire
+One dataset per questionnaire version (`<project>_<VERSION>`, the version as the version column names it, e.g. `UNG18_A`) and, where a questionnaire
 was answered in more than one version, one harmonised across versions (`..._harmonised`), each as
 SPSS `.sav` (row-compressed), Stata `.dta`, Parquet and CSV (UTF-8, comma, header row).
 

@@ -60,7 +60,8 @@ _ORDERING = frozenset({">", ">=", "<", "<="})
 
 
 def file_name(definition: Mapping[str, Any]) -> str:
-    return f"questionnaires/{definition['key']}-v{definition['version']}.json"
+    """Named after the version as the data files and the version column name it (e.g. ``UNG18_A``)."""
+    return f"questionnaires/{definition['version_label']}.json"
 
 
 def code_system(definition: Mapping[str, Any], item: str) -> str:

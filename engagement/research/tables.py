@@ -67,7 +67,7 @@ def datasets(
         values = _version_values(definition, fixed, columns, version_rows, numbers[chosen_rows], reader)
         result.append(
             Dataset(
-                rv.dataset_name(version.key, version.version),
+                rv.dataset_name(version.key, definition["version_label"]),
                 [*fixed, *(c.variable for c in columns)],
                 values,
                 primary_key=[fixed[0].name],

@@ -48,8 +48,10 @@ def age_column_name(definition: Mapping[str, Any]) -> str:
     return f"AGE_YRS_{definition['variable_prefix']}"
 
 
-def dataset_name(key: str, version: int | None) -> str:
-    return f"{key.upper()}_v{version}" if version is not None else f"{key.upper()}_harmonised"
+def dataset_name(key: str, version_label: str | None) -> str:
+    """A version's table is named as its version column names the version (e.g. ``UNG18_A``), in its
+    files, the codebooks and the manifest alike; the harmonised table ``<KEY>_harmonised``."""
+    return str(version_label) if version_label is not None else f"{key.upper()}_harmonised"
 
 
 @dataclass(frozen=True)

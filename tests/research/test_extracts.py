@@ -147,7 +147,7 @@ def test_full_extract_reads_back_equal_to_the_database_in_every_format(
     assert verify_checksums(folder) == []
     assert find_identifiers(folder) == []
     key = f"UNG_ID_{code}"
-    stem = folder / f"{code}_UNG18_v1"
+    stem = folder / f"{code}_UNG18_A"
     ids = pseudonyms(app, code)
     by_pseudonym = {number: pid for pid, number in ids.items()}
     truth = stored(app, [p.id for p in people])
@@ -206,7 +206,7 @@ def test_full_extract_reads_back_equal_to_the_database_in_every_format(
     assert manifest["datasets"][0]["rows_per_version"] == {"UNG18_A": 3}
     assert manifest["data_use"]["approval_reference"] == "REK 2026/12345"
     assert manifest["deletion_list"] is None
-    fhir = json.loads((folder / "questionnaires" / "ung18-v1.json").read_text())
+    fhir = json.loads((folder / "questionnaires" / "UNG18_A.json").read_text())
     assert fhir["resourceType"] == "Questionnaire" and fhir["name"] == "UNG18_A"
     assert (folder / "codebook.csv").is_file() and (folder / "codebook.xml").is_file()
     package = json.loads((folder / "datapackage.json").read_text())
@@ -239,7 +239,7 @@ def test_withdrawal_between_deliveries_lists_the_pseudonym_and_later_deliveries_
     key = f"UNG_ID_{code}"
     first = extract(code, at=start + timedelta(hours=1))
     ids = pseudonyms(app, code)
-    assert sorted(keys_in(first.folder / f"{code}_UNG18_v1.parquet", key)) == sorted(
+    assert sorted(keys_in(first.folder / f"{code}_UNG18_A.parquet", key)) == sorted(
         [ids[stays.id], ids[leaves.id]]
     )
 
@@ -249,11 +249,9 @@ def test_withdrawal_between_deliveries_lists_the_pseudonym_and_later_deliveries_
     second = extract(code, "since-last", at=start + timedelta(hours=4))
 
     ids = pseudonyms(app, code)
-    assert ids[leaves.id] not in keys_in(second.folder / f"{code}_UNG18_v1.parquet", key)
-    assert keys_in(second.folder / f"{code}_UNG18_v1.parquet", key) == [
-        ids[late.id]
-    ]  # stays' v1: sent before
-    assert keys_in(second.folder / f"{code}_UNG18_v2.parquet", key) == [ids[stays.id]]
+    assert ids[leaves.id] not in keys_in(second.folder / f"{code}_UNG18_A.parquet", key)
+    assert keys_in(second.folder / f"{code}_UNG18_A.parquet", key) == [ids[late.id]]  # stays' v1: sent before
+    assert keys_in(second.folder / f"{code}_UNG18_B.parquet", key) == [ids[stays.id]]
     with open(second.folder / "deletion_list.csv", encoding="utf-8") as handle:
         assert list(csv.reader(handle)) == [[key], [str(ids[leaves.id])]]
     manifest = json.loads((second.folder / "manifest.json").read_text())
@@ -288,10 +286,10 @@ def test_consent_at_the_snapshot_decides_who_is_in_it(app, make_participant, ans
     ids_first = pseudonyms(app, needs_questionnaires)
     ids_second = pseudonyms(app, needs_participation)
     in_first = keys_in(
-        first.folder / f"{needs_questionnaires}_UNG18_v1.parquet", f"UNG_ID_{needs_questionnaires}"
+        first.folder / f"{needs_questionnaires}_UNG18_A.parquet", f"UNG_ID_{needs_questionnaires}"
     )
     in_second = keys_in(
-        second.folder / f"{needs_participation}_UNG18_v1.parquet", f"UNG_ID_{needs_participation}"
+        second.folder / f"{needs_participation}_UNG18_A.parquet", f"UNG_ID_{needs_participation}"
     )
     with app.app_context():
         allowed_first = {
@@ -357,8 +355,8 @@ def test_harmonised_dataset_follows_same_as_and_recoded_from(
     harmonised = next(d for d in manifest["datasets"] if d["name"] == "UNG18_harmonised")
     assert harmonised["rows_per_version"] == {"UNG18_A": 1, "UNG18_B": 1}
     assert {p.name for p in (delivered.folder / "questionnaires").iterdir()} == {
-        "ung18-v1.json",
-        "ung18-v2.json",
+        "UNG18_A.json",
+        "UNG18_B.json",
     }
 
 
@@ -459,7 +457,7 @@ def test_a_withdrawal_with_deletion_while_an_extract_runs_is_listed_in_the_next_
     first = extract(code, at=start + timedelta(hours=1))
     monkeypatch.setattr(tables, "answer_matrix", read)
     ids = pseudonyms(app, code)
-    assert ids[leaves.id] in keys_in(first.folder / f"{code}_UNG18_v1.parquet", key)  # the race happened
+    assert ids[leaves.id] in keys_in(first.folder / f"{code}_UNG18_A.parquet", key)  # the race happened
 
     second = extract(code, "since-last", at=start + timedelta(hours=2))
     with open(second.folder / "deletion_list.csv", encoding="utf-8") as handle:

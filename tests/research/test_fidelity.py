@@ -39,7 +39,7 @@ def sav_of(folder: Path, dataset: str) -> Path:
 
 
 def test_spss_declares_special_answers_missing_and_pandas_leaves_them_out(folder: Path) -> None:
-    frame, meta = pyreadstat.read_sav(sav_of(folder, "UNG18_v1"), user_missing=True)
+    frame, meta = pyreadstat.read_sav(sav_of(folder, "UNG18_A"), user_missing=True)
     assert sorted(frame["XA40"]) == [170, 180, 999]  # the code is there, for whoever wants the reason
     assert meta.missing_ranges["XA40"] == [{"lo": 999.0, "hi": 999.0}]
     assert meta.variable_value_labels["XA40"][999.0] == "VET IKKE HØYDEN MIN"
@@ -53,13 +53,13 @@ def test_spss_declares_special_answers_missing_and_pandas_leaves_them_out(folder
             inside = declared[name].between(declared_range["lo"], declared_range["hi"])
             declared.loc[inside, name] = float("nan")
     assert declared["XA40"].mean() == pytest.approx(175.0)
-    plain, _ = pyreadstat.read_sav(sav_of(folder, "UNG18_v1"))  # the default read applies them too
+    plain, _ = pyreadstat.read_sav(sav_of(folder, "UNG18_A"))  # the default read applies them too
     assert plain["XA40"].mean() == pytest.approx(175.0)
     assert pd.isna(plain["XA37"]).sum() == 1
 
 
 def test_empty_cells_say_why_not_shown_and_not_in_this_version(folder: Path) -> None:
-    frame, meta = pyreadstat.read_sav(sav_of(folder, "UNG18_v1"), user_missing=True)
+    frame, meta = pyreadstat.read_sav(sav_of(folder, "UNG18_A"), user_missing=True)
     xa33 = sorted(frame["XA33"].dropna())  # first period: not shown to the man
     assert xa33 == [rv.NOT_SHOWN, 12, 99]
     assert sorted(frame["XA35"].dropna()) == [rv.NOT_SHOWN, rv.NOT_SHOWN, 16]  # not shown to the women
@@ -76,19 +76,19 @@ def test_empty_cells_say_why_not_shown_and_not_in_this_version(folder: Path) -> 
 
 
 def test_stata_declares_extended_missing_values_with_labels(folder: Path) -> None:
-    frame, meta = pyreadstat.read_dta(next(folder.glob("*_UNG18_v1.dta")), user_missing=True)
+    frame, meta = pyreadstat.read_dta(next(folder.glob("*_UNG18_A.dta")), user_missing=True)
     assert sorted(frame["XA40"].astype(str)) == ["170", "180", "a"]
     assert meta.variable_value_labels["XA40"]["a"] == "VET IKKE HØYDEN MIN"
     assert meta.variable_value_labels["XA37"]["b"] == "ØNSKER IKKE Å SVARE"
-    plain, _ = pyreadstat.read_dta(next(folder.glob("*_UNG18_v1.dta")))
+    plain, _ = pyreadstat.read_dta(next(folder.glob("*_UNG18_A.dta")))
     assert plain["XA40"].mean() == pytest.approx(175.0)
 
 
 def test_parquet_and_codebooks_declare_the_missing_codes(folder: Path) -> None:
-    field = pq.read_schema(next(folder.glob("*_UNG18_v1.parquet"))).field("XA40")
+    field = pq.read_schema(next(folder.glob("*_UNG18_A.parquet"))).field("XA40")
     assert json.loads(field.metadata[b"missing_codes"]) == [999]
     codebook = pd.read_csv(folder / "codebook.csv", dtype=str, keep_default_na=False)
-    row = codebook[(codebook["dataset"] == "UNG18_v1") & (codebook["name"] == "XA40")].iloc[0]
+    row = codebook[(codebook["dataset"] == "UNG18_A") & (codebook["name"] == "XA40")].iloc[0]
     assert row["missing_codes"] == "999=VET IKKE HØYDEN MIN"
     ddi = ET.parse(folder / "codebook.xml").getroot()
     var = ddi.find(".//d:var[@name='XA40']", {"d": DDI_NAMESPACE})
@@ -115,14 +115,16 @@ def test_every_questionnaire_parses_as_fhir_r4(folder: Path) -> None:
     """fhir.resources 8 models R5 by default; ``fhir.resources.R4B`` is its R4 line (4.3.0, whose
     Questionnaire is R4's)."""
     files = sorted((folder / "questionnaires").glob("*.json"))
-    assert [f.name for f in files] == ["ung18-v1.json", "ung18-v2.json"]
+    assert [f.name for f in files] == ["UNG18_A.json", "UNG18_B.json"]
     for file in files:
         resource = Questionnaire.model_validate_json(file.read_bytes())
         assert resource.status == "active"
 
 
 def fhir_items(folder: Path, version: int) -> dict[str, dict[str, Any]]:
-    resource = json.loads((folder / "questionnaires" / f"ung18-v{version}.json").read_text(encoding="utf-8"))
+    resource = json.loads(
+        (folder / "questionnaires" / f"UNG18_{'AB'[version - 1]}.json").read_text(encoding="utf-8")
+    )
     found: dict[str, dict[str, Any]] = {}
 
     def walk(items: list[dict[str, Any]]) -> None:
@@ -163,7 +165,7 @@ def test_fhir_items_keep_codes_translations_bounds_units_and_special_answers(fol
 
 def test_instruments_give_each_audit_c_item_its_own_labels_scoring_and_reference(folder: Path) -> None:
     instruments = pd.read_csv(folder / "instruments.csv", dtype=str, keep_default_na=False)
-    audit = instruments[(instruments["questionnaire"] == "UNG18_v1") & (instruments["measure"] == "AUDIT-C")]
+    audit = instruments[(instruments["questionnaire"] == "UNG18_A") & (instruments["measure"] == "AUDIT-C")]
     rows = {row["items"]: row for _, row in audit.iterrows()}
     assert list(rows) == ["XA78", "XA79", "XA80"]
     assert rows["XA78"]["response1"] == "ALDRI"
@@ -174,3 +176,18 @@ def test_instruments_give_each_audit_c_item_its_own_labels_scoring_and_reference
         assert row["scoring"] == "sum" and row["reference"].startswith("Bush K et al.")
         assert row["item_score"].endswith("a 0-based score is code - 1")  # AUDIT-C scores 0-4
     assert rows["XA79"]["missing_codes"] == f"{rv.NOT_SHOWN}={rv.REASON_LABELS[rv.NOT_SHOWN]}"
+
+
+def test_versions_have_one_name_in_files_version_column_codebook_and_manifest(folder: Path) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    names = [d["name"] for d in manifest["datasets"]]
+    assert names == ["UNG18_A", "UNG18_B", "UNG18_harmonised"]
+    project = manifest["project"]
+    assert manifest["datasets"][0]["files"][0] == f"{project}_UNG18_A.sav"
+    assert manifest["datasets"][2]["rows_per_version"] == {"UNG18_A": 3, "UNG18_B": 1}
+    frame, _ = pyreadstat.read_sav(sav_of(folder, "UNG18_B"))
+    assert set(frame["VERSJON_UNG18_TBL1"]) == {"UNG18_B"}
+    codebook = pd.read_csv(folder / "codebook.csv", dtype=str, keep_default_na=False)
+    assert set(codebook["dataset"]) == set(names)
+    assert set(" ".join(codebook["versions"]).split()) == {"UNG18_A", "UNG18_B"}
+    assert {p.name for p in (folder / "questionnaires").iterdir()} == {"UNG18_A.json", "UNG18_B.json"}
