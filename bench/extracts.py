@@ -19,7 +19,7 @@ step in a fresh child process whose peak RSS is read with ``resource.getrusage``
 - baseline: the same table already in memory as a polars frame (and, for Stata, with its extended
   missing letters already in place) written by ``pyreadstat.write_sav`` (row-compressed),
   ``pyreadstat.write_dta``, ``pyarrow.parquet.write_table`` (zstd) and ``pyarrow.csv.write_csv``;
-- delivery: ``engagement.research.writers.deliver`` writing the whole release folder (the same four
+- delivery: ``engagement.research.delivery.deliver`` writing the whole release folder (the same four
   data files plus codebooks, datapackage, manifest, the identity scan, checksums and the rename).
 
 Prints both times, the ratio (target <= 1.5) and each step's peak memory (target <= 1 GB): the sum of
@@ -129,7 +129,7 @@ def write_from_memory(table: Any, variables: list[Any], out: str) -> dict[str, f
     import pyarrow.parquet as pq
     import pyreadstat
 
-    from engagement.research.writers import _stata_column
+    from engagement.research.formats import _stata_column
 
     frame = pl.from_arrow(table)
     labels = {v.name: {int(k): t for k, t in v.value_labels.items()} for v in variables if v.value_labels}
@@ -182,7 +182,7 @@ def write_from_memory(table: Any, variables: list[Any], out: str) -> dict[str, f
 
 def run_delivery(rows: int, items: int, profile: str, out: str) -> dict[str, float]:
     from engagement.research.dataset import Dataset
-    from engagement.research.writers import DeliveryInfo, deliver
+    from engagement.research.delivery import DeliveryInfo, deliver
 
     variables, columns = build(rows, items, profile)
     start = time.perf_counter()
@@ -411,7 +411,7 @@ def run_postgres_extract(url: str, code: str, store: str, dta_process: str = "au
         total = time.perf_counter() - start
         cpu, server = _own_cpu() - cpu, _postgres_cpu() - server
         size = sum(f["bytes"] for f in written.files)
-        parquet = str(Path(store) / project.folder / written.release / f"{code}_BENCH_v1.parquet")
+        parquet = str(Path(store) / project.folder / written.release / f"{code}_BENCH_A.parquet")
     return {
         "total": total,
         "cpu": cpu,

@@ -68,6 +68,8 @@ class Scale:
     instrument: str
     subscale: str = ""
     reversed: bool = False
+    scoring: str = ""  # how the instrument is scored, e.g. "sum" or "mean" of the item scores
+    reference: str = ""  # where the scoring is published
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class Variable:
     value_labels: Mapping[Code, str] = field(default_factory=dict)
     missing_codes: tuple[Code, ...] = ()
     question: str = ""  # full question text (the codebook's qstnLit)
+    wording: Mapping[str, str] = field(default_factory=dict)  # version -> question, where versions differ
     source: str = ""  # lineage: item link ids and questionnaire versions it was harmonised from
     versions: tuple[str, ...] = ()  # questionnaire versions that asked it
     condition: str = ""  # filter, e.g. "XA25 = 2 (JEG BOR SAMMEN MED NOEN)"
@@ -101,6 +104,22 @@ class Variable:
     def stata_missing(self) -> dict[Code, str]:
         """User-missing code -> Stata extended missing letter (``.a`` is the first code given)."""
         return {code: chr(ord("a") + i) for i, code in enumerate(self.missing_codes)}
+
+    def spss_missing(self, present: Sequence[Code] = ()) -> list[Any] | None:
+        """The user-missing declaration SPSS can hold for ``missing_codes``: up to three codes, or one
+        range and at most one code outside it, the range holding no real code (``present``: real
+        values found in the data, besides the labelled ones); None when no declaration covers them."""
+        codes = list(self.missing_codes)
+        if len(codes) <= 3:
+            return codes
+        real = sorted({float(c) for c in [*self.valid_codes(), *present]} - {float(c) for c in codes})
+        for alone in [None, *sorted(codes, key=_code_key)]:
+            ranged = [float(c) for c in codes if c != alone]
+            low, high = min(ranged), max(ranged)
+            if not any(low <= value <= high for value in real):
+                declared: list[Any] = [{"lo": _whole(low), "hi": _whole(high)}]
+                return declared if alone is None else [*declared, alone]
+        return None
 
     def problems(self) -> list[str]:
         """Every reason this variable cannot be written faithfully (empty when it can)."""
@@ -140,16 +159,17 @@ class Variable:
             found.append(
                 f"{self.name}: at most {MAX_STATA_MISSING_CODES} user-missing codes (Stata .a to .z)"
             )
-        if len(self.missing_codes) > 3 and not found:
-            numbers = [float(c) for c in self.missing_codes]
-            low, high = min(numbers), max(numbers)
-            inside = [c for c in self.valid_codes() if low <= float(c) <= high]
-            if inside:
-                found.append(
-                    f"{self.name}: SPSS takes more than 3 user-missing codes only as one range, "
-                    f"and {low:g}..{high:g} would also hide the real codes {inside}"
-                )
+        if len(self.missing_codes) > 3 and not found and self.spss_missing(self.valid_codes()) is None:
+            found.append(
+                f"{self.name}: SPSS takes more than 3 user-missing codes only as one range and one "
+                f"code, and every such range of {list(self.missing_codes)} would also hide a real code "
+                f"{self.valid_codes()}"
+            )
         return found
+
+
+def _whole(number: float) -> int | float:
+    return int(number) if number.is_integer() else number
 
 
 def _code_key(code: Code) -> tuple[int, float | str]:

@@ -39,10 +39,7 @@ from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import QuestionnaireVersion, Response
 from engagement.research import bulk, deletions, fhir, projects, tables
 from engagement.research import variables as rv
-from engagement.research.downloads import data_store
-from engagement.research.models import Extract, ExtractResponse, Pseudonym, ResearchProject
-from engagement.research.pseudonyms import allocate_pseudonyms
-from engagement.research.writers import (
+from engagement.research.delivery import (
     DeletionList,
     Delivery,
     DeliveryInfo,
@@ -50,18 +47,24 @@ from engagement.research.writers import (
     wants_process,
     writer_process,
 )
+from engagement.research.downloads import data_store
+from engagement.research.models import Extract, ExtractResponse, Pseudonym, ResearchProject
+from engagement.research.pseudonyms import allocate_pseudonyms
 
 FULL, SINCE_LAST = "full", "since-last"
 # Told what an extract is doing as it goes: the stage, and the share of the whole done (0 to 1).
 Progress = Callable[[str, float], None]
 README = """# MoBa research delivery
 
-One dataset per questionnaire version (`<project>_<QUESTIONNAIRE>_v<N>`) and, where a questionnaire
+One dataset per questionnaire version (`<project>_<VERSION>`, the version as the version column names it, e.g. `UNG18_A`) and, where a questionnaire
 was answered in more than one version, one harmonised across versions (`..._harmonised`), each as
 SPSS `.sav` (row-compressed), Stata `.dta`, Parquet and CSV (UTF-8, comma, header row).
 
 - Key: `UNG_ID_<project>`, this project's own pseudonym; with the version column it identifies a row.
-- Unanswered, not shown or not in this version: system missing (blank). Tick boxes: 1 ticked, 0 not.
+- Missing values are declared in every file (SPSS user-missing, Stata `.a`, `.b`, ..., `missing_codes` in
+  `codebook.csv`): special answers (don't know, prefer not to say, ...) keep their codes; -2 IKKE VIST
+  (FILTER): a condition hid the item; -4 IKKE I DENNE VERSJONEN (harmonised files); unanswered: blank.
+  Tick boxes: 1 ticked, 0 not. In CSV, a text cell that a spreadsheet would run as a formula begins with '.
 - Ages, never dates: `AGE_YRS_<prefix>` at submission; year-month answers as age in months, dates as
   age in days. Free text is not delivered unless the questionnaire marks it exportable.
 - `codebook.csv`, `codebook.xml` (DDI-Codebook 2.5) and `datapackage.json` (Frictionless) describe every

@@ -17,6 +17,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from engagement.participants.services import age_on, today_in_oslo
+from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import QuestionnaireVersion
 from engagement.research import variables as rv
@@ -66,7 +67,7 @@ def datasets(
         values = _version_values(definition, fixed, columns, version_rows, numbers[chosen_rows], reader)
         result.append(
             Dataset(
-                rv.dataset_name(version.key, version.version),
+                rv.dataset_name(version.key, definition["version_label"]),
                 [*fixed, *(c.variable for c in columns)],
                 values,
                 primary_key=[fixed[0].name],
@@ -112,7 +113,71 @@ def _version_values(
                 if text is not None:
                     ages[position] = _age(column.kind, rows[position].birth_date, text)
             values[name] = ages
+    _mark_not_shown(definition, columns, values, response_ids, reader)
     return values
+
+
+def _mark_not_shown(
+    definition: Mapping[str, Any],
+    columns: Sequence[rv.Column],
+    values: dict[str, Any],
+    response_ids: Sequence[uuid.UUID],
+    reader: sa.Connection,
+) -> None:
+    """Put ``NOT_SHOWN`` into each empty cell of an item the questionnaire did not show, by the
+    server's own rule (``definition.enabled_items``), asked once per distinct set of answers that
+    conditions read (the rows' answers to those items are rebuilt in their wire form)."""
+    items = qdef.items_by_name(definition)
+    conditional = [c for c in columns if items[c.item].get("enable_when") and c.variable.type != "string"]
+    if not conditional or not response_ids:
+        return
+    read = list(dict.fromkeys(cond["item"] for c in conditional for cond in items[c.item]["enable_when"]))
+    as_text = [n for n in read if items[n]["type"] in ("year_month", "date", "time", "text")]
+    texts = answer_texts(response_ids, as_text, reader) if as_text else {}
+    numbers = {n: v for n, v in values.items() if isinstance(v, np.ndarray)}
+    parts: list[np.ndarray] = []
+    for name in read:
+        if name in texts:
+            codes = {text: i for i, text in enumerate(dict.fromkeys(t for t in texts[name] if t is not None))}
+            parts.append(np.array([codes[t] if t is not None else np.nan for t in texts[name]]))
+        else:
+            parts.extend(np.asarray(numbers[v], np.float64) for v in qdef.export_variables(items[name]))
+    keys = np.nan_to_num(np.column_stack(parts), nan=np.inf)
+    distinct, first, which = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    hidden_by_pattern = []
+    for row in first.tolist():
+        answers = {n: _wire_answer(items[n], numbers, texts, row) for n in read}
+        shown = qdef.enabled_items(definition, {n: a for n, a in answers.items() if a is not None})
+        hidden_by_pattern.append({c.item for c in conditional} - shown)
+    which = which.reshape(-1)
+    for column in conditional:
+        hidden = np.fromiter((column.item in h for h in hidden_by_pattern), bool, len(distinct))[which]
+        cells = np.asarray(values[column.variable.name], np.float64).copy()
+        cells[hidden & np.isnan(cells)] = rv.NOT_SHOWN
+        values[column.variable.name] = cells
+
+
+def _wire_answer(
+    item: Mapping[str, Any],
+    numbers: Mapping[str, np.ndarray],
+    texts: Mapping[str, list[str | None]],
+    row: int,
+) -> Any:
+    """A row's answer to ``item`` as the participant sent it (None if there is none), from its export values."""
+    name, kind = item["name"], item["type"]
+    if name in texts:
+        return texts[name][row]
+    if kind == "multiple_choice":
+        ticked = [o["code"] for o in item["options"] if numbers[o["variable"]][row] == 1]
+        shown = any(not np.isnan(numbers[o["variable"]][row]) for o in item["options"])
+        return ticked if shown else None
+    value = float(numbers[name][row])
+    if np.isnan(value):
+        return None
+    if kind == "yes_no":
+        codes = item.get("codes", qdef.DEFAULT_YES_NO)
+        return True if value == codes["yes"] else False if value == codes["no"] else None
+    return value if kind == "decimal" and not value.is_integer() else int(value)
 
 
 def _ages_at_submission(rows: Sequence[Row]) -> np.ndarray:
@@ -158,7 +223,7 @@ def _harmonised(
         for version, (values, count) in by_version.items():
             source = next((s for s in target.sources if s.version == version), None)
             if source is None or source.column not in values:
-                pieces.append([None] * count if is_text else np.full(count, np.nan))
+                pieces.append([None] * count if is_text else np.full(count, float(rv.NOT_IN_VERSION)))
             elif is_text:
                 pieces.append(pa.array(values[source.column]).to_pylist())
             else:
@@ -167,6 +232,8 @@ def _harmonised(
                     recoded = np.full(count, np.nan)
                     for old, new in source.codes.items():
                         recoded[numbers == old] = new
+                    for reason in rv.REASON_LABELS:  # why a cell is empty stays what it was
+                        recoded[numbers == reason] = reason
                     numbers = recoded
                 pieces.append(numbers)
         if is_text:

@@ -8,6 +8,11 @@ variable per option), in the order of the questionnaire. Year-month and date ans
 Harmonised across versions, a variable keeps the name it had first: ``same_as`` puts a later
 version's answers into the earlier variable, and ``recoded_from`` fills the new variable for rows of
 earlier versions by the declared code map (codes without a mapping stay missing).
+
+Missing values: every special answer and every option with a ``kind`` (don't know, prefer not to say,
+don't remember, not applicable) is a declared missing code of its variable, and so are the two reasons
+a cell can be empty besides "not answered" (system missing, blank): ``NOT_SHOWN`` where the item has a
+condition, ``NOT_IN_VERSION`` in the harmonised table where a version did not ask it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ KEY_LABEL = "Prosjektspesifikt løpenummer"
 VERSION_LABEL = "Skjemaversjon"
 AGE_LABEL = "Alder i år ved utfylling av skjema"
 
+# Why a cell is empty, when it is not "not answered" (that one stays system missing: blank).
+NOT_SHOWN = -2  # the item was not shown: its condition (enable_when) was false for the answers given
+NOT_IN_VERSION = -4  # the questionnaire version answered did not ask it (harmonised table only)
+REASON_LABELS: dict[int, str] = {NOT_SHOWN: "IKKE VIST (FILTER)", NOT_IN_VERSION: "IKKE I DENNE VERSJONEN"}
+
 
 def key_name(project_code: str) -> str:
     return f"UNG_ID_{project_code}"
@@ -39,8 +49,10 @@ def age_column_name(definition: Mapping[str, Any]) -> str:
     return f"AGE_YRS_{definition['variable_prefix']}"
 
 
-def dataset_name(key: str, version: int | None) -> str:
-    return f"{key.upper()}_v{version}" if version is not None else f"{key.upper()}_harmonised"
+def dataset_name(key: str, version_label: str | None) -> str:
+    """A version's table is named as its version column names the version (e.g. ``UNG18_A``), in its
+    files, the codebooks and the manifest alike; the harmonised table ``<KEY>_harmonised``."""
+    return str(version_label) if version_label is not None else f"{key.upper()}_harmonised"
 
 
 @dataclass(frozen=True)
@@ -80,12 +92,30 @@ def _condition(item: Mapping[str, Any]) -> str:
 
 
 def _labels(item: Mapping[str, Any]) -> dict[Code, str]:
-    if item["type"] in ("year_month", "date", "time", "text"):
-        return {s["code"]: s["label"] for s in item.get("special_answers", [])}
     labels: dict[Code, str] = {}
-    for code, text in qdef.value_labels(item).items():
-        labels[code] = text
+    if item["type"] == "text":
+        return labels
+    if item["type"] in ("year_month", "date", "time"):
+        labels.update({s["code"]: s["label"] for s in item.get("special_answers", [])})
+    else:
+        for code, text in qdef.value_labels(item).items():
+            labels[code] = text
+    if item.get("enable_when"):
+        labels[NOT_SHOWN] = REASON_LABELS[NOT_SHOWN]
     return labels
+
+
+def missing_codes(item: Mapping[str, Any]) -> tuple[int, ...]:
+    """The declared missing codes of an item's variable: its special answers and the options with a
+    ``kind``, in questionnaire order, then ``NOT_SHOWN`` if a condition can hide it."""
+    if item["type"] in ("multiple_choice", "yes_no", "text"):
+        special: list[int] = []
+    else:
+        special = [o["code"] for o in item.get("options", []) if o.get("kind")]
+        special += [s["code"] for s in item.get("special_answers", [])]
+    if item.get("enable_when"):
+        special.append(NOT_SHOWN)
+    return tuple(dict.fromkeys(special))
 
 
 def item_columns(definition: Mapping[str, Any]) -> list[Column]:
@@ -102,7 +132,10 @@ def item_columns(definition: Mapping[str, Any]) -> list[Column]:
             if "scale" in item:
                 meta = scales.get(item["scale"]["id"], {})
                 scale = Scale(
-                    meta.get("name", item["scale"]["id"]), reversed=bool(item["scale"].get("reversed"))
+                    meta.get("name", item["scale"]["id"]),
+                    reversed=bool(item["scale"].get("reversed")),
+                    scoring=str(meta.get("scoring", "")),
+                    reference=str(meta.get("reference", "")),
                 )
             options = item.get("options", []) if item["type"] == "multiple_choice" else [None]
             for option in options:
@@ -115,6 +148,7 @@ def item_columns(definition: Mapping[str, Any]) -> list[Column]:
                     type="string" if item["type"] == "text" else "numeric",
                     measure=_MEASURES.get(item["type"], "nominal"),
                     value_labels=_labels(item),
+                    missing_codes=missing_codes(item) if item["type"] != "text" else (),
                     question=question,
                     source=f"{definition['key']}|{definition['version']}#{item['name']}",
                     versions=(version_label,),
@@ -182,10 +216,9 @@ def harmonise(definitions: Sequence[Mapping[str, Any]]) -> list[Harmonised]:
                     if older < version and any(c.variable.name == recode["variable"] for c in older_columns):
                         entry.sources.insert(0, Source(older, recode["variable"], codes))
     result = []
-    for name in order:
+    labels = [str(d["version_label"]) for d in definitions]
+    for name in _newest_order(order, [where[(definitions[-1]["version"], c.variable.name)] for c in columns]):
         entry = targets[name]
-        parts = [f"{s.column}:{_version_label(definitions, s.version)}" for s in entry.sources]
-        label_head = "; ".join([parts[0], *(f"({p})" for p in parts[1:])])
         own = entry.variable.label
         stem = own.split("; ", 1)[1] if "; " in own else own
         lineage = "; ".join(
@@ -193,21 +226,62 @@ def harmonise(definitions: Sequence[Mapping[str, Any]]) -> list[Harmonised]:
             + (f" recoded {','.join(f'{a}->{b}' for a, b in s.codes.items())}" if s.codes else "")
             for s in entry.sources
         )
+        versions = tuple(dict.fromkeys(_version_label(definitions, s.version) for s in entry.sources))
+        value_labels: dict[Code, str] = {}
+        missing: list[Code] = []
+        for source in reversed(entry.sources):  # the newest version's codes and labels first
+            asked = next(c for c in seen_by_version[source.version] if c.variable.name == source.column)
+            if source.codes is not None:  # recoded into the newer codes: only its reasons reach the table
+                for code in asked.variable.missing_codes:
+                    if code in REASON_LABELS:
+                        value_labels.setdefault(code, REASON_LABELS[int(code)])
+                        missing.append(code)
+                continue
+            for code, text in asked.variable.value_labels.items():
+                value_labels.setdefault(code, text)
+            missing.extend(asked.variable.missing_codes)
+        if any(label not in versions for label in labels):
+            value_labels[NOT_IN_VERSION] = REASON_LABELS[NOT_IN_VERSION]
+            missing.append(NOT_IN_VERSION)
+        wording = {
+            _version_label(definitions, s.version): _question(seen_by_version[s.version], s.column)
+            for s in entry.sources
+        }
         variable = Variable(
             name,
-            truncate_utf8(f"{label_head}; {stem}", LABEL_BYTES),
+            truncate_utf8(stem, LABEL_BYTES),
             type=entry.variable.type,
             measure=entry.variable.measure,
-            value_labels=entry.variable.value_labels,
+            value_labels=dict(
+                sorted(value_labels.items(), key=lambda item: (float(item[0]) < 0, float(item[0])))
+            ),
+            missing_codes=tuple(dict.fromkeys(missing)) if entry.variable.type != "string" else (),
             question=entry.variable.question,
+            wording=wording if len(set(wording.values())) > 1 else {},
             source=lineage,
-            versions=tuple(dict.fromkeys(_version_label(definitions, s.version) for s in entry.sources)),
+            versions=versions,
             condition=entry.variable.condition,
             section=entry.variable.section,
             scale=entry.variable.scale,
         )
         result.append(Harmonised(variable, entry.sources))
     return result
+
+
+def _newest_order(first_seen: Sequence[str], newest: Sequence[str]) -> list[str]:
+    """The newest version's variable order; a variable it no longer asks follows the variable it
+    followed when it was first seen (or leads, if it came first)."""
+    order = list(dict.fromkeys(newest))
+    for position, name in enumerate(first_seen):
+        if name in order:
+            continue
+        before = next((n for n in reversed(first_seen[:position]) if n in order), None)
+        order.insert(order.index(before) + 1 if before is not None else 0, name)
+    return order
+
+
+def _question(columns: Sequence[Column], name: str) -> str:
+    return next(c.variable.question for c in columns if c.variable.name == name)
 
 
 def _version_label(definitions: Sequence[Mapping[str, Any]], version: int) -> str:

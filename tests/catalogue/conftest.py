@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from bench.submissions import ung18_answers
 from engagement import clock
 from engagement.extensions import db
 from engagement.questionnaires import services as questionnaires
+from tests.answers import ung18_answers
 from tests.conftest import ROOT
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from engagement.research import writers
+from engagement.research import codebooks
 from tests.conftest import problem
 
-DDI = f"{{{writers.DDI_NAMESPACE}}}"
+DDI = f"{{{codebooks.DDI_NAMESPACE}}}"
 
 
 def test_the_codebook_of_a_version_is_ddi_without_data(client, ung18):

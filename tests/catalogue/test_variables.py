@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from engagement.research import writers
+from engagement.research import codebooks
 from tests.conftest import problem
 
 
@@ -146,7 +146,7 @@ def test_the_variable_list_is_the_codebooks(client, ung18):
     """The catalogue and a version's codebook come from the same rules: the same variables."""
     for version in (1, 2):
         xml = client.get(f"/catalog/questionnaires/ung18/versions/{version}/codebook.xml").get_data()
-        names = {v.get("name") for v in ET.fromstring(xml).iter(f"{{{writers.DDI_NAMESPACE}}}var")}
+        names = {v.get("name") for v in ET.fromstring(xml).iter(f"{{{codebooks.DDI_NAMESPACE}}}var")}
         listed = {
             v["variable"]
             for item in search(client, version=version, page_size=100, questionnaire="ung18")["items"]

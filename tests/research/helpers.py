@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from engagement.research.dataset import Dataset, Scale, Variable
-from engagement.research.writers import DeliveryInfo
+from engagement.research.delivery import DeliveryInfo
 
 KEY = "UNG_ID_PDB9999"
 YES_NO = {1: "JA", 2: "NEI", -1: "IKKE BESVART", -2: "IKKE AKTUELT"}

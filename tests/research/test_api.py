@@ -96,9 +96,9 @@ def test_researchers_see_their_own_projects_and_get_403_on_others(
     }
     listed = client.get("/v1/research/projects/PDB7010/extracts", headers=mine)
     assert [e["release"] for e in listed.get_json()] == [release]
-    download = client.get(files["PDB7010_UNG18_v1.sav"]["href"], headers=mine)
+    download = client.get(files["PDB7010_UNG18_A.sav"]["href"], headers=mine)
     assert download.status_code == 200
-    assert hashlib.sha256(download.data).hexdigest() == files["PDB7010_UNG18_v1.sav"]["sha256"]
+    assert hashlib.sha256(download.data).hexdigest() == files["PDB7010_UNG18_A.sav"]["sha256"]
     download.close()
 
     problem(client.get("/v1/research/projects/PDB7010", headers=theirs), 403, "research-project-forbidden")
@@ -108,7 +108,7 @@ def test_researchers_see_their_own_projects_and_get_403_on_others(
         "research-project-forbidden",
     )
     problem(client.get(asked.get_json()["href"], headers=theirs), 403, "research-project-forbidden")
-    refused = client.get(files["PDB7010_UNG18_v1.sav"]["href"], headers=theirs)
+    refused = client.get(files["PDB7010_UNG18_A.sav"]["href"], headers=theirs)
     problem(refused, 403, "research-project-forbidden")
     problem(client.post("/v1/research/projects/PDB7010/extracts", json={}, headers=mine), 403)
     problem(

@@ -81,12 +81,16 @@ def test_string_variables_cannot_carry_value_labels_or_missing_codes() -> None:
         one(Variable("S", type="string", value_labels={"a": "A"}), ["a"])
 
 
-def test_more_than_three_missing_codes_must_form_a_range_without_real_codes() -> None:
-    labels = {1: "JA", -1: "A", -2: "B", -3: "C", 5: "D"}
-    with pytest.raises(InvalidDataset, match=r"would also hide the real codes \[1\]"):
-        one(Variable("XA10", value_labels=labels, missing_codes=(-1, -2, -3, 5)), [1])
+def test_more_than_three_missing_codes_must_form_a_range_and_one_code_without_real_codes() -> None:
+    labels = {1: "JA", -1: "A", -2: "B", 5: "D", 6: "E"}
+    with pytest.raises(InvalidDataset, match=r"would also hide a real code \[1\]"):
+        one(Variable("XA10", value_labels=labels, missing_codes=(-1, -2, 5, 6)), [1])
     ok = Variable("XA10", value_labels={1: "JA"}, missing_codes=(-1, -2, -3, -4))
     assert one(ok, [1]).num_rows == 1
+    assert ok.spss_missing() == [{"lo": -4, "hi": -1}]
+    split = Variable("XA10", value_labels={1: "JA", 5: "D"}, missing_codes=(-2, -4, 5, -3))
+    assert split.spss_missing() == [{"lo": -4, "hi": -2}, 5]
+    assert split.spss_missing(present=[-3.5]) is None  # a real value inside every possible range
 
 
 def test_dates_are_refused_in_favour_of_ages() -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pyreadstat
 import pytest
 
+from engagement.research.delivery import InvalidDelivery, ReleaseExists, deliver, verify_checksums
 from engagement.research.scan import IdentifiersFound
-from engagement.research.writers import InvalidDelivery, ReleaseExists, deliver, verify_checksums
 from tests.identities import synthetic_fnr
 
 from .helpers import COLUMNS, KEY, info, ung18
@@ -120,7 +120,7 @@ def test_extra_files_must_stay_inside_the_release(tmp_path: Path) -> None:
 
 
 def test_checksums_taken_as_files_were_finished_are_used_only_while_the_size_still_holds(tmp_path) -> None:
-    from engagement.research.writers import CHECKSUMS, DeliveredFile, sha256_file, write_checksums
+    from engagement.research.delivery import CHECKSUMS, DeliveredFile, sha256_file, write_checksums
 
     (tmp_path / "a.csv").write_bytes(b"x,y\n1,2\n")
     (tmp_path / "b.csv").write_bytes(b"x\n1\n")
@@ -137,7 +137,7 @@ def test_the_writer_process_loads_the_writers_without_the_web_application() -> N
     """A writer process imports the writers to unpickle its job; that loads the file writing alone,
     neither Flask nor SQLAlchemy, which would cost it start-up time and memory."""
     loaded = (
-        "import json, sys, engagement.research.writers\n"
+        "import json, sys, engagement.research.delivery\n"
         "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))"
     )
     result = subprocess.run([sys.executable, "-c", loaded], capture_output=True, text=True, check=True)

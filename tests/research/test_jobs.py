@@ -145,7 +145,7 @@ def test_a_job_whose_worker_died_is_claimed_again_and_leaves_no_half_release(
         folder = downloads.data_store() / projects.get_project(code).folder
     # what it left: a release half written in its hidden folder, and one renamed but never recorded
     (folder / ".R0001.partial-x1y2z3").mkdir(parents=True)
-    (folder / ".R0001.partial-x1y2z3" / f"{code}_UNG18_v1.csv").write_text("half")
+    (folder / ".R0001.partial-x1y2z3" / f"{code}_UNG18_A.csv").write_text("half")
     (folder / "R0001").mkdir()
     (folder / "R0001" / "manifest.json").write_text("{}")
 
@@ -158,7 +158,7 @@ def test_a_job_whose_worker_died_is_claimed_again_and_leaves_no_half_release(
     job = job_row(app, job_id)
     assert job.status == "done" and job.attempts == 2 and job.locked_by is None
     assert sorted(p.name for p in folder.iterdir()) == ["R0001"]  # nothing hidden, nothing half
-    assert (folder / "R0001" / f"{code}_UNG18_v1.csv").read_text() != "half"
+    assert (folder / "R0001" / f"{code}_UNG18_A.csv").read_text() != "half"
     assert "SHA256SUMS" in {p.name for p in (folder / "R0001").iterdir()}
 
 

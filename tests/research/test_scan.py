@@ -74,7 +74,7 @@ def test_numbers_in_parquet_columns_are_found_even_without_their_leading_zero(tm
 
 
 def test_pseudonyms_in_key_columns_are_not_mistaken_for_numbers(tmp_path: Path) -> None:
-    from engagement.research.writers import deliver
+    from engagement.research.delivery import deliver
 
     delivery = deliver(tmp_path, [ung18()], info())
     assert find_identifiers(delivery.path) == []
@@ -132,7 +132,7 @@ def test_data_files_are_checked_through_their_dataset_in_memory(tmp_path: Path) 
 
 
 def test_a_number_planted_in_a_numeric_column_refuses_the_delivery(tmp_path: Path) -> None:
-    from engagement.research.writers import deliver
+    from engagement.research.delivery import deliver
 
     fnr = synthetic_fnr(date(2005, 2, 28))
     with pytest.raises(IdentifiersFound) as caught:

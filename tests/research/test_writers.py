@@ -15,13 +15,8 @@ import pyarrow.parquet as pq
 import pyreadstat
 import pytest
 
-from engagement.research.writers import (
-    DDI_NAMESPACE,
-    DeletionList,
-    Delivery,
-    deliver,
-    verify_checksums,
-)
+from engagement.research.codebooks import DDI_NAMESPACE
+from engagement.research.delivery import DeletionList, Delivery, deliver, verify_checksums
 
 from .helpers import COLUMNS, KEY, SMFQ, SNAPSHOT, YES_NO, info, ung18
 
@@ -62,6 +57,7 @@ def test_delivery_folder_holds_the_bundle(delivery: Delivery) -> None:
         f"{STEM}.csv",
         "codebook.csv",
         "codebook.xml",
+        "codebook.html",
         "datapackage.json",
         "instruments.csv",
         "deletion_list.csv",
@@ -122,7 +118,7 @@ def test_dta_maps_user_missing_codes_to_extended_missing_letters(delivery: Deliv
 
 def test_dta_cuts_long_variable_labels_to_80_characters(tmp_path: Path) -> None:
     from engagement.research.dataset import Dataset, Variable
-    from engagement.research.writers import write_dta
+    from engagement.research.formats import write_dta
 
     long = "Å" * 100
     write_dta(Dataset("T", [Variable("X", long)], {"X": [1]}), tmp_path / "t.dta")
@@ -159,6 +155,28 @@ def test_csv_reads_back_with_empty_fields_for_system_missing(delivery: Delivery)
         assert same(table.column(name).to_pylist(), values), name
 
 
+def test_csv_neutralises_formulas_while_the_other_formats_keep_the_text(tmp_path: Path) -> None:
+    from engagement.research.dataset import Dataset, Variable
+
+    texts = ['=HYPERLINK("http://x")', "+47 22 00 00 00", "-3", "@SUM(A1)", "\tfane", "vanlig", None]
+    dataset = Dataset(
+        "FRITEKST",
+        [Variable("ID", role="key"), Variable("XA90_TEKST", "Fritekst", type="string")],
+        {"ID": list(range(1, len(texts) + 1)), "XA90_TEKST": texts},
+        primary_key=["ID"],
+    )
+    delivered = deliver(tmp_path, [dataset], info())
+    with (delivered.path / "PDB9999_FRITEKST.csv").open(encoding="utf-8", newline="") as handle:
+        cells = [row["XA90_TEKST"] for row in csv.DictReader(handle)]
+    assert cells == [f"'{t}" for t in texts[:5]] + ["vanlig", ""]
+    parquet = pq.read_table(delivered.path / "PDB9999_FRITEKST.parquet")
+    assert parquet.column("XA90_TEKST").to_pylist() == texts
+    sav, _ = pyreadstat.read_sav(delivered.path / "PDB9999_FRITEKST.sav", output_format="dict")
+    assert list(sav["XA90_TEKST"])[:6] == texts[:6]
+    dta, _ = pyreadstat.read_dta(delivered.path / "PDB9999_FRITEKST.dta", output_format="dict")
+    assert list(dta["XA90_TEKST"])[:6] == texts[:6]
+
+
 def test_codebook_csv_lists_every_variable_with_codes_versions_and_lineage(delivery: Delivery) -> None:
     with (delivery.path / "codebook.csv").open(encoding="utf-8", newline="") as handle:
         rows = {row["name"]: row for row in csv.DictReader(handle)}
@@ -175,26 +193,128 @@ def test_codebook_csv_lists_every_variable_with_codes_versions_and_lineage(deliv
     assert rows["XA61"]["reversed"] == "1"
 
 
-def test_instruments_csv_is_shaped_for_phenotools(delivery: Delivery) -> None:
+def test_codebook_csv_counts_each_code_valid_and_missing_with_small_cells_hidden(
+    delivery: Delivery,
+) -> None:
+    with (delivery.path / "codebook.csv").open(encoding="utf-8", newline="") as handle:
+        rows = {row["name"]: row for row in csv.DictReader(handle)}
+    xa24 = rows["XA24"]  # 1, 2, -1, blank, -2
+    assert xa24["frequencies"] == "1=<5; 2=<5"
+    assert xa24["missing_frequencies"] == "-1=<5; -2=<5"
+    assert (xa24["n_valid"], xa24["n_system_missing"]) == ("<5", "<5")
+    assert rows[KEY]["n_valid"] == "5" and rows[KEY]["n_system_missing"] == "0"
+    assert rows["XA60"]["frequencies"] == "1=<5; 2=<5; 3=<5"
+
+
+def test_counts_under_five_are_shown_as_such_and_zero_and_larger_counts_as_they_are() -> None:
+    from engagement.research.codebooks import counts, shown
+    from engagement.research.dataset import Dataset, Variable
+
+    assert [shown(n) for n in (0, 1, 4, 5, 12)] == ["0", "<5", "<5", "5", "12"]
+    dataset = Dataset(
+        "T",
+        [Variable("X", value_labels={1: "JA", 2: "NEI", 9: "VET IKKE"}, missing_codes=(9,))],
+        {"X": [1] * 6 + [2] + [9] * 5 + [None] * 3},
+    )
+    tally = counts(dataset)["X"]
+    assert tally.per_code == {1: 6, 2: 1, 9: 5}
+    assert (tally.valid, tally.system_missing) == (7, 3)
+
+
+def test_a_label_stata_cuts_is_marked_and_kept_whole_in_the_codebook(tmp_path: Path) -> None:
+    from engagement.research.dataset import Dataset, Variable
+
+    long = "HVOR OFTE " * 12
+    dataset = Dataset("T", [Variable("ID", role="key"), Variable("X", long)], {"ID": [1], "X": [1]})
+    delivered = deliver(tmp_path, [dataset], info())
+    with (delivered.path / "codebook.csv").open(encoding="utf-8", newline="") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["name"] == "X")
+    assert row["label"] == long
+    assert row["stata_label"] == long[:75] + "....."
+    _, meta = pyreadstat.read_dta(delivered.path / "PDB9999_T.dta", metadataonly=True)
+    assert meta.column_names_to_labels["X"] == row["stata_label"]
+
+
+def test_codebook_xml_gives_valid_invalid_and_per_code_counts(delivery: Delivery) -> None:
+    root = ET.parse(delivery.path / "codebook.xml").getroot()
+    var = root.find("d:dataDscr/d:var[@name='XA24']", NS)
+    assert var is not None
+    stats = {s.get("type"): s.text for s in var.findall("d:sumStat", NS)}
+    assert stats == {"vald": "<5", "invd": "<5"}
+    categories = {
+        c.findtext("d:catValu", namespaces=NS): (c.get("missing"), c.findtext("d:catStat", namespaces=NS))
+        for c in var.findall("d:catgry", NS)
+    }
+    assert categories == {"1": (None, "<5"), "2": (None, "<5"), "-1": ("Y", "<5"), "-2": ("Y", "<5")}
+    key = root.find(f"d:dataDscr/d:var[@name='{KEY}']", NS)
+    assert key is not None and key.findtext("d:sumStat[@type='vald']", namespaces=NS) == "5"
+
+
+def test_codebook_html_reads_offline(delivery: Delivery) -> None:
+    from html.parser import HTMLParser
+
+    page = (delivery.path / "codebook.html").read_text(encoding="utf-8")
+    seen: list[tuple[str, dict[str, str | None]]] = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            seen.append((tag, dict(attrs)))
+
+    Tags().feed(page)
+    tags = {tag for tag, _ in seen}
+    assert not tags & {"script", "link", "img", "iframe", "object"}
+    assert not [
+        a for _, a in seen if any((v or "").startswith(("http:", "https:", "//")) for v in a.values())
+    ]
+    assert "@import" not in page and "url(" not in page
+    assert 'id="UNG18_v1-XA24"' in page
+    assert "Fullført videregående?" in page and "IKKE BESVART" in page and "&lt;5" in page
+
+
+def test_instruments_csv_gives_each_item_its_own_labels_under_its_codes(delivery: Delivery) -> None:
     with (delivery.path / "instruments.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
+    common = {
+        "questionnaire": "UNG18_v1",
+        "measure": "SMFQ",
+        "subscale": "",
+        "likert": "3",
+        "scoring": "",
+        "reference": "",
+        "missing_codes": "-1=IKKE BESVART",
+        "response1": "STEMMER IKKE",
+        "response2": "STEMMER NOEN GANGER",
+        "response3": "STEMMER",
+    }
     assert rows == [
         {
-            "questionnaire": "UNG18_v1",
-            "measure": "SMFQ",
-            "subscale": "",
-            "items": "XA60,XA61",
+            **common,
+            "items": "XA60",
+            "reversed": "",
+            "item_score": "codes 1-3 in the reference's answer order: a 0-based score is code - 1",
+        },
+        {
+            **common,
+            "items": "XA61",
             "reversed": "XA61",
-            "likert": "3",
-            "response0": "STEMMER IKKE",
-            "response1": "STEMMER NOEN GANGER",
-            "response2": "STEMMER",
-        }
+            "item_score": "codes 1-3 in the reference's answer order: a 0-based score is code - 1; "
+            "reversed item: score the code 4 - code first",
+        },
     ]
 
 
 # The order DDI-Codebook 2.5's XSD fixes for the children of <var> (the ones we write, in order).
-VAR_CHILD_ORDER = ["labl", "qstn", "invalrng", "universe", "catgry", "derivation", "varFormat", "notes"]
+VAR_CHILD_ORDER = [
+    "labl",
+    "qstn",
+    "invalrng",
+    "universe",
+    "sumStat",
+    "catgry",
+    "derivation",
+    "varFormat",
+    "notes",
+]
 
 
 def test_codebook_xml_is_ddi_codebook_25_in_schema_order(delivery: Delivery) -> None:
@@ -230,7 +350,7 @@ def test_codebook_xml_is_ddi_codebook_25_in_schema_order(delivery: Delivery) -> 
     assert variables[5].get("intrvl") == "contin"
 
 
-def test_datapackage_declares_categories_enum_missing_values_and_key(delivery: Delivery) -> None:
+def test_datapackage_declares_categories_missing_values_and_key(delivery: Delivery) -> None:
     package = json.loads((delivery.path / "datapackage.json").read_text(encoding="utf-8"))
     assert package["$schema"] == "https://datapackage.org/profiles/2.0/datapackage.json"
     (resource,) = package["resources"]
@@ -241,7 +361,7 @@ def test_datapackage_declares_categories_enum_missing_values_and_key(delivery: D
     fields = {f["name"]: f for f in schema["fields"]}
     xa60 = fields["XA60"]
     assert xa60["type"] == "integer"
-    assert xa60["constraints"] == {"enum": [1, 2, 3]}
+    assert "constraints" not in xa60  # labels describe codes; they do not forbid other numbers
     assert xa60["categories"][0] == {"value": 1, "label": "STEMMER IKKE"}
     assert xa60["categoriesOrdered"] is True
     assert xa60["missingValues"] == [
