@@ -375,10 +375,32 @@ def _missing(variable: Any, item: Mapping[str, Any]) -> list[dict[str, Any]]:
     seen = {entry["code"] for entry in found}
     for code in variable.missing_codes:
         if code not in seen:
+            kind = _REASON_KINDS.get(code)
             found.append(
-                {"code": code, "label": variable.value_labels.get(code, ""), "kind": None, "text": None}
+                {
+                    "code": code,
+                    "label": variable.value_labels.get(code, ""),
+                    "kind": kind,
+                    "text": _REASON_TEXTS.get(code),
+                }
             )
     return found
+
+
+# Why a cell is empty when it is not "not answered": declared missing codes every delivery uses.
+_REASON_KINDS = {rv.NOT_SHOWN: "not_shown", rv.NOT_IN_VERSION: "not_in_version"}
+_REASON_TEXTS = {
+    rv.NOT_SHOWN: {
+        "nb": "Ikke vist: vilkåret for spørsmålet var ikke oppfylt",
+        "nn": "Ikkje vist: vilkåret for spørsmålet var ikkje oppfylt",
+        "en": "Not shown: the question's condition was not met",
+    },
+    rv.NOT_IN_VERSION: {
+        "nb": "Ikke med i denne versjonen av skjemaet",
+        "nn": "Ikkje med i denne versjonen av skjemaet",
+        "en": "Not in this version of the questionnaire",
+    },
+}
 
 
 def _scale(item: Mapping[str, Any], definition: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -83,7 +83,17 @@ def test_a_variable_page_has_texts_missing_codes_condition_and_section(client, u
             "label": "HUSKER IKKE",
             "kind": "dont_remember",
             "text": {"nb": "Husker ikke", "nn": "Hugsar ikkje", "en": "Don't remember"},
-        }
+        },
+        {  # the item has a condition: a cell is -2 where it was not shown
+            "code": -2,
+            "label": "IKKE VIST (FILTER)",
+            "kind": "not_shown",
+            "text": {
+                "nb": "Ikke vist: vilkåret for spørsmålet var ikke oppfylt",
+                "nn": "Ikkje vist: vilkåret for spørsmålet var ikkje oppfylt",
+                "en": "Not shown: the question's condition was not met",
+            },
+        },
     ]
     assert entry["codes"] == []  # a number, no labelled codes but the missing one
     assert entry["condition"] == "XA32 = 1"
