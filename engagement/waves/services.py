@@ -27,13 +27,14 @@ import sqlalchemy as sa
 
 from engagement import audit, clock
 from engagement.consent import services as consent
+from engagement.db import hour_start, utc_hour
 from engagement.extensions import db
 from engagement.participants.models import Participant
 from engagement.participants.services import age_on, today_in_oslo
 from engagement.problems import Conflict, NotFound, ValidationFailed
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import ACTIVE_STATUSES, Task
-from engagement.waves.models import Reminder, ReminderAttempt, Wave
+from engagement.waves.models import REMINDER_STATUSES, Reminder, ReminderAttempt, Wave
 from notifications.planner import PolicyError, ReminderPolicy
 
 ADULT_AGE = 18
@@ -507,3 +508,33 @@ def stats_csv(figures: Mapping[str, Any]) -> str:
     for row in figures["daily"]:
         writer.writerow([row["date"].isoformat(), *(row[name] for name in SERIES)])
     return out.getvalue()
+
+
+# --- the outbox as staff see it -------------------------------------------------------------------
+
+
+def outbox_by_status() -> dict[str, int]:
+    """How many reminder rows are in each status (every status listed, zero where none)."""
+    counts = dict.fromkeys(REMINDER_STATUSES, 0)
+    query = sa.select(Reminder.status, sa.func.count()).group_by(Reminder.status)
+    counts.update({status: int(n) for status, n in db.session.execute(query)})
+    return counts
+
+
+def failures_by_class(since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Delivery attempts that did not go through, per Europe/Oslo day and class (the attempt's outcome:
+    ``deactivate_device``, ``retry_after``, ``backoff``, ``failed``), oldest day first."""
+    hour = utc_hour(ReminderAttempt.attempted_at).label("hour")
+    query = (
+        sa.select(hour, ReminderAttempt.outcome, sa.func.count())
+        .where(
+            ReminderAttempt.outcome != "sent",
+            ReminderAttempt.attempted_at >= since,
+            ReminderAttempt.attempted_at < until,
+        )
+        .group_by(hour, ReminderAttempt.outcome)
+    )
+    days: Counter[tuple[date, str]] = Counter()
+    for bucket, outcome, n in db.session.execute(query):
+        days[(today_in_oslo(hour_start(bucket)), outcome)] += int(n)
+    return [{"date": day, "class": outcome, "attempts": n} for (day, outcome), n in sorted(days.items())]
