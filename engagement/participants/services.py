@@ -297,20 +297,57 @@ def _validate_record(line: int, raw: Mapping[str, Any], synthetic_ok: bool) -> R
     return RosterRow(line, cohort_id, hash_pid(number), born, language)
 
 
-def import_roster(
-    records: Iterable[tuple[int, Mapping[str, Any]]], *, actor_id: uuid.UUID | None = None
-) -> RosterResult:
-    """Add or update every roster record, or change nothing and raise :class:`RosterRejected`
-    listing every bad line. Re-importing updates by ``cohort_person_id``; it never duplicates."""
+@dataclass
+class RosterLine:
+    """What importing one roster line would do: ``create``, ``update``, ``unchanged`` or ``refuse`` (with
+    the reasons). ``masked_pid`` shows the fødselsnummer with its personal number hidden."""
+
+    line: int
+    outcome: str
+    cohort_person_id: str
+    masked_pid: str
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RosterPlan:
+    """A dry run of a roster import, line by line; nothing is changed until it is applied."""
+
+    lines: list[RosterLine]
+    rows: list[RosterRow]
+    existing: dict[str, Participant]
+    file_problems: list[LineProblem] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[LineProblem]:
+        refused = [LineProblem(x.line, x.reasons) for x in self.lines if x.outcome == "refuse"]
+        return self.file_problems + refused
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for x in self.lines if x.outcome == outcome)
+
+
+def mask_person_number(value: Any) -> str:
+    """A fødselsnummer as staff may see it: the birth date digits, the personal number hidden."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        return ""
+    return text[:6] + "*" * max(0, len(text) - 6) if text.isdigit() else "*" * min(len(text), 11)
+
+
+def plan_roster(records: Iterable[tuple[int, Mapping[str, Any]]]) -> RosterPlan:
+    """What :func:`import_roster` would do with each line, by the same rules, changing nothing."""
     synthetic_ok = allow_synthetic()
     rows: list[RosterRow] = []
-    problems: list[LineProblem] = []
+    lines: dict[int, RosterLine] = {}
     seen_ids: dict[str, int] = {}
     seen_hashes: dict[str, int] = {}
     for line, raw in records:
+        cohort_id = str(raw.get("cohort_person_id") or "").strip()[:32]
+        masked = mask_person_number(raw.get("fodselsnummer"))
         checked = _validate_record(line, raw, synthetic_ok)
         if isinstance(checked, LineProblem):
-            problems.append(checked)
+            lines[line] = RosterLine(line, "refuse", cohort_id, masked, checked.reasons)
             continue
         duplicate = []
         if checked.cohort_person_id in seen_ids:
@@ -318,25 +355,53 @@ def import_roster(
         if checked.pid_hash in seen_hashes:
             duplicate.append(f"fodselsnummer repeats line {seen_hashes[checked.pid_hash]}")
         if duplicate:
-            problems.append(LineProblem(line, duplicate))
+            lines[line] = RosterLine(line, "refuse", cohort_id, masked, duplicate)
             continue
         seen_ids[checked.cohort_person_id] = line
         seen_hashes[checked.pid_hash] = line
         rows.append(checked)
+        lines[line] = RosterLine(line, "create", cohort_id, masked)
     existing = {p.cohort_person_id: p for p in _existing(rows)}
     owners = _hash_owners([r.pid_hash for r in rows])
+    kept: list[RosterRow] = []
     for row in rows:
         owner = owners.get(row.pid_hash)
+        planned = lines[row.line]
         if owner is not None and owner != row.cohort_person_id:
-            problems.append(LineProblem(row.line, ["fodselsnummer belongs to another cohort_person_id"]))
-    if problems:
-        raise _rejected(problems)
-    if not rows:
-        raise _rejected([LineProblem(0, ["the roster has no records"])])
+            planned.outcome, planned.reasons = "refuse", ["fodselsnummer belongs to another cohort_person_id"]
+            continue
+        kept.append(row)
+        participant = existing.get(row.cohort_person_id)
+        if participant is not None:
+            planned.outcome = (
+                "unchanged" if _roster_values(participant, row) == _values_now(participant) else "update"
+            )
+    file_problems = [] if lines else [LineProblem(0, ["the roster has no records"])]
+    return RosterPlan(sorted(lines.values(), key=lambda x: x.line), kept, existing, file_problems)
+
+
+def _values_now(participant: Participant) -> tuple[str, date, str]:
+    return participant.pid_hash, participant.birth_date, participant.language
+
+
+def _roster_values(participant: Participant, row: RosterRow) -> tuple[str, date, str]:
+    """What the participant's roster fields become (a language the participant chose is kept)."""
+    language = participant.language if participant.is_language_chosen else row.language
+    return row.pid_hash, row.birth_date, language
+
+
+def import_roster(
+    records: Iterable[tuple[int, Mapping[str, Any]]], *, actor_id: uuid.UUID | None = None
+) -> RosterResult:
+    """Add or update every roster record, or change nothing and raise :class:`RosterRejected`
+    listing every bad line. Re-importing updates by ``cohort_person_id``; it never duplicates."""
+    plan = plan_roster(records)
+    if plan.problems:
+        raise _rejected(plan.problems)
     result = RosterResult()
     now = clock.now()
-    for row in rows:
-        participant = existing.get(row.cohort_person_id)
+    for row in plan.rows:
+        participant = plan.existing.get(row.cohort_person_id)
         if participant is None:
             db.session.add(
                 Participant(
@@ -348,14 +413,11 @@ def import_roster(
             )
             result.created += 1
             continue
-        before = (participant.pid_hash, participant.birth_date, participant.language)
-        participant.pid_hash = row.pid_hash
-        participant.birth_date = row.birth_date
-        if not participant.is_language_chosen:
-            participant.language = row.language
-        if before == (participant.pid_hash, participant.birth_date, participant.language):
+        values = _roster_values(participant, row)
+        if values == _values_now(participant):
             result.unchanged += 1
         else:
+            participant.pid_hash, participant.birth_date, participant.language = values
             participant.updated_at = now
             result.updated += 1
     db.session.flush()

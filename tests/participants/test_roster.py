@@ -179,3 +179,40 @@ def test_cli_imports_a_csv_and_lists_bad_lines(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["participants", "import", str(bad)])
     assert result.exit_code != 0
     assert "line 1: fodselsnummer" in result.output and number[:-1] not in result.output
+
+
+def test_a_dry_run_says_per_line_what_the_import_would_do_and_changes_nothing(app_ctx, make_participant):
+    from engagement.participants.services import parse_roster, plan_roster
+
+    known = synthetic_fnr(BORN)
+    make_participant(birth_date=BORN, pid=known, cohort_person_id="K1", language="nb")
+    other = synthetic_fnr(date(2005, 12, 1))
+    fresh = synthetic_fnr(date(2004, 1, 2))
+    body = _csv(
+        [
+            ("K1", known, "2006-03-14", "nb"),  # line 2: as stored
+            ("K2", other, "2005-12-01", "en"),  # line 3: new
+            ("K3", known, "2006-03-14", "nb"),  # line 4: someone else's number
+            ("K4", "12345678901", "2004-01-02", "nb"),  # line 5: not a valid number
+            ("K5", fresh, "2004-01-02", "xx"),  # line 6: unknown language
+        ]
+    )
+    before = _count()
+    plan = plan_roster(parse_roster(body, "text/csv"))
+    assert [(x.line, x.outcome, x.cohort_person_id) for x in plan.lines] == [
+        (2, "unchanged", "K1"),
+        (3, "create", "K2"),
+        (4, "refuse", "K3"),
+        (5, "refuse", "K4"),
+        (6, "refuse", "K5"),
+    ]
+    assert plan.lines[2].reasons == ["fodselsnummer repeats line 2"]
+    assert any(r.startswith("fodselsnummer:") for r in plan.lines[3].reasons)
+    assert plan.lines[4].reasons == ["language: one of nb, nn, en"]
+    assert [x.masked_pid for x in plan.lines[:2]] == [known[:6] + "*****", other[:6] + "*****"]
+    assert known not in repr(plan.lines) and other not in repr(plan.lines)
+    assert [p.line for p in plan.problems] == [4, 5, 6]
+    assert _count() == before
+
+    update = plan_roster(parse_roster(_csv([("K1", known, "2006-03-14", "nn")]), "text/csv"))
+    assert [x.outcome for x in update.lines] == ["update"]
