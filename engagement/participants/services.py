@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -23,7 +23,7 @@ from flask import current_app
 
 from engagement import audit, clock
 from engagement.extensions import db
-from engagement.participants.models import LANGUAGES, Participant
+from engagement.participants.models import LANGUAGES, Participant, RosterUpload
 from engagement.problems import NotFound, ValidationFailed
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -206,6 +206,14 @@ class LineProblem:
     reasons: list[str] = field(default_factory=list)
 
 
+class RosterUploadNotFound(NotFound):
+    slug, title = "roster-upload-not-found", "No such roster dry run"
+
+
+# a dry run waits this long for its uploader to apply it
+STAGED_FOR = timedelta(hours=1)
+
+
 class RosterRejected(ValidationFailed):
     """The roster file had bad lines; nothing was changed. ``errors.lines`` lists each with its reasons."""
 
@@ -361,6 +369,11 @@ def plan_roster(records: Iterable[tuple[int, Mapping[str, Any]]]) -> RosterPlan:
         seen_hashes[checked.pid_hash] = line
         rows.append(checked)
         lines[line] = RosterLine(line, "create", cohort_id, masked)
+    return _plan(rows, lines)
+
+
+def _plan(rows: list[RosterRow], lines: dict[int, RosterLine]) -> RosterPlan:
+    """The checks against the roster in the database, for rows that passed the checks of their own."""
     existing = {p.cohort_person_id: p for p in _existing(rows)}
     owners = _hash_owners([r.pid_hash for r in rows])
     kept: list[RosterRow] = []
@@ -373,11 +386,38 @@ def plan_roster(records: Iterable[tuple[int, Mapping[str, Any]]]) -> RosterPlan:
         kept.append(row)
         participant = existing.get(row.cohort_person_id)
         if participant is not None:
-            planned.outcome = (
-                "unchanged" if _roster_values(participant, row) == _values_now(participant) else "update"
-            )
+            same = _roster_values(participant, row) == _values_now(participant)
+            planned.outcome = "unchanged" if same else "update"
     file_problems = [] if lines else [LineProblem(0, ["the roster has no records"])]
     return RosterPlan(sorted(lines.values(), key=lambda x: x.line), kept, existing, file_problems)
+
+
+def stage_roster(plan: RosterPlan, staff_id: uuid.UUID) -> RosterUpload:
+    """Keep a dry run's rows (hashes, never numbers) until ``staff_id`` applies them."""
+    upload = RosterUpload(
+        staff_user_id=staff_id,
+        rows=[
+            [r.line, r.cohort_person_id, r.pid_hash, r.birth_date.isoformat(), r.language] for r in plan.rows
+        ],
+    )
+    db.session.add(upload)
+    db.session.flush()
+    return upload
+
+
+def apply_staged_roster(upload_id: uuid.UUID, staff_id: uuid.UUID) -> RosterResult:
+    """Apply a roster that ``staff_id`` checked in a dry run (within :data:`STAGED_FOR`), checking the
+    database again first: all or nothing, as :func:`import_roster`. The staged rows are removed."""
+    upload = db.session.get(RosterUpload, upload_id)
+    if upload is None or upload.staff_user_id != staff_id or upload.created_at + STAGED_FOR < clock.now():
+        raise RosterUploadNotFound("This dry run is gone or not yours: upload the roster again.")
+    rows = [
+        RosterRow(int(str(line)), str(cohort_id), str(pid_hash), date.fromisoformat(str(born)), str(language))
+        for line, cohort_id, pid_hash, born, language in upload.rows
+    ]
+    db.session.delete(upload)
+    lines = {r.line: RosterLine(r.line, "create", r.cohort_person_id, "") for r in rows}
+    return apply_roster(_plan(rows, lines), actor_id=staff_id)
 
 
 def _values_now(participant: Participant) -> tuple[str, date, str]:
@@ -395,7 +435,11 @@ def import_roster(
 ) -> RosterResult:
     """Add or update every roster record, or change nothing and raise :class:`RosterRejected`
     listing every bad line. Re-importing updates by ``cohort_person_id``; it never duplicates."""
-    plan = plan_roster(records)
+    return apply_roster(plan_roster(records), actor_id=actor_id)
+
+
+def apply_roster(plan: RosterPlan, *, actor_id: uuid.UUID | None = None) -> RosterResult:
+    """Carry out a plan with no refused line (else raise :class:`RosterRejected`, changing nothing)."""
     if plan.problems:
         raise _rejected(plan.problems)
     result = RosterResult()
