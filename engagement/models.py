@@ -18,6 +18,7 @@ DOMAINS = (
     "waves",
     "research",
     "withdrawal",
+    "console",
 )
 
 
