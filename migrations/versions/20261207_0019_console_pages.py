@@ -2,7 +2,7 @@
 a roster checked in a dry run waits in ``roster_upload`` (hashes only) until its uploader applies it.
 
 Revision ID: 0019_console_pages
-Revises: 0011_packed_export_values
+Revises: 0017_console_sessions
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019_console_pages"
-down_revision: str | Sequence[str] | None = "0011_packed_export_values"
+down_revision: str | Sequence[str] | None = "0017_console_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
