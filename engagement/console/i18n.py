@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Request
 
+from engagement.console.pages_text import PAGE_MESSAGES
+
 LANGUAGES = ("nb", "en")
 DEFAULT = "nb"
 COOKIE = "console_lang"
@@ -73,6 +75,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "sort.ascending": {"nb": "sortert stigende", "en": "sorted ascending"},
     "sort.descending": {"nb": "sortert synkende", "en": "sorted descending"},
 }
+
+MESSAGES.update(PAGE_MESSAGES)
 
 
 def pick_language(request: Request) -> tuple[str, bool]:

@@ -202,7 +202,7 @@ class Page:
 
 
 def paginate(
-    query: sa.Select[Any],
+    query: sa.Select[*tuple[Any, ...]],
     columns: dict[str, Any],
     default: str,
     *,

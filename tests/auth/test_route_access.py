@@ -76,6 +76,19 @@ CONSOLE_MIRRORS = {
     "console.wave_launch": "waves.Launch",
     "console.wave_close": "waves.Close",
     "console.wave_stats_csv": "waves.Stats",
+    "console.questionnaires_list": "sessions.StaffMe",  # the catalogue API is open to any login
+    "console.questionnaire_preview": "sessions.StaffMe",
+    "console.questionnaire_diff": "sessions.StaffMe",
+    "console.roster": "roster.Roster",
+    "console.roster_dry_run": "roster.Roster",
+    "console.roster_apply": "roster.Roster",
+    "console.projects": "research.Projects",
+    "console.project_create": "research_admin.ResearchProjects",
+    "console.project": "research.Project",
+    "console.project_add_member": "research_admin.ResearchProjects",
+    "console.project_extract": "research.Extracts",
+    "console.project_file": "research.ExtractFile",
+    "console.project_codebook": "research.Project",
 }
 CONSOLE_PUBLIC = {"console.login", "console.login_start"}
 

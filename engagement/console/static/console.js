@@ -29,3 +29,55 @@
     enhance();
   }
 })();
+
+// The questionnaire preview: after each answer, ask the server which items are shown and what it would
+// say (the same page with ?state=1 answers in JSON), then show or hide the items. The conditions are
+// evaluated by the server's own code; this script only applies its answer.
+(function () {
+  "use strict";
+  function preview(form) {
+    var timer = null;
+    var asked = 0;
+    function apply(state) {
+      var enabled = {};
+      state.enabled.forEach(function (name) { enabled[name] = true; });
+      form.querySelectorAll("[data-item]").forEach(function (item) {
+        var name = item.getAttribute("data-item");
+        var on = enabled[name] === true;
+        item.hidden = !on;
+        item.querySelectorAll("fieldset").forEach(function (fieldset) { fieldset.disabled = !on; });
+        var messages = state.errors[name] || [];
+        var box = item.querySelector("[data-errors]");
+        if (box) {
+          box.textContent = messages.join("; ");
+          box.hidden = messages.length === 0;
+        }
+      });
+      form.setAttribute("data-state", String(asked));
+    }
+    function refresh() {
+      var params = new URLSearchParams(new FormData(form));
+      params.delete("check");
+      params.set("state", "1");
+      var mine = ++asked;
+      fetch(form.action + "?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (state) { if (state && mine === asked) { apply(state); } })
+        .catch(function () { /* the Update button still works */ });
+    }
+    function soon() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(refresh, 120);
+    }
+    form.addEventListener("change", soon);
+    form.addEventListener("input", soon);
+  }
+  function start() {
+    document.querySelectorAll("form[data-preview]").forEach(preview);
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
