@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Flask
 
-from engagement.console import login, overview, web
+from engagement.console import login, overview, waves, web
 
 blueprints: list[Any] = []  # HTML pages are not part of the OpenAPI document: registered by init_app
-PAGES = (login, overview)
+PAGES = (login, overview, waves)
 
 
 def init_app(app: Flask) -> None:
