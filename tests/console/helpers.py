@@ -26,7 +26,7 @@ def http_sign_in(base: str, hint: str) -> requests.Session:
         url = response.headers["Location"]
         if url.startswith("/"):
             url = base + url
-        if "/authorize?" in url and not url.startswith(base):
+        if "/authorize?" in url and not url.startswith(base + "/auth/"):
             url += "&" + urlencode({"login_hint": hint})
         if url.rstrip("/").endswith("/console") or "/console/login?" in url:
             session.landed = url  # type: ignore[attr-defined]
