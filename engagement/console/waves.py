@@ -84,7 +84,7 @@ def wave(wave_id: uuid.UUID) -> ResponseReturnValue:
         context["preview"] = waves.preview_breakdown(found, now)
         context["schedule"] = waves.sample_schedule(found, now)
     else:
-        figures = waves.stats(wave_id, now)
+        figures = waves.stats(wave_id, now, count_eligible=False)  # the page does not show it
         context["stats"] = figures
         context["chart"] = charts.daily(figures["daily"], g.console_lang)
         context["cumulative"] = charts.cumulative_rate(figures["daily"], figures["tasks"], g.console_lang)
@@ -127,7 +127,7 @@ def wave_close(wave_id: uuid.UUID) -> ResponseReturnValue:
 @console_page(*ROLES)
 def wave_stats_csv(wave_id: uuid.UUID) -> ResponseReturnValue:
     """The daily series as CSV, as ``GET /v1/admin/waves/<id>/stats?format=csv`` gives it."""
-    figures = waves.stats(wave_id, clock.now())
+    figures = waves.stats(wave_id, clock.now(), count_eligible=False)  # the CSV holds the daily series
     record_action(g.console_user, "console.wave_stats_downloaded", "wave", wave_id)
     return Response(
         waves.stats_csv(figures),

@@ -441,9 +441,12 @@ def attempts_of(reminder_id: uuid.UUID) -> list[ReminderAttempt]:
 SERIES = ("tasks", "reminded", "opened", "started", "submitted")
 
 
-def stats(wave_id: uuid.UUID, at: datetime) -> dict[str, Any]:
+def stats(wave_id: uuid.UUID, at: datetime, *, count_eligible: bool = True) -> dict[str, Any]:
     """Totals and a daily series (Europe/Oslo dates) of tasks, reminded, opened, started, submitted;
-    ``reminded`` and ``opened`` count tasks (the first reminder sent, the first one opened)."""
+    ``reminded`` and ``opened`` count tasks (the first reminder sent, the first one opened).
+
+    ``count_eligible=False`` leaves out who the rule picks now (``eligible`` is then None): asking the
+    consent rule of the whole roster costs more than everything else here together."""
     wave = get_wave(wave_id)
     days: dict[str, Counter[date]] = {name: Counter() for name in SERIES}
     tasks = started = submitted = 0
@@ -488,7 +491,11 @@ def stats(wave_id: uuid.UUID, at: datetime) -> dict[str, Any]:
         "status": wave.status,
         "at": at,
         # who the rule picks now (a closed wave: whom it picked)
-        "eligible": tasks if wave.status == "closed" else len(eligible_now(wave, at, new_only=False)),
+        "eligible": tasks
+        if wave.status == "closed"
+        else len(eligible_now(wave, at, new_only=False))
+        if count_eligible
+        else None,
         "tasks": tasks,
         "reminded": len(first_sent),
         "opened": len(first_opened),
@@ -570,8 +577,12 @@ def running_waves(at: datetime) -> list[dict[str, Any]]:
 
 def reminder_counts(since: datetime) -> dict[str, Any]:
     """Reminders sent, failed and opened since ``since``, and when a worker last tried to send one."""
-    sent = db.session.scalar(sa.select(sa.func.count()).where(Reminder.sent_at >= since))
-    opened = db.session.scalar(sa.select(sa.func.count()).where(Reminder.opened_at >= since))
+    sent, opened = db.session.execute(
+        sa.select(
+            sa.func.count(sa.case((Reminder.sent_at >= since, 1))),
+            sa.func.count(sa.case((Reminder.opened_at >= since, 1))),
+        ).where(sa.or_(Reminder.sent_at >= since, Reminder.opened_at >= since))
+    ).one()
     failed = db.session.scalar(
         sa.select(sa.func.count(sa.distinct(Reminder.id)))
         .join(ReminderAttempt, ReminderAttempt.reminder_id == Reminder.id)

@@ -74,6 +74,11 @@ def test_running_waves_reminder_counts_and_responses_by_reminder(app, make_parti
             {"id": running.id, "name": running.name, "closes_at": running.closes_at, "tasks": 4, "submitted": 3,
              "response_rate": 0.75}
         ]  # fmt: skip
+        full, light = waves.stats(running.id, now), waves.stats(running.id, now, count_eligible=False)
+        assert full["eligible"] == 4 and light["eligible"] is None
+        assert {k: v for k, v in full.items() if k != "eligible"} == {
+            k: v for k, v in light.items() if k != "eligible"
+        }
         counts = waves.reminder_counts(now - timedelta(days=7))
         assert (counts["sent"], counts["failed"], counts["opened"]) == (3, 1, 1)
         assert counts["last_attempt_at"] == now - timedelta(hours=1)
