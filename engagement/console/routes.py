@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Flask
 
-from engagement.console import login, overview, projects, questionnaires, roster, web
+from engagement.console import login, overview, projects, questionnaires, roster, waves, web
 
 blueprints: list[Any] = []  # HTML pages are not part of the OpenAPI document: registered by init_app
-PAGES = (login, overview, questionnaires, roster, projects)
+PAGES = (login, overview, waves, questionnaires, roster, projects)
 
 
 def init_app(app: Flask) -> None:

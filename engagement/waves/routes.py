@@ -29,7 +29,8 @@ receipts = Blueprint(
 )
 blueprints = [admin, receipts]
 
-COORDINATORS = staff_required("coordinator", "admin")
+COORDINATOR_ROLES = ("coordinator", "admin")
+COORDINATORS = staff_required(*COORDINATOR_ROLES)
 
 
 def _actor() -> uuid.UUID:

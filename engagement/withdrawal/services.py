@@ -308,3 +308,9 @@ def deletion_requests_section(participant_id: uuid.UUID) -> list[dict[str, Any]]
     return [
         {"id": r.id, "requested_at": r.requested_at, "status": r.status, "done_at": r.done_at} for r in rows
     ]
+
+
+def open_deletion_requests() -> int:
+    """How many deletion requests wait to be carried out."""
+    count = sa.select(sa.func.count()).select_from(DeletionRequest).where(DeletionRequest.done_at.is_(None))
+    return int(db.session.scalar(count) or 0)

@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlencode
 
 import requests
+import sqlalchemy as sa
 
 from engagement.auth.models import SessionFamily, StaffUser
 from engagement.auth.services import sha256
@@ -25,7 +26,7 @@ def http_sign_in(base: str, hint: str) -> requests.Session:
         url = response.headers["Location"]
         if url.startswith("/"):
             url = base + url
-        if "/authorize?" in url and not url.startswith(base):
+        if "/authorize?" in url and not url.startswith(base + "/auth/"):
             url += "&" + urlencode({"login_hint": hint})
         if url.rstrip("/").endswith("/console") or "/console/login?" in url:
             session.landed = url  # type: ignore[attr-defined]
@@ -52,5 +53,15 @@ def family_of(session: requests.Session) -> SessionFamily:
 
 def staff_user(family: SessionFamily) -> StaffUser:
     user = db.session.get(StaffUser, family.staff_user_id)
+    assert user is not None
+    return user
+
+
+def staff_of_hint(live, hint: str) -> StaffUser:
+    """The staff user the provider's person ``hint`` signed in as (inside an app context)."""
+    from engagement.dev.provider import pairwise_subject
+
+    subject = pairwise_subject(live.app.config["STAFF_CLIENT_ID"], hint)
+    user = db.session.scalar(sa.select(StaffUser).where(StaffUser.subject == subject))
     assert user is not None
     return user
