@@ -5,9 +5,11 @@ N participants (aged 19-25, all said yes to every purpose, 30 % logged in), 20 l
 age each, so some thousands of tasks per wave; half of the tasks submitted, most reminded, some
 reminders opened or failed). Then signs a coordinator in (a console session as the login makes it)
 and requests, interleaved and repeated, through the WSGI app in this process (server time, no
-network): ``/health/ready`` (the baseline: one query), ``/console`` (the overview), ``/console/waves``
-and ``/console/waves/<id>`` of the largest wave (its statistics and charts). Prints p50 and p95 per
-page and the ratio of each p95 to the baseline's, then drops the database.
+network): ``/health/ready`` (the baseline: one query), ``/console`` (the overview), ``/console/waves``,
+``/console/waves/<id>`` of the largest wave (its statistics and charts), a research project's page
+(``/console/projects/<code>``, with a full delivery of the ung18 answers) and a search of that
+delivery's codebook. Prints p50 and p95 per page and the ratio of each p95 to the baseline's, then
+drops the database.
 
     .venv/bin/python bench/console.py [--participants 100000] [--waves 20] [--repeats 30]
 
@@ -107,6 +109,20 @@ def seed_activity(waves: int) -> list[uuid.UUID]:
     return ids
 
 
+def seed_project() -> tuple[str, str]:
+    """A research project with one full delivery; returns its code and release."""
+    from engagement.extensions import db
+    from engagement.research import services as research
+
+    project = research.create_project(
+        code="PDB9001", title="Bench project", approval_reference="REK 2026/99999",
+        purposes=["participation", "questionnaires"], questionnaires_=["ung18"], members=[], folder=None,
+    )  # fmt: skip
+    extract = research.run_extract(project, "full")
+    db.session.commit()
+    return project.code, extract.release
+
+
 def console_cookie() -> str:
     """A coordinator's console session, opened as the login opens it; returns the cookie's secret."""
     from engagement.auth import services as auth
@@ -152,6 +168,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
 
+    import tempfile
+
     from waves import seed
 
     from engagement import clock, create_app, migrate
@@ -161,8 +179,10 @@ def main() -> None:
     from engagement.questionnaires.models import Task
 
     recreate_database()
+    store = tempfile.TemporaryDirectory(prefix="bench-console-store-")
     try:
-        app = create_app({"ENV": "test", "DATABASE_URL": URL, "LOG_LEVEL": "WARNING"})
+        config = {"ENV": "test", "DATABASE_URL": URL, "LOG_LEVEL": "WARNING", "DATA_STORE_DIR": store.name}
+        app = create_app(config)
         with app.app_context():
             migrate.upgrade("head")
             with clock.frozen(datetime(2000, 1, 1, tzinfo=UTC)):
@@ -174,6 +194,7 @@ def main() -> None:
                 sa.select(Task.wave_id, sa.func.count()).where(Task.wave_id.in_(wave_ids))
                 .group_by(Task.wave_id).order_by(sa.func.count().desc()).limit(1)
             ).one()  # fmt: skip
+            code, release = seed_project()
             secret = console_cookie()
             db.session.remove()
         client = app.test_client()
@@ -183,11 +204,14 @@ def main() -> None:
             "/console": "/console",
             "/console/waves": "/console/waves",
             "/console/waves/<id>": f"/console/waves/{largest}",
+            "/console/projects/<code>": f"/console/projects/{code}",
+            "codebook search": f"/console/projects/{code}/releases/{release}/codebook?q=XA1",
         }
         times = measure(client, paths, args.repeats)
         app.extensions["engagement.db"].dispose()
     finally:
         recreate_database(drop_only=True)
+        store.cleanup()
     base = p95(times["/health/ready"])
     print(f"participants: {args.participants:,}  waves: {args.waves}  largest wave: {tasks:,} tasks  "
           f"repeats: {args.repeats}")  # fmt: skip

@@ -6,10 +6,21 @@ from typing import Any
 
 from flask import Flask
 
-from engagement.console import login, overview, projects, questionnaires, roster, waves, web
+from engagement.console import (
+    audit,
+    consent,
+    login,
+    overview,
+    projects,
+    questionnaires,
+    reminders,
+    roster,
+    waves,
+    web,
+)
 
 blueprints: list[Any] = []  # HTML pages are not part of the OpenAPI document: registered by init_app
-PAGES = (login, overview, waves, questionnaires, roster, projects)
+PAGES = (login, overview, waves, questionnaires, consent, roster, reminders, projects, audit)
 
 
 def init_app(app: Flask) -> None:

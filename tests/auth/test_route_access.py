@@ -89,6 +89,10 @@ CONSOLE_MIRRORS = {
     "console.project_extract": "research.Extracts",
     "console.project_file": "research.ExtractFile",
     "console.project_codebook": "research.Project",
+    "console.consent": "consent.ConsentSummary",
+    "console.deletion_done": "withdrawal.DeletionRequestDone",
+    "console.reminders": "waves.Waves",  # the outbox belongs to the waves
+    "console.audit_log": "research_admin.ResearchProjects",  # no audit API: admins only, as this one
 }
 CONSOLE_PUBLIC = {"console.login", "console.login_start"}
 
