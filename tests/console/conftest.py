@@ -3,7 +3,7 @@ development stand-in on its own port), Debian's chromium driven by Playwright, a
 
 No browser is ever downloaded: Playwright launches ``/usr/bin/chromium`` (``.ci/run`` installs the
 Debian package when it is missing). Without it the browser tests are skipped, except under ``CI=true``,
-where they fail. One browser per test session; each test gets a fresh context (its own cookies).
+where they fail. One browser per test module; each test gets a fresh context (its own cookies).
 """
 
 from __future__ import annotations
@@ -74,9 +74,11 @@ def console_live(app: Flask) -> Iterator[ConsoleLive]:
     idp.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One headless Debian chromium for the whole session."""
+    """One headless Debian chromium per test module (a second or two to start). Not per session:
+    Playwright's synchronous API keeps an event loop running in the main thread while it is open,
+    and later tests that call ``asyncio.run`` (the FCM sender's) would find it."""
     if shutil.which(CHROMIUM) is None and not os.path.exists(CHROMIUM):
         message = f"{CHROMIUM} is missing (apt-get install chromium)"
         if os.environ.get("CI") == "true":
