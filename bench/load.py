@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from submissions import _admin, _free_port, in_threads, server_env, start_gunicorn  # noqa: E402
 
-from tests.answers import ung18_answers  # noqa: E402
+from engagement.dev.demo import ung18_answers  # noqa: E402
 
 DATABASE = "engagement_bench_load"
 CLIENT_ID = "moba-app"

@@ -31,7 +31,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.answers import ung18_answers  # noqa: E402
+
+from engagement.dev.demo import ung18_answers  # noqa: E402  (also used by bench/load.py and the tests)
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DATABASE = "engagement_bench_submissions"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +70,66 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of audit events, newest first, and how many match in all."""
+
+    events: list[AuditEvent]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search(
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page:
+    """Audit events, newest first, filtered by actor (an actor id, or a kind: staff, participant,
+    system), action (exact, or a prefix ending in ``.``, e.g. ``research.``) and time (``since`` up to
+    but not including ``until``), one page at a time."""
+    where: list[sa.ColumnElement[bool]] = []
+    if actor:
+        where.append(
+            AuditEvent.actor_kind == actor
+            if actor in ("staff", "participant", "system")
+            else AuditEvent.actor_id == actor
+        )
+    if action:
+        where.append(
+            AuditEvent.action.startswith(action, autoescape=True)
+            if action.endswith(".")
+            else AuditEvent.action == action
+        )
+    if since is not None:
+        where.append(AuditEvent.occurred_at >= since)
+    if until is not None:
+        where.append(AuditEvent.occurred_at < until)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(*where)) or 0
+    page = max(1, page)
+    events = db.session.scalars(
+        sa.select(AuditEvent)
+        .where(*where)
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return Page(list(events), int(total), page, per_page)
+
+
+def actions() -> list[str]:
+    """Every action that has been recorded, for a filter's choices."""
+    return list(db.session.scalars(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
 
 
 class AuditLedgerViolation(RuntimeError):

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask, request
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from engagement import clock
 
@@ -220,3 +222,31 @@ class Database:
             expression = column.expression if isinstance(column, so.QueryableAttribute) else column
             return expression == sa.any_(sa.bindparam(None, listed, type_=ARRAY(expression.type)))
         return column.in_(listed)
+
+
+class utc_hour(FunctionElement[str]):  # a SQL function, named like one
+    """The UTC hour a timestamp falls in, as text ``YYYY-MM-DD HH``, on SQLite and PostgreSQL alike.
+
+    Group by it in SQL and turn the few buckets into local days with :func:`hour_start`: the
+    Europe/Oslo offset is a whole number of hours (summer time too), so no row lands on the wrong day.
+    """
+
+    type = sa.String()
+    inherit_cache = True
+    name = "utc_hour"
+
+
+@compiles(utc_hour, "sqlite")
+def _utc_hour_sqlite(element: utc_hour, compiler: Any, **kw: Any) -> str:
+    # SQLite keeps UTCDateTime values as UTC text without an offset (see UTCDateTime)
+    return f"strftime('%Y-%m-%d %H', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(utc_hour, "postgresql")
+def _utc_hour_postgresql(element: utc_hour, compiler: Any, **kw: Any) -> str:
+    return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
+
+
+def hour_start(bucket: str) -> datetime:
+    """The aware UTC start of a :class:`utc_hour` bucket."""
+    return datetime.strptime(bucket, "%Y-%m-%d %H").replace(tzinfo=UTC)

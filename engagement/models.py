@@ -19,6 +19,7 @@ DOMAINS = (
     "research",
     "withdrawal",
     "catalogue",
+    "console",
 )
 
 

@@ -98,6 +98,11 @@ class Authorize(MethodView):
 def _callback(kind: services.ClientKind) -> WerkzeugResponse:
     args = {k: v for k, v in request.args.items() if isinstance(v, str)}
     login = services.take_login(kind, args.get("state"), request.cookies.get(LOGIN_COOKIE))
+    # a login started by a browser face of this service (the staff console) is finished by it
+    browser_login = current_app.extensions.get("engagement.browser_logins", {}).get(login.client_id)
+    if browser_login is not None and kind == "staff":
+        response: WerkzeugResponse = browser_login(login, args)
+        return response
     try:
         identity = services.finish_login(login, args)
         location = server.code_redirect(login, identity)

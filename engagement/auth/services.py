@@ -822,3 +822,17 @@ def logout_refresh_token(client_id: str, refresh_token: str) -> None:
     family = db.session.get(SessionFamily, token.family_id)
     if family is not None and family.client_id == client_id:
         revoke_family(family.id, "logout")
+
+
+def participants_logged_in(since: datetime) -> dict[str, int]:
+    """How many participants have ever logged in, and how many since ``since`` (counted in SQL)."""
+    distinct = sa.func.count(sa.distinct(SessionFamily.participant_id))
+    ever, recent = db.session.execute(
+        sa.select(
+            distinct,
+            sa.func.count(
+                sa.distinct(sa.case((SessionFamily.created_at >= since, SessionFamily.participant_id)))
+            ),
+        ).where(SessionFamily.participant_id.is_not(None))
+    ).one()
+    return {"ever": int(ever or 0), "recently": int(recent or 0)}

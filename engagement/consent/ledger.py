@@ -401,3 +401,51 @@ def withdrawals(participant_id: uuid.UUID) -> list[ConsentWithdrawal]:
             .order_by(ConsentWithdrawal.withdrawn_at.desc())
         )
     )
+
+
+def decision_counts(at: datetime, among: sa.Select[Any] | None = None) -> dict[str, dict[str, int]]:
+    """Per purpose, how many participants' latest decision at ``at`` is yes and how many no, counted in
+    SQL from each participant's latest submission (a "no" in two submissions of the same instant holds);
+    ``among``: only the participants this query of ids selects."""
+    latest_submissions = latest_decisions(at)
+    if among is not None:
+        latest_submissions = latest_submissions.where(ConsentDecision.participant_id.in_(among))
+    ranked = latest_submissions.subquery()
+    latest = (
+        sa.select(
+            ConsentDecision.participant_id,
+            ConsentDecision.purpose,
+            sa.func.min(ConsentDecision.decision).label("decision"),
+        )
+        .join(
+            ranked,
+            sa.and_(
+                ranked.c.participant_id == ConsentDecision.participant_id,
+                ranked.c.decided_at == ConsentDecision.decided_at,
+                ranked.c.document_id == ConsentDecision.document_id,
+            ),
+        )
+        .where(ranked.c.latest == 1)
+        .group_by(ConsentDecision.participant_id, ConsentDecision.purpose)
+        .subquery()
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for purpose, decision, n in db.session.execute(
+        sa.select(latest.c.purpose, latest.c.decision, sa.func.count()).group_by(
+            latest.c.purpose, latest.c.decision
+        )
+    ):
+        counts.setdefault(purpose, {"yes": 0, "no": 0})[decision] = int(n)
+    return counts
+
+
+def withdrawal_counts(at: datetime) -> dict[str, int]:
+    """Per withdrawal scope, how many participants have withdrawn with it by ``at`` (counted in SQL)."""
+    counts = dict.fromkeys(WITHDRAWAL_SCOPES, 0)
+    for scope, n in db.session.execute(
+        sa.select(ConsentWithdrawal.scope, sa.func.count(sa.distinct(ConsentWithdrawal.participant_id)))
+        .where(ConsentWithdrawal.withdrawn_at <= at)
+        .group_by(ConsentWithdrawal.scope)
+    ):
+        counts[scope] = int(n)
+    return counts

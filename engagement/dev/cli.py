@@ -6,20 +6,23 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 from werkzeug.serving import run_simple
 
-from engagement import migrate
+from engagement import clock, migrate
 from engagement.consent.cli import publish_consent_documents
 from engagement.dev import ensure_development
+from engagement.dev.demo import seed_demo_activity, seed_demo_cohort
 from engagement.questionnaires.cli import publish_folder
 from engagement.ratelimit import limiter
 from engagement.research.cli import seed_demo_project
 from engagement.waves.cli import seed_demo_wave
 
+CONTENT_AGE = timedelta(days=60)
 cli = AppGroup("dev", help="Development tools (refused unless ENGAGEMENT_ENV=development).")
 
 
@@ -27,11 +30,15 @@ def prepare() -> list[str]:
     """Bring the development database up to date and seed it when new; returns what it did."""
     done = ["database migrated to head"]
     migrate.upgrade("head")
-    done += publish_consent_documents()
+    # published some weeks back, so that the demo wave (launched days ago) and its consents have them
+    with clock.frozen(clock.now() - CONTENT_AGE):
+        done += publish_consent_documents()
+        done += publish_folder()
     done.extend(seed_demo_identities())
-    done += publish_folder()
+    done += seed_demo_cohort()
     done += seed_demo_project()
     done += seed_demo_wave()
+    done += seed_demo_activity()
     return done
 
 
@@ -110,8 +117,12 @@ def up(port: int, worker: bool) -> None:
             )
             click.echo("  - reminder worker started (development: pushes are written to the log)")
         base = f"http://127.0.0.1:{port}"
+        from engagement.dev.identities import DEMO_STAFF
+
+        staff = ", ".join(f"{s.name} ({'/'.join(s.roles)})" for s in DEMO_STAFF)
         click.echo(
-            f"\nAPI:      {base}/v1\nAPI docs: {base}/docs  (OpenAPI: {base}/openapi.json)\n"
+            f"\nConsole:  {base}/console  (sign in with work account, then pick a demo staff user: {staff})\n"
+            f"API:      {base}/v1\nAPI docs: {base}/docs  (OpenAPI: {base}/openapi.json)\n"
             f"Health:   {base}/health/ready\nStop:     Ctrl-C\n"
         )
         for line in app.extensions.get("engagement.dev_banner", []):

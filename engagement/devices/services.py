@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from engagement import clock
+from engagement.db import hour_start, utc_hour
 from engagement.devices.models import Device
 from engagement.extensions import db
+from engagement.participants.services import today_in_oslo
 from engagement.problems import NotFound
 
 STALE_AFTER = timedelta(days=270)
@@ -139,3 +141,17 @@ def data_copy_section(participant_id: uuid.UUID) -> list[dict[str, Any]]:
         }
         for d in list_devices(participant_id)
     ]
+
+
+def deactivations(since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Devices taken out of use, per Europe/Oslo day and reason (as FCM gave it), oldest day first."""
+    hour = utc_hour(Device.deactivated_at).label("hour")
+    query = (
+        sa.select(hour, Device.deactivated_reason, sa.func.count())
+        .where(Device.is_active.is_(False), Device.deactivated_at >= since, Device.deactivated_at < until)
+        .group_by(hour, Device.deactivated_reason)
+    )
+    days: Counter[tuple[date, str]] = Counter()
+    for bucket, reason, n in db.session.execute(query):
+        days[(today_in_oslo(hour_start(bucket)), reason or "unknown")] += int(n)
+    return [{"date": day, "reason": reason, "devices": n} for (day, reason), n in sorted(days.items())]

@@ -24,7 +24,7 @@ def import_command(path: Path, dry_run: bool) -> None:
     media_type = "application/json" if path.suffix.lower() == ".json" else "text/csv"
     if dry_run:
         try:
-            check = services.check_roster(services.parse_roster(path.read_bytes(), media_type))
+            check = services.plan_roster(services.parse_roster(path.read_bytes(), media_type))
         except services.RosterRejected as exc:
             for entry in exc.extra["errors"]["lines"]:
                 click.echo(f"line {entry['line']}: refused: {'; '.join(entry['reasons'])}")

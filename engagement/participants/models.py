@@ -38,4 +38,17 @@ class Participant(IdMixin, CreatedMixin, Base):
         return f"<Participant {self.id}>"
 
 
-__all__ = ["Participant", "uuid"]
+class RosterUpload(IdMixin, CreatedMixin, Base):
+    """A roster checked in a dry run and waiting to be applied by the staff user who uploaded it.
+
+    It holds the checked rows as they are stored (cohort id, keyed hash, birth date, language), never a
+    fødselsnummer; applying it runs the checks against the database again and removes it."""
+
+    __tablename__ = "roster_upload"
+
+    staff_user_id: so.Mapped[uuid.UUID] = so.mapped_column(index=True)
+    # [[line, cohort_person_id, pid_hash, birth_date (ISO), language], ...]
+    rows: so.Mapped[list[list[object]]] = so.mapped_column(sa.JSON)
+
+
+__all__ = ["Participant", "RosterUpload", "uuid"]

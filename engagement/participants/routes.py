@@ -75,7 +75,7 @@ class Roster(MethodView):
         """Import the cohort roster (CSV or JSON), all or nothing; ``?dry_run=true`` only says what each line would do"""
         records = services.parse_roster(request.get_data(cache=False), request.mimetype)
         if args["dry_run"]:
-            check = services.check_roster(records)
+            check = services.plan_roster(records)
             counts = {o: check.count(o) for o in ("create", "update", "unchanged", "refused")}
             return {
                 "dry_run": True,

@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -25,7 +25,7 @@ from engagement import audit, clock
 from engagement.extensions import db
 from engagement.logs import redact
 from engagement.participants import person_number
-from engagement.participants.models import LANGUAGES, Participant
+from engagement.participants.models import LANGUAGES, Participant, RosterUpload
 from engagement.problems import Conflict, NotFound, ValidationFailed
 
 OSLO = ZoneInfo(clock.DEFAULT_TIME_ZONE)
@@ -308,32 +308,42 @@ def _validate_record(line: int, raw: Mapping[str, Any], synthetic_ok: bool) -> R
     return RosterRow(line, cohort_id, hash_pid(number), born, language)
 
 
+class RosterUploadNotFound(NotFound):
+    slug, title = "roster-upload-not-found", "No such roster dry run"
+
+
+# a dry run waits this long for its uploader to apply it
+STAGED_FOR = timedelta(hours=1)
+
+
 @dataclass
-class LineOutcome:
-    """What an import does with one roster line: ``create``, ``update``, ``unchanged`` or ``refused``
-    (with the reasons; never the number)."""
+class RosterLine:
+    """What importing one roster line would do: ``create``, ``update``, ``unchanged`` or ``refused`` (with
+    the reasons). ``masked_pid`` shows the fødselsnummer with its personal number hidden."""
 
     line: int
     outcome: str
-    cohort_person_id: str | None = None
+    cohort_person_id: str
+    masked_pid: str
     reasons: list[str] = field(default_factory=list)
 
 
 @dataclass
-class RosterCheck:
-    """The dry run of an import: every line's outcome; :func:`import_roster` applies it when no line is
-    refused. The staff console shows it before a coordinator imports."""
+class RosterPlan:
+    """A dry run of a roster import, line by line; nothing is changed until it is applied."""
 
-    lines: list[LineOutcome]
+    lines: list[RosterLine]
     rows: list[RosterRow]
     existing: dict[str, Participant]
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for line in self.lines if line.outcome == outcome)
+    file_problems: list[LineProblem] = field(default_factory=list)
 
     @property
-    def refused(self) -> list[LineOutcome]:
-        return [line for line in self.lines if line.outcome == "refused"]
+    def problems(self) -> list[LineProblem]:
+        refused = [LineProblem(x.line, x.reasons) for x in self.lines if x.outcome == "refused"]
+        return self.file_problems + refused
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for x in self.lines if x.outcome == outcome)
 
 
 IDENTITY_CHANGE_REFUSED = (
@@ -343,21 +353,31 @@ IDENTITY_CHANGE_REFUSED = (
 PID_OF_ANOTHER_RECORD = "fodselsnummer belongs to another cohort_person_id"
 
 
-def check_roster(records: Iterable[tuple[int, Mapping[str, Any]]]) -> RosterCheck:
-    """The dry run of :func:`import_roster`: each line's outcome, changing nothing.
+def mask_person_number(value: Any) -> str:
+    """A fødselsnummer as staff may see it: the birth date digits, the personal number hidden."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        return ""
+    return text[:6] + "*" * max(0, len(text) - 6) if text.isdigit() else "*" * min(len(text), 11)
+
+
+def plan_roster(records: Iterable[tuple[int, Mapping[str, Any]]]) -> RosterPlan:
+    """The dry run of :func:`import_roster`: what it would do with each line, changing nothing.
 
     A line is refused when it is not valid, repeats an earlier line's cohort_person_id or number,
     names an existing cohort_person_id with another fødselsnummer (moving a record to another person
     is :func:`correct_identity`'s, never an import's), or carries a number bound to another record."""
     synthetic_ok = allow_synthetic()
-    outcomes: dict[int, LineOutcome] = {}
     rows: list[RosterRow] = []
+    lines: dict[int, RosterLine] = {}
     seen_ids: dict[str, int] = {}
     seen_hashes: dict[str, int] = {}
     for line, raw in records:
+        cohort_id = str(raw.get("cohort_person_id") or "").strip()[:32]
+        masked = mask_person_number(raw.get("fodselsnummer"))
         checked = _validate_record(line, raw, synthetic_ok)
         if isinstance(checked, LineProblem):
-            outcomes[line] = LineOutcome(line, "refused", None, checked.reasons)
+            lines[line] = RosterLine(line, "refused", cohort_id, masked, checked.reasons)
             continue
         duplicate = []
         if checked.cohort_person_id in seen_ids:
@@ -365,53 +385,96 @@ def check_roster(records: Iterable[tuple[int, Mapping[str, Any]]]) -> RosterChec
         if checked.pid_hash in seen_hashes:
             duplicate.append(f"fodselsnummer repeats line {seen_hashes[checked.pid_hash]}")
         if duplicate:
-            outcomes[line] = LineOutcome(line, "refused", checked.cohort_person_id, duplicate)
+            lines[line] = RosterLine(line, "refused", cohort_id, masked, duplicate)
             continue
         seen_ids[checked.cohort_person_id] = line
         seen_hashes[checked.pid_hash] = line
         rows.append(checked)
+        lines[line] = RosterLine(line, "create", cohort_id, masked)
+    return _plan(rows, lines)
+
+
+def _plan(rows: list[RosterRow], lines: dict[int, RosterLine]) -> RosterPlan:
+    """The checks against the roster in the database, for rows that passed the checks of their own."""
     existing = {p.cohort_person_id: p for p in _existing(rows)}
     owners = _hash_owners([r.pid_hash for r in rows])
-    accepted: list[RosterRow] = []
+    kept: list[RosterRow] = []
     for row in rows:
-        reasons = []
+        planned = lines[row.line]
         participant = existing.get(row.cohort_person_id)
+        reasons = []
         if participant is not None and participant.pid_hash != row.pid_hash:
-            reasons.append(IDENTITY_CHANGE_REFUSED)
+            reasons.append(IDENTITY_CHANGE_REFUSED)  # moving a record to another person: correct_identity
         owner = owners.get(row.pid_hash)
         if owner is not None and owner != row.cohort_person_id:
             reasons.append(PID_OF_ANOTHER_RECORD)
         if reasons:
-            outcomes[row.line] = LineOutcome(row.line, "refused", row.cohort_person_id, reasons)
+            planned.outcome, planned.reasons = "refused", reasons
             continue
-        accepted.append(row)
-        if participant is None:
-            outcome = "create"
-        elif (participant.birth_date, participant.language) == (row.birth_date, row.language) or (
-            participant.birth_date == row.birth_date and participant.is_language_chosen
-        ):
-            outcome = "unchanged"
-        else:
-            outcome = "update"
-        outcomes[row.line] = LineOutcome(row.line, outcome, row.cohort_person_id)
-    return RosterCheck([outcomes[k] for k in sorted(outcomes)], accepted, existing)
+        kept.append(row)
+        if participant is not None:
+            same = _roster_values(participant, row) == _values_now(participant)
+            planned.outcome = "unchanged" if same else "update"
+    file_problems = [] if lines else [LineProblem(0, ["the roster has no records"])]
+    return RosterPlan(sorted(lines.values(), key=lambda x: x.line), kept, existing, file_problems)
+
+
+def stage_roster(plan: RosterPlan, staff_id: uuid.UUID) -> RosterUpload:
+    """Keep a dry run's rows (hashes, never numbers) until ``staff_id`` applies them."""
+    upload = RosterUpload(
+        staff_user_id=staff_id,
+        rows=[
+            [r.line, r.cohort_person_id, r.pid_hash, r.birth_date.isoformat(), r.language] for r in plan.rows
+        ],
+    )
+    db.session.add(upload)
+    db.session.flush()
+    return upload
+
+
+def apply_staged_roster(upload_id: uuid.UUID, staff_id: uuid.UUID) -> RosterResult:
+    """Apply a roster that ``staff_id`` checked in a dry run (within :data:`STAGED_FOR`), checking the
+    database again first: all or nothing, as :func:`import_roster`. The staged rows are removed."""
+    upload = db.session.get(RosterUpload, upload_id)
+    if upload is None or upload.staff_user_id != staff_id or upload.created_at + STAGED_FOR < clock.now():
+        raise RosterUploadNotFound("This dry run is gone or not yours: upload the roster again.")
+    rows = [
+        RosterRow(int(str(line)), str(cohort_id), str(pid_hash), date.fromisoformat(str(born)), str(language))
+        for line, cohort_id, pid_hash, born, language in upload.rows
+    ]
+    db.session.delete(upload)
+    lines = {r.line: RosterLine(r.line, "create", r.cohort_person_id, "") for r in rows}
+    return apply_roster(_plan(rows, lines), actor_id=staff_id)
+
+
+def _values_now(participant: Participant) -> tuple[date, str]:
+    return participant.birth_date, participant.language
+
+
+def _roster_values(participant: Participant, row: RosterRow) -> tuple[date, str]:
+    """What the participant's roster fields become (a language the participant chose is kept); whose
+    record it is never changes here (a plan refuses another number for a known cohort_person_id)."""
+    language = participant.language if participant.is_language_chosen else row.language
+    return row.birth_date, language
 
 
 def import_roster(
     records: Iterable[tuple[int, Mapping[str, Any]]], *, actor_id: uuid.UUID | None = None
 ) -> RosterResult:
     """Add or update every roster record, or change nothing and raise :class:`RosterRejected`
-    listing every refused line (see :func:`check_roster`). Re-importing updates birth date and
+    listing every refused line (see :func:`plan_roster`). Re-importing updates birth date and
     language by ``cohort_person_id``; it never duplicates and never changes whose record it is."""
-    check = check_roster(records)
-    if check.refused:
-        raise _rejected([LineProblem(line.line, line.reasons) for line in check.refused])
-    if not check.rows:
-        raise _rejected([LineProblem(0, ["the roster has no records"])])
+    return apply_roster(plan_roster(records), actor_id=actor_id)
+
+
+def apply_roster(plan: RosterPlan, *, actor_id: uuid.UUID | None = None) -> RosterResult:
+    """Carry out a plan with no refused line (else raise :class:`RosterRejected`, changing nothing)."""
+    if plan.problems:
+        raise _rejected(plan.problems)
     result = RosterResult()
     now = clock.now()
-    for row in check.rows:
-        participant = check.existing.get(row.cohort_person_id)
+    for row in plan.rows:
+        participant = plan.existing.get(row.cohort_person_id)
         if participant is None:
             db.session.add(
                 Participant(
@@ -423,13 +486,11 @@ def import_roster(
             )
             result.created += 1
             continue
-        before = (participant.birth_date, participant.language)
-        participant.birth_date = row.birth_date
-        if not participant.is_language_chosen:
-            participant.language = row.language
-        if before == (participant.birth_date, participant.language):
+        values = _roster_values(participant, row)
+        if values == _values_now(participant):
             result.unchanged += 1
         else:
+            participant.birth_date, participant.language = values
             participant.updated_at = now
             result.updated += 1
     db.session.flush()

@@ -827,3 +827,73 @@ def localise(definition: Mapping[str, Any], locale: str) -> dict[str, Any]:
 
     localised: dict[str, Any] = walk(definition)
     return localised
+
+
+# ------------------------------------------------------------------------------------ form answers
+
+FORM_SPECIAL_SUFFIX = ".special"
+
+
+def answers_from_form(definition: Mapping[str, Any], form: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The answers an HTML form of ``definition`` gives, in the types the API takes, so that the rules
+    above judge them exactly as they judge a submission.
+
+    ``form`` maps a field name to its values (several for ticked boxes). An item's field is its name;
+    an item with special answers also has ``<name>.special``, which wins when chosen. Empty fields are
+    no answer. A value that does not parse is kept as the text typed, so the type check reports it."""
+    answers: dict[str, Any] = {}
+    for item in iter_items(definition):
+        name, kind = item["name"], item["type"]
+        special = [v for v in form.get(name + FORM_SPECIAL_SUFFIX, []) if v.strip()]
+        values = [v.strip() for v in form.get(name, []) if v.strip()]
+        if special:
+            answers[name] = _form_number(special[0], whole=True)
+        elif kind == "multiple_choice":
+            if values:
+                answers[name] = [_form_number(v, whole=True) for v in values]
+        elif not values:
+            continue
+        elif kind in ("single_choice", "likert", "integer"):
+            answers[name] = _form_number(values[0], whole=True)
+        elif kind == "decimal":
+            answers[name] = _form_number(values[0], whole=False)
+        elif kind == "yes_no":
+            answers[name] = {"true": True, "false": False}.get(values[0], values[0])
+        else:
+            answers[name] = values[0] if kind != "text" else form[name][0]
+    return answers
+
+
+def _form_number(text: str, *, whole: bool) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    if whole:
+        return text
+    try:
+        number = float(text.replace(",", "."))
+    except ValueError:
+        return text
+    return number if number == number and abs(number) != float("inf") else text
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A questionnaire as a participant meets it after these answers: what is shown, and what the
+    server would say (a draft check while answering; the full submission check when ``checked``)."""
+
+    answers: dict[str, Any]
+    enabled: set[str]
+    errors: dict[str, list[str]]
+    checked: bool
+
+
+def preview(
+    definition: Mapping[str, Any], form: Mapping[str, list[str]], *, check: bool, today: date | None = None
+) -> Preview:
+    answers = answers_from_form(definition, form)
+    items = items_by_name(definition)
+    typed = {k: v for k, v in answers.items() if _type_error(items[k], v) is None}
+    errors = validate_answers(definition, answers, today=today) if check else check_draft(definition, answers)
+    return Preview(answers, enabled_items(definition, typed), errors, check)

@@ -188,6 +188,17 @@ def latest_versions() -> list[QuestionnaireVersion]:
     return list(db.session.scalars(query))
 
 
+def catalogue_query() -> sa.Select[str, int, str, datetime, str]:
+    """Every published version (key, version, label, publication time, consent purpose), unsorted."""
+    return sa.select(
+        QuestionnaireVersion.key,
+        QuestionnaireVersion.version,
+        QuestionnaireVersion.version_label,
+        QuestionnaireVersion.published_at,
+        QuestionnaireVersion.consent_purpose,
+    )
+
+
 _DEFINITIONS: dict[uuid.UUID, dict[str, Any]] = {}
 
 

@@ -93,6 +93,17 @@ def _refuse_if_active(project: ResearchProject) -> None:
         )
 
 
+def latest_jobs(project: ResearchProject, limit: int = 5) -> list[ExtractJob]:
+    """The project's newest extract jobs, newest first (the console shows their progress)."""
+    query = (
+        sa.select(ExtractJob)
+        .where(ExtractJob.project_id == project.id)
+        .order_by(ExtractJob.requested_at.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
 def get_job(job_id: uuid.UUID) -> ExtractJob:
     job = db.session.get(ExtractJob, job_id)
     if job is None:

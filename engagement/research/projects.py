@@ -157,3 +157,37 @@ def project_for(principal: Principal, code: str, *, members_only: bool = False) 
     if not members_only and sees_every_project(principal):
         return project
     raise NotProjectMember(f"Only the researchers of {code} may do this.")
+
+
+def researchers() -> list[StaffUser]:
+    """Staff users who hold the researcher role (those who may be made members of a project)."""
+    users = db.session.scalars(sa.select(StaffUser).order_by(StaffUser.name, StaffUser.subject))
+    return [u for u in users if "researcher" in (u.roles or [])]
+
+
+def members_of(project: ResearchProject) -> list[StaffUser]:
+    """The project's researchers as staff users, by name."""
+    ids = [m.staff_user_id for m in project.members]
+    if not ids:
+        return []
+    query = sa.select(StaffUser).where(StaffUser.id.in_(ids)).order_by(StaffUser.name, StaffUser.subject)
+    return list(db.session.scalars(query))
+
+
+def add_member(project: ResearchProject, staff_id: uuid.UUID, *, actor_id: uuid.UUID | None = None) -> None:
+    """Make a staff user with the researcher role a member of the project (once; again is a no-op)."""
+    user = db.session.get(StaffUser, staff_id)
+    if user is None or "researcher" not in (user.roles or []):
+        raise InvalidProject({"members": [f"not a staff user with the researcher role: {staff_id}"]})
+    if staff_id in project.member_ids():
+        return
+    project.members.append(ProjectMember(staff_user_id=staff_id))
+    db.session.flush()
+    audit.record(
+        "research.member_added",
+        actor_kind="staff" if actor_id else "system",
+        actor_id=actor_id,
+        object_type="research_project",
+        object_id=project.id,
+        details={"code": project.code, "member": str(staff_id)},
+    )

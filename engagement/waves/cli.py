@@ -14,6 +14,7 @@ from engagement.waves import services
 from engagement.waves.models import Wave
 
 cli = AppGroup("waves", help="Questionnaire waves.")
+DEMO_WAVE_AGE_DAYS = 12
 
 
 @cli.command("refresh")
@@ -37,16 +38,17 @@ def seed_demo_wave() -> list[str]:
     if not versions:
         return ["demo wave: no questionnaire published"]
     now = clock.now()
+    start = now - timedelta(days=DEMO_WAVE_AGE_DAYS)  # launched some days ago: its statistics have days
     wave = services.create_wave(
         name="Demo: young adults",
         questionnaire_key=versions[0].key,
         questionnaire_version=versions[0].version,
         eligibility={"kind": "age", "min_age": 18},
-        opens_at=now,
+        opens_at=start,
         closes_at=now + timedelta(days=60),
         rolling=True,
-        at=now,
+        at=start,
     )
-    _, created = services.launch(wave.id, now)
+    _, created = services.launch(wave.id, start)
     db.session.commit()
     return [f"demo wave: {wave.name!r} launched, {created} tasks"]

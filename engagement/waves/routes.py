@@ -35,7 +35,8 @@ receipts = Blueprint(
 tasks = Blueprint("admin_tasks", __name__, url_prefix="/v1/admin/tasks", description="Assign tasks directly.")
 blueprints = [admin, receipts, tasks]
 
-COORDINATORS = staff_required("coordinator", "admin")
+COORDINATOR_ROLES = ("coordinator", "admin")
+COORDINATORS = staff_required(*COORDINATOR_ROLES)
 
 
 def _actor() -> uuid.UUID:

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from engagement import audit, clock
 from engagement.consent import documents, ledger, rules
+from engagement.db import hour_start, utc_hour
 from engagement.devices import services as devices
 from engagement.devices.models import Device
 from engagement.extensions import db
@@ -34,9 +35,9 @@ from engagement.participants.models import Participant
 from engagement.participants.services import ADULT_AGE, age_on, today_in_oslo
 from engagement.problems import Conflict, NotFound, ValidationFailed
 from engagement.questionnaires import services as questionnaires
-from engagement.questionnaires.models import ACTIVE_STATUSES, Task
-from engagement.waves.models import Reminder, ReminderAttempt, ReminderWorker, Wave
-from engagement.waves.reminders import PolicyError, ReminderPolicy
+from engagement.questionnaires.models import ACTIVE_STATUSES, QuestionnaireVersion, Task
+from engagement.waves.models import REMINDER_STATUSES, Reminder, ReminderAttempt, ReminderWorker, Wave
+from engagement.waves.reminders import PolicyError, ReminderPolicy, plan_task
 
 SAMPLE_SIZE = 20
 
@@ -225,6 +226,11 @@ def get_wave(wave_id: uuid.UUID, *, for_update: bool = False) -> Wave:
 
 def list_waves() -> list[Wave]:
     return list(db.session.scalars(sa.select(Wave).order_by(Wave.created_at.desc())))
+
+
+def policy_of(wave: Wave) -> ReminderPolicy:
+    """The wave's reminder policy, as stored with it."""
+    return ReminderPolicy.from_dict(wave.reminder_policy)
 
 
 def eligible_now(wave: Wave, at: datetime, *, new_only: bool = True) -> set[uuid.UUID]:
@@ -690,9 +696,12 @@ def attempts_of(reminder_id: uuid.UUID) -> list[ReminderAttempt]:
 SERIES = ("tasks", "reminded", "opened", "started", "submitted")
 
 
-def stats(wave_id: uuid.UUID, at: datetime) -> dict[str, Any]:
+def stats(wave_id: uuid.UUID, at: datetime, *, count_eligible: bool = True) -> dict[str, Any]:
     """Totals and a daily series (Europe/Oslo dates) of tasks, reminded, opened, started, submitted;
-    ``reminded`` and ``opened`` count tasks (the first reminder sent, the first one opened)."""
+    ``reminded`` and ``opened`` count tasks (the first reminder sent, the first one opened).
+
+    ``count_eligible=False`` leaves out who the rule picks now (``eligible`` is then None): asking the
+    consent rule of the whole roster costs more than everything else here together."""
     wave = get_wave(wave_id)
     days: dict[str, Counter[date]] = {name: Counter() for name in SERIES}
     tasks = started = submitted = 0
@@ -737,7 +746,11 @@ def stats(wave_id: uuid.UUID, at: datetime) -> dict[str, Any]:
         "status": wave.status,
         "at": at,
         # who the rule picks now (a closed wave: whom it picked)
-        "eligible": tasks if wave.status == "closed" else len(eligible_now(wave, at, new_only=False)),
+        "eligible": tasks
+        if wave.status == "closed"
+        else len(eligible_now(wave, at, new_only=False))
+        if count_eligible
+        else None,
         "tasks": tasks,
         "reminded": len(first_sent),
         "opened": len(first_opened),
@@ -756,3 +769,227 @@ def stats_csv(figures: Mapping[str, Any]) -> str:
     for row in figures["daily"]:
         writer.writerow([row["date"].isoformat(), *(row[name] for name in SERIES)])
     return out.getvalue()
+
+
+# --- the outbox as staff see it -------------------------------------------------------------------
+
+
+def outbox_by_status() -> dict[str, int]:
+    """How many reminder rows are in each status (every status listed, zero where none)."""
+    counts = dict.fromkeys(REMINDER_STATUSES, 0)
+    query = sa.select(Reminder.status, sa.func.count()).group_by(Reminder.status)
+    counts.update({status: int(n) for status, n in db.session.execute(query)})
+    return counts
+
+
+def failures_by_class(since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Delivery attempts that did not go through, per Europe/Oslo day and class (the attempt's outcome:
+    ``deactivate_device``, ``retry_after``, ``backoff``, ``failed``), oldest day first."""
+    hour = utc_hour(ReminderAttempt.attempted_at).label("hour")
+    query = (
+        sa.select(hour, ReminderAttempt.outcome, sa.func.count())
+        .where(
+            ReminderAttempt.outcome != "sent",
+            ReminderAttempt.attempted_at >= since,
+            ReminderAttempt.attempted_at < until,
+        )
+        .group_by(hour, ReminderAttempt.outcome)
+    )
+    days: Counter[tuple[date, str]] = Counter()
+    for bucket, outcome, n in db.session.execute(query):
+        days[(today_in_oslo(hour_start(bucket)), outcome)] += int(n)
+    return [{"date": day, "class": outcome, "attempts": n} for (day, outcome), n in sorted(days.items())]
+
+
+# --- figures for the console's overview --------------------------------------------------------------
+
+
+def coming_of_age(today: date) -> dict[str, int]:
+    """The roster's size and how many turned 18 this month, this quarter and ever (by ``today``, Oslo
+    dates), by the same birth-date rule as a ``turns_18_between`` wave; one query."""
+    month = today.replace(day=1)
+    quarter = month.replace(month=(today.month - 1) // 3 * 3 + 1)
+
+    def turned_between(start: date) -> sa.ColumnElement[bool]:
+        low, high = Eligibility("turns_18_between", turns_18_from=start, turns_18_to=today).birth_dates(today)
+        assert low is not None
+        return sa.and_(Participant.birth_date >= low, Participant.birth_date <= high)
+
+    def counted(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.count(sa.case((condition, 1)))
+
+    adult = Participant.birth_date <= latest_birth_for_age(ADULT_AGE, today)
+    roster, adults, this_month, this_quarter = db.session.execute(
+        sa.select(
+            sa.func.count(), counted(adult), counted(turned_between(month)), counted(turned_between(quarter))
+        ).select_from(Participant)
+    ).one()
+    return {
+        "roster": int(roster),
+        "adults": int(adults),
+        "this_month": int(this_month),
+        "this_quarter": int(this_quarter),
+    }
+
+
+def running_waves(at: datetime) -> list[dict[str, Any]]:
+    """Launched waves that have not closed, with their tasks, submissions and response rate (one query)."""
+    rows = db.session.execute(
+        sa.select(
+            Wave.id,
+            Wave.name,
+            Wave.closes_at,
+            sa.func.count(Task.id),
+            sa.func.count(Task.submitted_at),
+        )
+        .outerjoin(Task, Task.wave_id == Wave.id)
+        .where(Wave.status == "launched", Wave.closes_at > at)
+        .group_by(Wave.id, Wave.name, Wave.closes_at)
+        .order_by(Wave.closes_at)
+    ).all()
+    return [
+        {
+            "id": wave_id,
+            "name": name,
+            "closes_at": closes_at,
+            "tasks": int(tasks),
+            "submitted": int(submitted),
+            "response_rate": (submitted / tasks) if tasks else 0.0,
+        }
+        for wave_id, name, closes_at, tasks, submitted in rows
+    ]
+
+
+def reminder_counts(since: datetime) -> dict[str, Any]:
+    """Reminders sent, failed and opened since ``since``, and when a worker last tried to send one."""
+    sent, opened = db.session.execute(
+        sa.select(
+            sa.func.count(sa.case((Reminder.sent_at >= since, 1))),
+            sa.func.count(sa.case((Reminder.opened_at >= since, 1))),
+        ).where(sa.or_(Reminder.sent_at >= since, Reminder.opened_at >= since))
+    ).one()
+    failed = db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(Reminder.id)))
+        .join(ReminderAttempt, ReminderAttempt.reminder_id == Reminder.id)
+        .where(Reminder.status == "failed", ReminderAttempt.attempted_at >= since)
+    )
+    last_attempt = db.session.scalar(sa.select(sa.func.max(ReminderAttempt.attempted_at)))
+    return {
+        "sent": int(sent or 0),
+        "failed": int(failed or 0),
+        "opened": int(opened or 0),
+        "last_attempt_at": last_attempt,
+    }
+
+
+# --- figures for the console's wave pages -------------------------------------------------------------
+
+
+def waves_table() -> sa.Select[Any]:
+    """Every wave with its questionnaire and task count, as a query to sort and page on the server."""
+    tasks = sa.select(sa.func.count(Task.id)).where(Task.wave_id == Wave.id).correlate(Wave).scalar_subquery()
+    return sa.select(
+        Wave.id,
+        Wave.name,
+        Wave.status,
+        Wave.opens_at,
+        Wave.closes_at,
+        Wave.created_at,
+        QuestionnaireVersion.key.label("questionnaire_key"),
+        QuestionnaireVersion.version.label("questionnaire_version"),
+        tasks.label("tasks"),
+    ).join(QuestionnaireVersion, QuestionnaireVersion.id == Wave.questionnaire_version_id)
+
+
+def preview_breakdown(wave: Wave, at: datetime) -> dict[str, Any]:
+    """Who the wave picks at ``at``, broken down by age (today, Oslo), language and consent per purpose;
+    grouped in SQL."""
+    eligible = _eligible(wave, at, new_only=False).subquery()
+    today = today_in_oslo(at)
+    by_age: Counter[int] = Counter()
+    for birth_date, n in db.session.execute(
+        sa.select(Participant.birth_date, sa.func.count())
+        .where(Participant.id.in_(sa.select(eligible.c.id)))
+        .group_by(Participant.birth_date)
+    ):
+        by_age[age_on(birth_date, today)] += int(n)
+    by_language = {
+        language: int(n)
+        for language, n in db.session.execute(
+            sa.select(Participant.language, sa.func.count())
+            .where(Participant.id.in_(sa.select(eligible.c.id)))
+            .group_by(Participant.language)
+            .order_by(Participant.language)
+        )
+    }
+    return {
+        "eligible": sum(by_age.values()),
+        "tasks": _task_count(wave.id),
+        "by_age": dict(sorted(by_age.items())),
+        "by_language": by_language,
+        "by_consent": ledger.decision_counts(at, among=sa.select(eligible.c.id)),
+    }
+
+
+def sample_schedule(wave: Wave, at: datetime) -> dict[str, Any] | None:
+    """The reminder schedule the wave's policy gives one eligible participant (the first by cohort id)
+    whose task would open at launch ``at``; None when nobody is eligible."""
+    eligible = _eligible(wave, at, new_only=False).subquery()
+    sample = db.session.execute(
+        sa.select(Participant.cohort_person_id, Participant.time_zone)
+        .where(Participant.id.in_(sa.select(eligible.c.id)))
+        .order_by(Participant.cohort_person_id)
+        .limit(1)
+    ).first()
+    if sample is None:
+        return None
+    cohort_person_id, time_zone = sample
+    opens_at = max(wave.opens_at, at)
+    planned = plan_task(
+        ReminderPolicy.from_dict(wave.reminder_policy),
+        opens_at=opens_at,
+        due_at=wave.closes_at,
+        timezone=time_zone,
+    )
+    return {
+        "cohort_person_id": cohort_person_id,
+        "time_zone": time_zone,
+        "opens_at": opens_at,
+        "reminders": [{"sequence": p.sequence, "send_at": p.send_at} for p in planned],
+    }
+
+
+def response_by_reminder(wave_id: uuid.UUID) -> list[dict[str, int]]:
+    """Submissions by how many reminders had been sent for the task before it was submitted (0: none),
+    and how many tasks got at least that many reminders; counted in SQL."""
+    sent_before = (
+        sa.select(sa.func.count(Reminder.id))
+        .where(
+            Reminder.task_id == Task.id,
+            Reminder.sent_at.is_not(None),
+            Reminder.sent_at <= Task.submitted_at,
+        )
+        .correlate(Task)
+        .scalar_subquery()
+    )
+    submitted: dict[int, int] = {
+        int(n_reminders): int(n)
+        for n_reminders, n in db.session.execute(
+            sa.select(sent_before.label("n"), sa.func.count())
+            .where(Task.wave_id == wave_id, Task.submitted_at.is_not(None))
+            .group_by(sa.literal_column("n"))
+        )
+    }
+    reminded: dict[int, int] = {
+        int(sequence): int(n)
+        for sequence, n in db.session.execute(
+            sa.select(Reminder.sequence, sa.func.count(sa.distinct(Reminder.task_id)))
+            .where(Reminder.wave_id == wave_id, Reminder.sent_at.is_not(None))
+            .group_by(Reminder.sequence)
+        )
+    }
+    sequences = sorted({0, *submitted, *reminded})
+    return [
+        {"sequence": s, "reminded": reminded.get(s, 0), "submitted_after": submitted.get(s, 0)}
+        for s in sequences
+    ]

@@ -37,6 +37,8 @@ class DeletionRequest(IdMixin, Base):
     done_at: so.Mapped[datetime | None]
     done_by: so.Mapped[uuid.UUID | None]
     note: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    # the case or ticket in the cohort's own system where the deletion was carried out
+    reference: so.Mapped[str | None] = so.mapped_column(sa.String(100))
 
     @property
     def status(self) -> str:

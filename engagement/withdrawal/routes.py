@@ -94,6 +94,7 @@ class DeletionRequests(MethodView):
                 "withdrawal_id": request.withdrawal_id,
                 "done_by": request.done_by,
                 "note": request.note,
+                "reference": request.reference,
             }
             for request, cohort_id in services.deletion_requests(status)
         ]
@@ -109,7 +110,7 @@ class DeletionRequestDone(MethodView):
     def post(self, body: dict[str, Any], request_id: uuid.UUID) -> dict[str, Any]:
         """Mark a childhood-data deletion as done in the cohort's files (records who and when)."""
         request = services.mark_deletion_done(
-            request_id, current_principal().subject, clock.now(), body["note"]
+            request_id, current_principal().subject, clock.now(), body["note"], body["reference"]
         )
         view = _request_view(request)
         db.session.commit()

@@ -64,6 +64,7 @@ class AdminDeletionRequestSchema(DeletionRequestSchema):
     withdrawal_id = fields.UUID(required=True)
     done_by = fields.UUID(allow_none=True)
     note = fields.String(allow_none=True)
+    reference = fields.String(allow_none=True)
 
 
 class DeletionRequestQuerySchema(ma.Schema):
@@ -72,6 +73,12 @@ class DeletionRequestQuerySchema(ma.Schema):
 
 class DeletionDoneLoadSchema(ma.Schema):
     note = fields.String(validate=validate.Length(max=500), load_default=None, allow_none=True)
+    reference = fields.String(
+        validate=validate.Length(max=100),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the case in the cohort's own system where the deletion was done"},
+    )
 
 
 class ProfileSectionSchema(ma.Schema):

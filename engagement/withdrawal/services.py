@@ -216,15 +216,20 @@ def deletion_requests(status: str | None = None) -> list[tuple[DeletionRequest, 
 
 
 def mark_deletion_done(
-    request_id: uuid.UUID, staff_id: uuid.UUID, at: datetime, note: str | None = None
+    request_id: uuid.UUID,
+    staff_id: uuid.UUID,
+    at: datetime,
+    note: str | None = None,
+    reference: str | None = None,
 ) -> DeletionRequest:
-    """A coordinator has deleted the childhood data from the cohort's files; record when and who."""
+    """A coordinator has deleted the childhood data from the cohort's files; record when, who, and the
+    reference of the case in the cohort's own system."""
     request = db.session.get(DeletionRequest, request_id)
     if request is None:
         raise NotFound("No such deletion request.")
     if request.done_at is not None:
         raise DeletionRequestAlreadyDone(f"Marked done at {request.done_at.isoformat()}.")
-    request.done_at, request.done_by, request.note = at, staff_id, note
+    request.done_at, request.done_by, request.note, request.reference = at, staff_id, note, reference
     db.session.flush()
     audit.record(
         "withdrawal.deletion_done",
@@ -349,3 +354,9 @@ def deletion_requests_section(participant_id: uuid.UUID) -> list[dict[str, Any]]
     return [
         {"id": r.id, "requested_at": r.requested_at, "status": r.status, "done_at": r.done_at} for r in rows
     ]
+
+
+def open_deletion_requests() -> int:
+    """How many deletion requests wait to be carried out."""
+    count = sa.select(sa.func.count()).select_from(DeletionRequest).where(DeletionRequest.done_at.is_(None))
+    return int(db.session.scalar(count) or 0)

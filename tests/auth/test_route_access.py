@@ -17,7 +17,11 @@ IGNORED = ("static", "docs_asset", "dev_", "api-docs.openapi_swagger_ui")
 
 def _routes(app):
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith(IGNORED) or rule.rule.startswith("/dev/"):
+        if (
+            rule.endpoint.startswith(IGNORED)
+            or rule.endpoint.endswith(".static")
+            or rule.rule.startswith("/dev/")
+        ):
             continue
         view = app.view_functions[rule.endpoint]
         access = getattr(view, "_access", None)
@@ -57,3 +61,69 @@ def test_staff_routes_refuse_participants_and_participant_routes_refuse_staff(
             assert client.open(rule, method=method, headers=staff).status_code == 403, rule
             checked += 1
     assert checked >= 3
+
+
+# Every console page, and the API route whose roles it checks (None: a page of the console's own).
+CONSOLE_MIRRORS = {
+    "console.login": None,
+    "console.login_start": None,
+    "console.logout": "sessions.StaffMe",
+    "console.logout_everywhere": "sessions.StaffMe",
+    "console.overview": "sessions.StaffMe",
+    "console.waves": "waves.Waves",
+    "console.wave_new": "waves.Waves",
+    "console.wave": "waves.OneWave",
+    "console.wave_launch": "waves.Launch",
+    "console.wave_close": "waves.Close",
+    "console.wave_stats_csv": "waves.Stats",
+    "console.questionnaires_list": "sessions.StaffMe",  # the catalogue API is open to any login
+    "console.questionnaire_preview": "sessions.StaffMe",
+    "console.questionnaire_diff": "sessions.StaffMe",
+    "console.roster": "roster.Roster",
+    "console.roster_dry_run": "roster.Roster",
+    "console.roster_apply": "roster.Roster",
+    "console.projects": "research.Projects",
+    "console.project_create": "research_admin.ResearchProjects",
+    "console.project": "research.Project",
+    "console.project_add_member": "research_admin.ResearchProjects",
+    "console.project_extract": "research.Extracts",
+    "console.project_file": "research.ExtractFile",
+    "console.project_codebook": "research.Project",
+    "console.consent": "consent.ConsentSummary",
+    "console.deletion_done": "withdrawal.DeletionRequestDone",
+    "console.reminders": "waves.Waves",  # the outbox belongs to the waves
+    "console.audit_log": "research_admin.ResearchProjects",  # no audit API: admins only, as this one
+}
+CONSOLE_PUBLIC = {"console.login", "console.login_start"}
+
+
+def test_console_pages_name_their_roles_and_the_api_route_they_mirror(app):
+    console = {rule.endpoint: access for _m, rule, access in _console_routes(app)}
+    assert len(console) >= 5
+    assert sorted(set(console) - set(CONSOLE_MIRRORS)) == []  # a new page names its API route here
+    for endpoint, access in console.items():
+        if endpoint in CONSOLE_PUBLIC:
+            assert access.startswith("anyone"), endpoint
+            continue
+        assert access and access.startswith("staff:"), endpoint
+        assert access == app.view_functions[CONSOLE_MIRRORS[endpoint]]._access, endpoint
+
+
+def test_a_console_page_that_names_no_role_is_refused():
+    import pytest
+
+    from engagement.console.web import console_page
+
+    with pytest.raises(ValueError, match="names the roles"):
+        console_page()
+    with pytest.raises(ValueError, match="unknown roles"):
+        console_page("participant")
+
+
+def _console_routes(app):
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/console") or rule.endpoint.endswith(".static"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield method, rule, getattr(view, "_access", None)

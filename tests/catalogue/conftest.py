@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from engagement import clock
+from engagement.dev.demo import ung18_answers
 from engagement.extensions import db
 from engagement.questionnaires import services as questionnaires
-from tests.answers import ung18_answers
 from tests.conftest import ROOT
 
 

@@ -22,7 +22,10 @@ from engagement.dev.identities import demo_persons
 from engagement.extensions import db
 from engagement.participants.models import Participant
 from engagement.participants.services import hash_pid
+from engagement.questionnaires.models import Response
+from engagement.waves.models import Reminder, Wave
 from tests.conftest import ROOT, TEST_CONFIG
+from tests.console.helpers import http_sign_in
 
 
 def test_production_refuses_the_stand_in_and_synthetic_numbers():
@@ -131,6 +134,16 @@ def test_make_run_setup_logs_a_demo_participant_in_end_to_end(tmp_path):
         tokens = browser.tokens("ola")
         me = browser.get("/v1/me", tokens["access_token"])
         assert me.status_code == 200 and me.json()["age"] >= 18
+        # the console has something to show: a few hundred people, a launched wave with answers and reminders
+        console = http_sign_in(server.url, "coordinator")
+        overview = console.get(server.url + "/console", timeout=10)
+        assert overview.status_code == 200 and "Demo: young adults" in overview.text
+        with dev.app_context():
+            counted = {
+                model.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
+                for model in (Participant, Response, Reminder, Wave)
+            }
+        assert counted["Participant"] >= 300 and counted["Response"] >= 100 and counted["Reminder"] >= 100
     finally:
         server.close()
         dev.extensions["engagement.db"].dispose()

@@ -179,3 +179,88 @@ def test_cli_imports_a_csv_and_lists_bad_lines(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["participants", "import", str(bad)])
     assert result.exit_code != 0
     assert "line 1: fodselsnummer" in result.output and number[:-1] not in result.output
+
+
+def test_a_dry_run_says_per_line_what_the_import_would_do_and_changes_nothing(app_ctx, make_participant):
+    from engagement.participants.services import parse_roster, plan_roster
+
+    known = synthetic_fnr(BORN)
+    make_participant(birth_date=BORN, pid=known, cohort_person_id="K1", language="nb")
+    other = synthetic_fnr(date(2005, 12, 1))
+    fresh = synthetic_fnr(date(2004, 1, 2))
+    body = _csv(
+        [
+            ("K1", known, "2006-03-14", "nb"),  # line 2: as stored
+            ("K2", other, "2005-12-01", "en"),  # line 3: new
+            ("K3", known, "2006-03-14", "nb"),  # line 4: someone else's number
+            ("K4", "12345678901", "2004-01-02", "nb"),  # line 5: not a valid number
+            ("K5", fresh, "2004-01-02", "xx"),  # line 6: unknown language
+        ]
+    )
+    before = _count()
+    plan = plan_roster(parse_roster(body, "text/csv"))
+    assert [(x.line, x.outcome, x.cohort_person_id) for x in plan.lines] == [
+        (2, "unchanged", "K1"),
+        (3, "create", "K2"),
+        (4, "refused", "K3"),
+        (5, "refused", "K4"),
+        (6, "refused", "K5"),
+    ]
+    assert plan.lines[2].reasons == ["fodselsnummer repeats line 2"]
+    assert any(r.startswith("fodselsnummer:") for r in plan.lines[3].reasons)
+    assert plan.lines[4].reasons == ["language: one of nb, nn, en"]
+    assert [x.masked_pid for x in plan.lines[:2]] == [known[:6] + "*****", other[:6] + "*****"]
+    assert known not in repr(plan.lines) and other not in repr(plan.lines)
+    assert [p.line for p in plan.problems] == [4, 5, 6]
+    assert _count() == before
+
+    update = plan_roster(parse_roster(_csv([("K1", known, "2006-03-14", "nn")]), "text/csv"))
+    assert [x.outcome for x in update.lines] == ["update"]
+
+
+def test_a_staged_dry_run_is_applied_once_by_its_uploader_and_checked_again(app_ctx, frozen_now):
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    import pytest
+
+    from engagement.participants import services
+    from engagement.participants.models import RosterUpload
+
+    start = datetime(2026, 12, 7, 10, tzinfo=UTC)
+    uploader, someone_else = uuid.uuid4(), uuid.uuid4()
+    number = synthetic_fnr(BORN)
+    body = _csv(
+        [("S1", number, "2006-03-14", "nb"), ("S2", synthetic_fnr(date(2005, 1, 9)), "2005-01-09", "en")]
+    )
+    rival_body = _csv([("S9", number, "2006-03-14", "nb")])
+    with frozen_now(start):
+        staged = services.stage_roster(
+            services.plan_roster(services.parse_roster(body, "text/csv")), uploader
+        )
+        rival = services.stage_roster(
+            services.plan_roster(services.parse_roster(rival_body, "text/csv")), uploader
+        )
+    assert len(rival.rows) == 1  # the number is nobody's yet
+    assert number not in repr(db.session.get(RosterUpload, staged.id).rows)
+    before = _count()
+    with frozen_now(start + timedelta(minutes=5)), pytest.raises(services.RosterUploadNotFound):
+        services.apply_staged_roster(staged.id, someone_else)
+    with frozen_now(start + timedelta(minutes=5)):
+        result = services.apply_staged_roster(staged.id, uploader)
+    assert (result.created, _count()) == (2, before + 2)
+    assert db.session.get(RosterUpload, staged.id) is None
+    with pytest.raises(services.RosterUploadNotFound):
+        services.apply_staged_roster(staged.id, uploader)
+
+    # since the rival dry run, S1 got the number: applying it checks again, refuses, changes nothing
+    with frozen_now(start + timedelta(minutes=6)), pytest.raises(services.RosterRejected) as refused:
+        services.apply_staged_roster(rival.id, uploader)
+    assert refused.value.extra["errors"]["lines"] == [
+        {"line": 2, "reasons": ["fodselsnummer belongs to another cohort_person_id"]}
+    ]
+    assert _count() == before + 2
+    with frozen_now(start + timedelta(hours=2)):
+        late = services.stage_roster(services.plan_roster(services.parse_roster(body, "text/csv")), uploader)
+    with frozen_now(start + timedelta(hours=3, minutes=1)), pytest.raises(services.RosterUploadNotFound):
+        services.apply_staged_roster(late.id, uploader)

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from engagement.dev.demo import ung18_answers
 from engagement.extensions import db
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services
 from engagement.questionnaires.models import Answer, Response
-from tests.answers import ung18_answers
 from tests.questionnaires.conftest import TINY_ANSWERS
 
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from engagement import clock
+from engagement.dev.demo import ung18_answers
 from engagement.extensions import db
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services as questionnaires
 from engagement.research import downloads, extraction, projects
-from tests.answers import ung18_answers
 from tests.conftest import ROOT
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from engagement import clock
 from engagement.consent import documents, ledger, rules
+from engagement.dev.demo import ung18_answers
 from engagement.extensions import db
 from engagement.participants.services import age_on
 from engagement.questionnaires import definition as qdef
@@ -30,7 +31,6 @@ from engagement.research.models import Extract, ExtractResponse, Pseudonym
 from engagement.research.pseudonyms import PSEUDONYM_MAX, PSEUDONYM_MIN
 from engagement.research.scan import find_identifiers
 from engagement.withdrawal import services as withdrawal
-from tests.answers import ung18_answers
 
 
 def read_sav(path: Any) -> tuple[dict[str, list[Any]], Any]:

@@ -138,7 +138,7 @@ def test_childhood_deletion_is_recorded_for_coordinators_who_mark_it_done(
 
     done = client.post(
         f"/v1/admin/deletion-requests/{request_id}/done",
-        json={"note": "slettet i MoBa-filene"},
+        json={"note": "slettet i MoBa-filene", "reference": "SAK-2026-0042"},
         headers=staff,
     )
     assert done.status_code == 200, done.get_json()
@@ -157,6 +157,7 @@ def test_childhood_deletion_is_recorded_for_coordinators_who_mark_it_done(
         if r["id"] == request_id
     ]
     assert all_done["done_by"] == str(coordinator_id)
+    assert (all_done["note"], all_done["reference"]) == ("slettet i MoBa-filene", "SAK-2026-0042")
 
     copy = client.get("/v1/me/data", headers=login_as(person)).get_json()
     assert [(r["id"], r["status"]) for r in copy["deletion_requests"]] == [(request_id, "done")]

@@ -1,0 +1,57 @@
+"""``/console``: the overview. Every figure is an aggregate in SQL from the owning domain's services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import g
+from flask.typing import ResponseReturnValue
+
+from engagement import clock
+from engagement.auth import services as auth
+from engagement.consent import documents, ledger
+from engagement.console.web import STAFF, bp, console_page, render
+from engagement.participants.services import today_in_oslo
+from engagement.waves import services as waves
+from engagement.withdrawal import services as withdrawal
+
+FIGURE_ROLES = ("coordinator", "admin")
+RECENT_LOGINS = timedelta(days=30)
+RECENT_REMINDERS = timedelta(days=7)
+
+
+@bp.get("")
+@console_page(*STAFF)
+def overview() -> ResponseReturnValue:
+    """The overview: the roster, logins, consent, deletion requests, running waves and reminders."""
+    figures = _figures(g.console_lang) if g.console_user.has_any(FIGURE_ROLES) else None
+    return render("console/overview.html", figures=figures)
+
+
+def _figures(language: str) -> dict[str, Any]:
+    now = clock.now()
+    roster = waves.coming_of_age(today_in_oslo(now))
+    document = documents.current_document(now)
+    decided = ledger.decision_counts(now)
+    purposes = []
+    for purpose in document.content["purposes"]:
+        counts = decided.get(purpose["code"], {"yes": 0, "no": 0})
+        purposes.append(
+            {
+                "code": purpose["code"],
+                "title": purpose["title"].get(language) or purpose["title"].get("nb"),
+                "yes": counts["yes"],
+                "no": counts["no"],
+                "undecided": max(0, roster["adults"] - counts["yes"] - counts["no"]),
+            }
+        )
+    return {
+        "roster": roster,
+        "logins": auth.participants_logged_in(now - RECENT_LOGINS),
+        "purposes": purposes,
+        "withdrawals": ledger.withdrawal_counts(now),
+        "deletion_requests": withdrawal.open_deletion_requests(),
+        "running_waves": waves.running_waves(now),
+        "reminders": waves.reminder_counts(now - RECENT_REMINDERS),
+    }
