@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from engagement.research import releases, services
+from engagement.research import downloads, projects, releases
 
 
 def test_releases_are_listed_newest_first_with_the_files_as_delivered(
@@ -17,7 +17,7 @@ def test_releases_are_listed_newest_first_with_the_files_as_delivered(
     answer(make_participant())
     second = extract(code, "since-last")
     with app.app_context():
-        listed = releases.releases(services.get_project(code))
+        listed = releases.releases(projects.get_project(code))
     assert [(r.release, r.kind, r.rows) for r in listed] == [
         (second.release, "since-last", 1),
         (first.release, "full", 1),
@@ -36,7 +36,7 @@ def test_codebook_rows_are_searched_by_name_label_or_source_and_paged(
     with (delivered.folder / "codebook.csv").open(encoding="utf-8") as handle:
         written = list(csv.DictReader(handle))
     with app.app_context():
-        project = services.get_project(code)
+        project = projects.get_project(code)
         everything = releases.codebook(project, delivered.release, per_page=1000)
         assert everything.total == everything.variables == len(written)
         assert [r.name for r in everything.rows] == [w["name"] for w in written]
@@ -53,5 +53,5 @@ def test_codebook_rows_are_searched_by_name_label_or_source_and_paged(
         second_page = releases.codebook(project, delivered.release, per_page=5, page=2)
         assert [r.name for r in second_page.rows] == [w["name"] for w in written[5:10]]
         assert releases.codebook(project, delivered.release, search="no such variable zzz").total == 0
-        with pytest.raises(services.ExtractNotFound):
+        with pytest.raises(downloads.ExtractNotFound):
             releases.codebook(project, "R1999-01")
