@@ -861,7 +861,8 @@ def running_waves(at: datetime) -> list[dict[str, Any]]:
 
 
 def reminder_counts(since: datetime) -> dict[str, Any]:
-    """Reminders sent, failed and opened since ``since``, and when a worker last tried to send one."""
+    """Reminders sent, failed and opened since ``since``, and when a reminder worker was last seen alive
+    (its heartbeat, :func:`worker_last_seen`: an idle worker is seen too)."""
     sent, opened = db.session.execute(
         sa.select(
             sa.func.count(sa.case((Reminder.sent_at >= since, 1))),
@@ -873,12 +874,11 @@ def reminder_counts(since: datetime) -> dict[str, Any]:
         .join(ReminderAttempt, ReminderAttempt.reminder_id == Reminder.id)
         .where(Reminder.status == "failed", ReminderAttempt.attempted_at >= since)
     )
-    last_attempt = db.session.scalar(sa.select(sa.func.max(ReminderAttempt.attempted_at)))
     return {
         "sent": int(sent or 0),
         "failed": int(failed or 0),
         "opened": int(opened or 0),
-        "last_attempt_at": last_attempt,
+        "worker_last_seen": worker_last_seen(),
     }
 
 

@@ -12,7 +12,7 @@ from engagement.console.i18n import OSLO
 from engagement.extensions import db
 from engagement.questionnaires.models import Task
 from engagement.waves import services as waves
-from engagement.waves.models import Reminder, ReminderAttempt
+from engagement.waves.models import Reminder, ReminderAttempt, ReminderWorker
 
 
 def test_coming_of_age_counts_the_roster_and_who_turned_18_this_month_quarter_and_ever(app, make_participant):
@@ -69,6 +69,11 @@ def test_running_waves_reminder_counts_and_responses_by_reminder(app, make_parti
         )
         _reminder(tasks[3], 2, now - timedelta(days=10))  # outside the last 7 days
         db.session.flush()
+        assert waves.reminder_counts(now - timedelta(days=7))["worker_last_seen"] is None  # none ever ran
+        # the heartbeats, not the last delivery attempt: an idle worker was seen after that attempt
+        for name, seen in (("idle", now - timedelta(minutes=5)), ("stopped", now - timedelta(days=2))):
+            db.session.add(ReminderWorker(name=name, started_at=now - timedelta(days=3), last_seen_at=seen))
+        db.session.flush()
 
         assert waves.running_waves(now) == [
             {"id": running.id, "name": running.name, "closes_at": running.closes_at, "tasks": 4, "submitted": 3,
@@ -81,7 +86,7 @@ def test_running_waves_reminder_counts_and_responses_by_reminder(app, make_parti
         }
         counts = waves.reminder_counts(now - timedelta(days=7))
         assert (counts["sent"], counts["failed"], counts["opened"]) == (3, 1, 1)
-        assert counts["last_attempt_at"] == now - timedelta(hours=1)
+        assert counts["worker_last_seen"] == now - timedelta(minutes=5)
         assert waves.response_by_reminder(running.id) == [
             {"sequence": 0, "reminded": 0, "submitted_after": 1},
             {"sequence": 1, "reminded": 2, "submitted_after": 1},
