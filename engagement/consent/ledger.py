@@ -403,6 +403,9 @@ def withdrawals(participant_id: uuid.UUID) -> list[ConsentWithdrawal]:
     )
 
 
+_CODED = {1: "no", 2: "yes"}
+
+
 def standing_groups(at: datetime, among: sa.Select[Any] | None = None) -> list[tuple[Standing, date, int]]:
     """Everyone on the roster (``among``: only the participants this query of ids selects) at ``at``,
     in groups of equal :class:`Standing` and birth date, with each group's size; those with no ledger
@@ -415,8 +418,11 @@ def standing_groups(at: datetime, among: sa.Select[Any] | None = None) -> list[t
     withdrawal weighs against the decision's time, so everyone with one by ``at`` comes one by one
     (:func:`standings`), as a group of one."""
     codes = sorted({c for doc in db.session.scalars(sa.select(ConsentDocument)) for c in doc.purpose_codes})
+    # the answer per purpose as 1 (no) or 2 (yes): "no" holds as the smaller, and small integers group
+    # by hashing where text would be sorted by its collation (a sort on disk at 100,000 participants)
+    coded = sa.case((ConsentDecision.decision == "no", 1), else_=2)
     answers = [
-        sa.func.min(sa.case((ConsentDecision.purpose == code, ConsentDecision.decision))).label(f"d{i}")
+        sa.func.min(sa.case((ConsentDecision.purpose == code, coded))).label(f"d{i}")
         for i, code in enumerate(codes)
     ]
     ranked = latest_decisions(at, *answers).subquery()
@@ -442,7 +448,7 @@ def standing_groups(at: datetime, among: sa.Select[Any] | None = None) -> list[t
         if document_id is None:
             groups.append((Standing(), birth_date, int(n)))
             continue
-        by_purpose = {code: d for code, d in zip(codes, decisions, strict=True) if d is not None}
+        by_purpose = {code: _CODED[d] for code, d in zip(codes, decisions, strict=True) if d is not None}
         groups.append((Standing(terms[document_id], None, by_purpose), birth_date, int(n)))
     withdrawn = sa.select(Participant.id, Participant.birth_date).where(
         *on_roster, Participant.id.in_(withdrew)
