@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -403,39 +403,70 @@ def withdrawals(participant_id: uuid.UUID) -> list[ConsentWithdrawal]:
     )
 
 
-def decision_counts(at: datetime, among: sa.Select[Any] | None = None) -> dict[str, dict[str, int]]:
-    """Per purpose, how many participants' latest decision at ``at`` is yes and how many no, counted in
-    SQL from each participant's latest submission (a "no" in two submissions of the same instant holds);
-    ``among``: only the participants this query of ids selects."""
-    latest_submissions = latest_decisions(at)
-    if among is not None:
-        latest_submissions = latest_submissions.where(ConsentDecision.participant_id.in_(among))
-    ranked = latest_submissions.subquery()
+_CODED = {1: "no", 2: "yes"}
+
+
+def standing_groups(at: datetime, among: sa.Select[Any] | None = None) -> list[tuple[Standing, date, int]]:
+    """Everyone on the roster (``among``: only the participants this query of ids selects) at ``at``,
+    in groups of equal :class:`Standing` and birth date, with each group's size; those with no ledger
+    entry have an empty standing. Whoever counts the roster by standing (the coordinators' summary, the
+    console) counts these groups, so that every count is the same rule as :func:`standings`.
+
+    Grouped on the server: each participant's latest submission as one row of decisions per purpose
+    (one ordered pass over the covering index; a "no" in two submissions of the same instant holds),
+    then counted per (document, decisions, birth date), a few thousand groups for any roster. A
+    withdrawal weighs against the decision's time, so everyone with one by ``at`` comes one by one
+    (:func:`standings`), as a group of one."""
+    codes = sorted({c for doc in db.session.scalars(sa.select(ConsentDocument)) for c in doc.purpose_codes})
+    # the answer per purpose as 1 (no) or 2 (yes): "no" holds as the smaller, and small integers group
+    # by hashing where text would be sorted by its collation (a sort on disk at 100,000 participants)
+    coded = sa.case((ConsentDecision.decision == "no", 1), else_=2)
+    answers = [
+        sa.func.min(sa.case((ConsentDecision.purpose == code, coded))).label(f"d{i}")
+        for i, code in enumerate(codes)
+    ]
+    ranked = latest_decisions(at, *answers).subquery()
     latest = (
-        sa.select(
-            ConsentDecision.participant_id,
-            ConsentDecision.purpose,
-            sa.func.min(ConsentDecision.decision).label("decision"),
-        )
-        .join(
-            ranked,
-            sa.and_(
-                ranked.c.participant_id == ConsentDecision.participant_id,
-                ranked.c.decided_at == ConsentDecision.decided_at,
-                ranked.c.document_id == ConsentDecision.document_id,
-            ),
-        )
-        .where(ranked.c.latest == 1)
-        .group_by(ConsentDecision.participant_id, ConsentDecision.purpose)
+        sa.select(ranked.c.participant_id, ranked.c.document_id, *(ranked.c[a.name] for a in answers))
+        .where(ranked.c.latest <= 1)
         .subquery()
     )
+    withdrew = sa.select(ConsentWithdrawal.participant_id).where(ConsentWithdrawal.withdrawn_at <= at)
+    on_roster = [] if among is None else [Participant.id.in_(among)]
+    group_key = [latest.c.document_id, *(latest.c[a.name] for a in answers), Participant.birth_date]
+    connection = db.session.connection()
+    rows = connection.execute(
+        sa.select(*group_key, sa.func.count())
+        .select_from(Participant)
+        .outerjoin(latest, latest.c.participant_id == Participant.id)
+        .where(*on_roster, Participant.id.not_in(withdrew))
+        .group_by(*group_key)
+    ).all()
+    terms = documents.terms({row[0] for row in rows if row[0] is not None})
+    groups: list[tuple[Standing, date, int]] = []
+    for document_id, *decisions, birth_date, n in rows:
+        if document_id is None:
+            groups.append((Standing(), birth_date, int(n)))
+            continue
+        by_purpose = {code: _CODED[d] for code, d in zip(codes, decisions, strict=True) if d is not None}
+        groups.append((Standing(terms[document_id], None, by_purpose), birth_date, int(n)))
+    withdrawn = sa.select(Participant.id, Participant.birth_date).where(
+        *on_roster, Participant.id.in_(withdrew)
+    )
+    found = standings(at, withdrew)
+    for participant_id, birth_date in connection.execute(withdrawn).all():
+        groups.append((found.get(participant_id, Standing()), birth_date, 1))
+    return groups
+
+
+def decision_counts(at: datetime, among: sa.Select[Any] | None = None) -> dict[str, dict[str, int]]:
+    """Per purpose, how many participants' latest decision at ``at`` is yes and how many no (on any
+    version of any document; :func:`standing_groups` counted); ``among``: only the participants this
+    query of ids selects."""
     counts: dict[str, dict[str, int]] = {}
-    for purpose, decision, n in db.session.execute(
-        sa.select(latest.c.purpose, latest.c.decision, sa.func.count()).group_by(
-            latest.c.purpose, latest.c.decision
-        )
-    ):
-        counts.setdefault(purpose, {"yes": 0, "no": 0})[decision] = int(n)
+    for found, _born, n in standing_groups(at, among):
+        for purpose, decision in found.by_purpose.items():
+            counts.setdefault(purpose, {"yes": 0, "no": 0})[decision] += n
     return counts
 
 

@@ -370,30 +370,25 @@ def state(participant: Participant, at: datetime) -> ConsentState:
 
 def summary(at: datetime) -> dict[str, Any]:
     """Counts per document version, purpose and decision (each participant's latest decision), how
-    many have a withdrawal in force per scope, and how many must still decide on the current version."""
+    many have a withdrawal in force per scope, and how many must still decide on the current version;
+    the rules asked once per group of equal standings (:func:`engagement.consent.ledger.standing_groups`)."""
     key = documents.document_key()
     current = documents.latest_version(key, at)
-    found = ledger.standings(at)
-    tally: Counter[tuple[str, int, str, str]] = Counter(
-        (standing.document.key, standing.document.version, purpose, decision)
-        for standing in found.values()
-        if standing.document is not None
-        for purpose, decision in standing.by_purpose.items()
-    )
-    counts = sorted(tally.items())
-    withdrawn: dict[str, int] = dict.fromkeys(WITHDRAWAL_SCOPES, 0)
-    for standing in found.values():
-        if standing.scope:
-            withdrawn[standing.scope] += 1
     major_version = documents.major_version(key, at)
-    must_decide = 0
-    roster = db.session.execute(sa.select(Participant.id, Participant.birth_date)).all()
     today = today_in_oslo(at)
-    for participant_id, birth_date in roster:
-        if is_adult(birth_date, today) and _must_decide(
-            found.get(participant_id, Standing()), key, current, major_version
-        ):
-            must_decide += 1
+    tally: Counter[tuple[str, int, str, str]] = Counter()
+    withdrawn: dict[str, int] = dict.fromkeys(WITHDRAWAL_SCOPES, 0)
+    must_decide = participants = 0
+    for standing, birth_date, n in ledger.standing_groups(at):
+        participants += n
+        if standing.document is not None:
+            for purpose, decision in standing.by_purpose.items():
+                tally[(standing.document.key, standing.document.version, purpose, decision)] += n
+        if standing.scope:
+            withdrawn[standing.scope] += n
+        if is_adult(birth_date, today) and _must_decide(standing, key, current, major_version):
+            must_decide += n
+    counts = sorted(tally.items())
     return {
         "document_key": key,
         "current_version": current.version if current else None,
@@ -403,5 +398,5 @@ def summary(at: datetime) -> dict[str, Any]:
         ],
         "withdrawn": withdrawn,
         "must_decide": must_decide,
-        "participants": len(roster),
+        "participants": participants,
     }

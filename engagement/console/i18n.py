@@ -94,8 +94,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "overview.reminders_opened": {"nb": "Åpnet", "en": "Opened"},
     "overview.worker_seen": {"nb": "Påminnelsestjenesten sist sett", "en": "Reminder worker last seen"},
     "overview.worker_seen_note": {
-        "nb": "Tidspunktet for siste utsendingsforsøk.",
-        "en": "The time of its last delivery attempt.",
+        "nb": "Siste livstegn fra en påminnelsestjeneste, også når den ikke har noe å sende.",
+        "en": "The last sign of life of any reminder worker, also when it has nothing to send.",
     },
     "scope.no_contact": {"nb": "Ikke kontakt", "en": "No contact"},
     "scope.no_new_data": {"nb": "Ingen nye data", "en": "No new data"},

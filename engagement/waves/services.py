@@ -704,36 +704,10 @@ def stats(wave_id: uuid.UUID, at: datetime, *, count_eligible: bool = True) -> d
     consent rule of the whole roster costs more than everything else here together."""
     wave = get_wave(wave_id)
     days: dict[str, Counter[date]] = {name: Counter() for name in SERIES}
-    tasks = started = submitted = 0
-    for created_at, started_at, submitted_at in db.session.execute(
-        sa.select(Task.created_at, Task.started_at, Task.submitted_at).where(Task.wave_id == wave.id)
-    ):
-        tasks += 1
-        days["tasks"][today_in_oslo(created_at)] += 1
-        began = started_at if started_at is not None else submitted_at
-        if began is not None:
-            started += 1
-            days["started"][today_in_oslo(began)] += 1
-        if submitted_at is not None:
-            submitted += 1
-            days["submitted"][today_in_oslo(submitted_at)] += 1
-    first_sent: dict[uuid.UUID, datetime] = {}
-    first_opened: dict[uuid.UUID, datetime] = {}
-    sent_rows: list[tuple[uuid.UUID, datetime, datetime | None]] = list(
-        db.session.execute(
-            sa.select(Reminder.task_id, Reminder.sent_at, Reminder.opened_at).where(
-                Reminder.wave_id == wave.id, Reminder.sent_at.is_not(None)
-            )
-        )
-    )
-    for task_id, sent_at, opened_at in sent_rows:
-        first_sent[task_id] = min(sent_at, first_sent.get(task_id, sent_at))
-        if opened_at is not None:
-            first_opened[task_id] = min(opened_at, first_opened.get(task_id, opened_at))
-    for when in first_sent.values():
-        days["reminded"][today_in_oslo(when)] += 1
-    for when in first_opened.values():
-        days["opened"][today_in_oslo(when)] += 1
+    for name, bucket, n in db.session.execute(_daily_counts(wave.id)):
+        days[name][today_in_oslo(hour_start(bucket))] += int(n)
+    totals = {name: sum(counter.values()) for name, counter in days.items()}
+    tasks = totals["tasks"]
     all_days = sorted({d for counter in days.values() for d in counter})
     series = []
     if all_days:
@@ -752,13 +726,44 @@ def stats(wave_id: uuid.UUID, at: datetime, *, count_eligible: bool = True) -> d
         if count_eligible
         else None,
         "tasks": tasks,
-        "reminded": len(first_sent),
-        "opened": len(first_opened),
-        "started": started,
-        "submitted": submitted,
-        "response_rate": round(submitted / tasks, 4) if tasks else 0.0,
+        "reminded": totals["reminded"],
+        "opened": totals["opened"],
+        "started": totals["started"],
+        "submitted": totals["submitted"],
+        "response_rate": round(totals["submitted"] / tasks, 4) if tasks else 0.0,
         "daily": series,
     }
+
+
+def _daily_counts(wave_id: uuid.UUID) -> sa.CompoundSelect[str, str, int]:
+    """Per series of :data:`SERIES` and UTC hour, how many of the wave's tasks were created, started
+    (or submitted without a start), submitted, first reminded and first opened a reminder: each task
+    counted once per series, so the hours add up to the totals. One query, grouped in SQL."""
+
+    def hourly(name: str, when: Any, *where: sa.ColumnElement[bool]) -> sa.Select[str, str, int]:
+        hour = utc_hour(when)
+        return (
+            sa.select(sa.literal(name).label("series"), hour.label("hour"), sa.func.count())
+            .where(*where)
+            .group_by(hour)
+        )
+
+    began = sa.func.coalesce(Task.started_at, Task.submitted_at)
+    first = (
+        sa.select(
+            sa.func.min(Reminder.sent_at).label("sent_at"), sa.func.min(Reminder.opened_at).label("opened_at")
+        )
+        .where(Reminder.wave_id == wave_id, Reminder.sent_at.is_not(None))
+        .group_by(Reminder.task_id)
+        .subquery()
+    )
+    return sa.union_all(
+        hourly("tasks", Task.created_at, Task.wave_id == wave_id),
+        hourly("started", began, Task.wave_id == wave_id, began.is_not(None)),
+        hourly("submitted", Task.submitted_at, Task.wave_id == wave_id, Task.submitted_at.is_not(None)),
+        hourly("reminded", first.c.sent_at),
+        hourly("opened", first.c.opened_at, first.c.opened_at.is_not(None)),
+    )
 
 
 def stats_csv(figures: Mapping[str, Any]) -> str:
@@ -861,7 +866,8 @@ def running_waves(at: datetime) -> list[dict[str, Any]]:
 
 
 def reminder_counts(since: datetime) -> dict[str, Any]:
-    """Reminders sent, failed and opened since ``since``, and when a worker last tried to send one."""
+    """Reminders sent, failed and opened since ``since``, and when a reminder worker was last seen alive
+    (its heartbeat, :func:`worker_last_seen`: an idle worker is seen too)."""
     sent, opened = db.session.execute(
         sa.select(
             sa.func.count(sa.case((Reminder.sent_at >= since, 1))),
@@ -873,12 +879,11 @@ def reminder_counts(since: datetime) -> dict[str, Any]:
         .join(ReminderAttempt, ReminderAttempt.reminder_id == Reminder.id)
         .where(Reminder.status == "failed", ReminderAttempt.attempted_at >= since)
     )
-    last_attempt = db.session.scalar(sa.select(sa.func.max(ReminderAttempt.attempted_at)))
     return {
         "sent": int(sent or 0),
         "failed": int(failed or 0),
         "opened": int(opened or 0),
-        "last_attempt_at": last_attempt,
+        "worker_last_seen": worker_last_seen(),
     }
 
 

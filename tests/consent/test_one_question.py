@@ -4,9 +4,11 @@ Task creation, submission, reminder sending and extracts all ask these functions
 down the answers they get, including a decision changed between planning and sending.
 """
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from engagement import clock
 from engagement.consent import documents, ledger, rules
@@ -20,6 +22,7 @@ from engagement.consent.documents import (
 from engagement.consent.ledger import Evidence
 from engagement.consent.models import DELETE_DATA, NO_CONTACT, NO_NEW_DATA
 from engagement.extensions import db
+from engagement.participants.models import Participant
 from tests.consent.helpers import all_yes, publish_version
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
@@ -266,3 +269,48 @@ def test_one_export_filter_answers_for_every_participant_and_time(make_participa
                 pid, BIOBANK, given_at, T0
             )
             assert bulk.allows(pid, given_at) == expected, (pid, given_at)
+
+
+def test_the_summary_and_the_consoles_counts_are_everyones_own_standing_counted(make_participant, tmp_path):
+    """The coordinators' summary and the console's counts per purpose count groups of equal standings
+    on the server; each must equal every participant's own standing, read one by one, counted."""
+    people = _varied_cohort(make_participant)
+    same_instant = make_participant(consented=False)
+    _decide(same_instant, T0 - DAY)
+    _decide(same_instant, T0 - DAY, questionnaires="no")
+    changed_mind = make_participant()
+    _decide(changed_mind, T0 - DAY, biobank="no")
+    people += [same_instant, changed_mind, make_participant(age=17, consented=False)]
+    with clock.frozen(T0 - DAY / 2):
+        publish_version(tmp_path, 2, "major")
+    on_v2 = make_participant(consented=False)
+    _decide(on_v2, T0 - DAY / 4, international_sharing="no")
+    people.append(on_v2)
+
+    own = {p.id: ledger.standing(p.id, T0) for p in people}
+    decided = {p: s for p, s in own.items() if s.document is not None}
+    summary = rules.summary(T0)
+    assert summary["participants"] == len(people)
+    assert Counter(
+        {(c["key"], c["version"], c["purpose"], c["decision"]): c["participants"] for c in summary["counts"]}
+    ) == Counter(
+        (s.document.key, s.document.version, purpose, decision)
+        for s in decided.values()
+        for purpose, decision in s.by_purpose.items()
+    )
+    assert {scope: n for scope, n in summary["withdrawn"].items() if n} == Counter(
+        s.scope for s in own.values() if s.scope
+    )
+    assert summary["must_decide"] == sum(rules.decision_required(p, T0) for p in people) > 0
+
+    def counted(ids):
+        per_purpose: dict[str, dict[str, int]] = {}
+        for participant_id in ids:
+            for purpose, decision in own[participant_id].by_purpose.items():
+                per_purpose.setdefault(purpose, {"yes": 0, "no": 0})[decision] += 1
+        return per_purpose
+
+    assert ledger.decision_counts(T0) == counted(own)
+    some = [same_instant.id, on_v2.id, people[0].id, people[4].id]
+    among = sa.select(Participant.id).where(Participant.id.in_(some))
+    assert ledger.decision_counts(T0, among=among) == counted(some)

@@ -12,7 +12,7 @@ from engagement.console.i18n import OSLO
 from engagement.extensions import db
 from engagement.questionnaires.models import Task
 from engagement.waves import services as waves
-from engagement.waves.models import Reminder, ReminderAttempt
+from engagement.waves.models import Reminder, ReminderAttempt, ReminderWorker
 
 
 def test_coming_of_age_counts_the_roster_and_who_turned_18_this_month_quarter_and_ever(app, make_participant):
@@ -69,6 +69,11 @@ def test_running_waves_reminder_counts_and_responses_by_reminder(app, make_parti
         )
         _reminder(tasks[3], 2, now - timedelta(days=10))  # outside the last 7 days
         db.session.flush()
+        assert waves.reminder_counts(now - timedelta(days=7))["worker_last_seen"] is None  # none ever ran
+        # the heartbeats, not the last delivery attempt: an idle worker was seen after that attempt
+        for name, seen in (("idle", now - timedelta(minutes=5)), ("stopped", now - timedelta(days=2))):
+            db.session.add(ReminderWorker(name=name, started_at=now - timedelta(days=3), last_seen_at=seen))
+        db.session.flush()
 
         assert waves.running_waves(now) == [
             {"id": running.id, "name": running.name, "closes_at": running.closes_at, "tasks": 4, "submitted": 3,
@@ -81,7 +86,7 @@ def test_running_waves_reminder_counts_and_responses_by_reminder(app, make_parti
         }
         counts = waves.reminder_counts(now - timedelta(days=7))
         assert (counts["sent"], counts["failed"], counts["opened"]) == (3, 1, 1)
-        assert counts["last_attempt_at"] == now - timedelta(hours=1)
+        assert counts["worker_last_seen"] == now - timedelta(minutes=5)
         assert waves.response_by_reminder(running.id) == [
             {"sequence": 0, "reminded": 0, "submitted_after": 1},
             {"sequence": 1, "reminded": 2, "submitted_after": 1},
@@ -129,4 +134,42 @@ def test_a_preview_breaks_down_by_age_language_and_consent_and_shows_a_sample_sc
     assert [(t.date().isoformat(), t.hour, t.utcoffset()) for t in local] == [
         ("2026-03-27", 17, timedelta(hours=1)),
         ("2026-03-29", 17, timedelta(hours=2)),
+    ]
+
+
+def test_stats_count_each_task_once_per_series_on_its_oslo_day(app, make_participant, make_wave):
+    for _ in range(3):
+        make_participant(age=20)
+    wave = make_wave()
+    late_evening = datetime(2026, 6, 1, 21, 30, tzinfo=UTC)  # 23:30 on 1 June in Oslo
+    with app.app_context():
+        tasks = db.session.scalars(sa.select(Task).where(Task.wave_id == wave.id).order_by(Task.id)).all()
+        for task in tasks:
+            task.created_at = late_evening
+        tasks[0].submitted_at = datetime(2026, 6, 1, 22, 30, tzinfo=UTC)  # 00:30 on 2 June; never "started"
+        tasks[1].started_at = datetime(2026, 6, 2, 10, tzinfo=UTC)
+        _reminder(
+            tasks[2],
+            1,
+            datetime(2026, 6, 1, 21, 45, tzinfo=UTC),
+            opened_at=datetime(2026, 6, 3, 8, tzinfo=UTC),
+        )
+        _reminder(
+            tasks[2],
+            2,
+            datetime(2026, 6, 2, 23, 30, tzinfo=UTC),
+            opened_at=datetime(2026, 6, 2, 23, 40, tzinfo=UTC),
+        )
+        unsent = _reminder(tasks[1], 1, late_evening, status="pending")
+        unsent.sent_at = None
+        db.session.flush()
+        figures = waves.stats(wave.id, datetime(2026, 6, 4, tzinfo=UTC), count_eligible=False)
+        db.session.rollback()
+    assert {k: figures[k] for k in ("tasks", "reminded", "opened", "started", "submitted")} == {
+        "tasks": 3, "reminded": 1, "opened": 1, "started": 2, "submitted": 1,
+    }  # fmt: skip
+    assert figures["daily"] == [
+        {"date": date(2026, 6, 1), "tasks": 3, "reminded": 1, "opened": 0, "started": 0, "submitted": 0},
+        {"date": date(2026, 6, 2), "tasks": 0, "reminded": 0, "opened": 0, "started": 2, "submitted": 1},
+        {"date": date(2026, 6, 3), "tasks": 0, "reminded": 0, "opened": 1, "started": 0, "submitted": 0},
     ]
