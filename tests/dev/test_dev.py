@@ -158,7 +158,10 @@ def _children(pid: int) -> set[int]:
     """The direct child processes of ``pid`` (Linux /proc)."""
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found |= {int(child) for child in (task / "children").read_text().split()}
+        try:
+            found |= {int(child) for child in (task / "children").read_text().split()}
+        except FileNotFoundError:  # a thread that ended since the folder was listed has no children
+            continue
     return found
 
 
