@@ -14,7 +14,6 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from notifications.planner import ReminderPolicy
 from werkzeug.datastructures import MultiDict
 
 from engagement import clock
@@ -26,6 +25,7 @@ from engagement.console.web import bp, console_page, paginate, render
 from engagement.questionnaires import services as questionnaires
 from engagement.waves import services as waves
 from engagement.waves.models import Wave
+from engagement.waves.reminders import ReminderPolicy
 from engagement.waves.routes import COORDINATOR_ROLES
 from engagement.waves.schemas import WaveCreateSchema
 
