@@ -31,6 +31,7 @@ def _delivered(app, make_participant, researcher_name: str) -> tuple[str, str, s
         version = questionnaires.get_version("ung18", 1)
         task = questionnaires.create_task(person.id, version)
         questionnaires.submit(person.id, task.id, uuid.uuid4(), ung18_answers(1))
+        db.session.commit()  # on PostgreSQL an extract reads the responses through a connection of its own
         codes = ("PDB2001", "PDB2002", "PDB2003")
         for code, members in zip(codes, ([researcher.id], [], []), strict=True):
             project = projects.create_project(
