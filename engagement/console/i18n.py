@@ -32,6 +32,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nav.roster": {"nb": "Deltakerliste", "en": "Roster"},
     "nav.reminders": {"nb": "Påminnelser", "en": "Reminders"},
     "nav.projects": {"nb": "Prosjekter", "en": "Projects"},
+    "nav.variables": {"nb": "Variabler", "en": "Variables"},
     "nav.audit": {"nb": "Revisjonslogg", "en": "Audit log"},
     "lang.label": {"nb": "Språk", "en": "Language"},
     "lang.switch": {"nb": "English", "en": "Norsk (bokmål)"},

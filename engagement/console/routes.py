@@ -15,12 +15,13 @@ from engagement.console import (
     questionnaires,
     reminders,
     roster,
+    variables,
     waves,
     web,
 )
 
 blueprints: list[Any] = []  # HTML pages are not part of the OpenAPI document: registered by init_app
-PAGES = (login, overview, waves, questionnaires, consent, roster, reminders, projects, audit)
+PAGES = (login, overview, waves, questionnaires, consent, roster, reminders, projects, variables, audit)
 
 
 def init_app(app: Flask) -> None:

@@ -126,6 +126,7 @@ NAV: list[NavItem] = [
     NavItem("console.roster", "nav.roster", ("coordinator", "admin")),
     NavItem("console.reminders", "nav.reminders", ("coordinator", "admin")),
     NavItem("console.projects", "nav.projects", STAFF),
+    NavItem("console.variables", "nav.variables", STAFF),
     NavItem("console.audit", "nav.audit", ("admin",)),
 ]
 

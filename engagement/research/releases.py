@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from engagement.extensions import db
+from engagement.questionnaires.models import QuestionnaireVersion, Response
 from engagement.research import downloads
-from engagement.research.models import Extract, ResearchProject
+from engagement.research.models import Extract, ExtractResponse, ResearchProject
 
 CODEBOOK = "codebook.csv"
 
@@ -33,6 +36,56 @@ def releases(project: ResearchProject) -> list[Extract]:
             .order_by(Extract.created_at.desc(), Extract.release.desc())
         )
     )
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A project's deliveries that held answers to one questionnaire version."""
+
+    code: str
+    title: str
+    version: int
+    releases: int  # deliveries that held answers to the version
+    last_delivered_at: datetime
+
+
+def projects_receiving(key: str, versions: Collection[int]) -> list[Receipt]:
+    """Which projects' deliveries held answers to questionnaire ``key`` in any of ``versions`` (the
+    versions a variable is in), per project and version, by project code: from the delivery ledger
+    (``research_extract_response``), one query. Each delivery is asked whether it holds one response
+    of the version (``EXISTS``, which stops at the first), so the cost grows with the deliveries and
+    versions, not with the responses delivered.
+
+    The ledger row outlives a response deleted on withdrawal, but the version is read from the
+    response: a delivery whose every response to the version has since been deleted is not counted.
+    """
+    if not versions:
+        return []
+    held = (
+        sa.select(ExtractResponse.extract_id)
+        .join(Response, Response.id == ExtractResponse.response_id)
+        .where(
+            ExtractResponse.extract_id == Extract.id,
+            Response.questionnaire_version_id == QuestionnaireVersion.id,
+        )
+        .exists()
+    )
+    rows = db.session.execute(
+        sa.select(
+            ResearchProject.code,
+            ResearchProject.title,
+            QuestionnaireVersion.version,
+            sa.func.count(Extract.id),
+            sa.func.max(Extract.created_at),
+        )
+        .select_from(Extract)
+        .join(ResearchProject, ResearchProject.id == Extract.project_id)
+        .join(QuestionnaireVersion, sa.true())
+        .where(QuestionnaireVersion.key == key, QuestionnaireVersion.version.in_(sorted(versions)), held)
+        .group_by(ResearchProject.code, ResearchProject.title, QuestionnaireVersion.version)
+        .order_by(ResearchProject.code, QuestionnaireVersion.version)
+    )
+    return [Receipt(*row) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,9 @@ CONSOLE_MIRRORS = {
     "console.project_extract": "research.Extracts",
     "console.project_file": "research.ExtractFile",
     "console.project_codebook": "research.Project",
+    # the catalogue's API is public, but these pages name the projects that received a variable
+    "console.variables": "research.Projects",
+    "console.variable": "research.Projects",
     "console.consent": "consent.ConsentSummary",
     "console.deletion_done": "withdrawal.DeletionRequestDone",
     "console.reminders": "waves.Waves",  # the outbox belongs to the waves

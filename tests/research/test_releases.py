@@ -55,3 +55,37 @@ def test_codebook_rows_are_searched_by_name_label_or_source_and_paged(
         assert releases.codebook(project, delivered.release, search="no such variable zzz").total == 0
         with pytest.raises(downloads.ExtractNotFound):
             releases.codebook(project, "R1999-01")
+
+
+def test_projects_receiving_a_version_are_those_whose_deliveries_held_its_answers(
+    app, make_participant, answer, make_project, extract
+):
+    from datetime import timedelta
+
+    from engagement import clock
+
+    start = clock.now() + timedelta(hours=1)
+    never, early, both = make_project("PDB0001"), make_project("PDB0002"), make_project("PDB0003")
+    make_project("PDB0004")  # no delivery at all
+    extract(never, at=start)  # a delivery before anyone answered: empty tables, no answers
+    answer(make_participant(), 1, at=start + timedelta(minutes=1))
+    extract(early, at=start + timedelta(minutes=2))  # version 1's answer only
+    answer(make_participant(), 2, at=start + timedelta(minutes=3))
+    first = start + timedelta(minutes=4)
+    extract(both, at=first)
+    extract(both, "since-last", at=first + timedelta(minutes=1))  # nothing new: holds no answer
+    last = first + timedelta(minutes=2)
+    extract(both, at=last)  # a second full delivery
+    with app.app_context():
+        everything = releases.projects_receiving("ung18", {1, 2})
+        only_v2 = releases.projects_receiving("ung18", [2])
+        elsewhere = releases.projects_receiving("ung19", [1, 2])
+        asked_in_none = releases.projects_receiving("ung18", [])
+    assert [(r.code, r.version, r.releases) for r in everything] == [
+        ("PDB0002", 1, 1),
+        ("PDB0003", 1, 2),
+        ("PDB0003", 2, 2),
+    ]
+    assert [r.title for r in everything] == ["Helse og hverdag ved 18 år"] * 3
+    assert [(r.code, r.version, r.last_delivered_at) for r in only_v2] == [("PDB0003", 2, last)]
+    assert elsewhere == asked_in_none == []
