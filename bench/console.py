@@ -116,7 +116,7 @@ def seed_project() -> tuple[str, str]:
 
     project = projects.create_project(
         code="PDB9001", title="Bench project", approval_reference="REK 2026/99999",
-        purposes=["participation", "questionnaires"], questionnaires_=["ung18"], members=[], folder=None,
+        purposes=["participation"], questionnaires_=["ung18"], members=[], folder=None,
     )  # fmt: skip
     extract = extraction.run_extract(project, "full")
     db.session.commit()

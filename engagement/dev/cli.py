@@ -19,7 +19,7 @@ from engagement.dev import ensure_development
 from engagement.dev.demo import seed_demo_activity, seed_demo_cohort
 from engagement.questionnaires.cli import publish_folder
 from engagement.ratelimit import limiter
-from engagement.research.cli import seed_demo_project
+from engagement.research.cli import seed_demo_delivery, seed_demo_project
 from engagement.waves.cli import seed_demo_wave
 
 CONTENT_AGE = timedelta(days=60)
@@ -39,6 +39,7 @@ def prepare() -> list[str]:
     done += seed_demo_project()
     done += seed_demo_wave()
     done += seed_demo_activity()
+    done += seed_demo_delivery()
     return done
 
 

@@ -235,7 +235,12 @@ def parse_roster(data: bytes, media_type: str) -> list[tuple[int, Mapping[str, A
             records = records["rows"]
         if not isinstance(records, list):
             raise _rejected([LineProblem(0, ["expected a JSON array of roster records"])])
-        return [(i, r if isinstance(r, dict) else {"__invalid__": True}) for i, r in enumerate(records, 1)]
+        not_records = [i for i, r in enumerate(records, 1) if not isinstance(r, dict)]
+        if not_records:  # not a roster at all (the schema's shape), so no line-by-line dry run either
+            raise _rejected(
+                [LineProblem(i, ["expected an object with the roster columns"]) for i in not_records]
+            )
+        return list(enumerate(records, 1))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -270,9 +275,6 @@ def _rejected(problems: list[LineProblem]) -> RosterRejected:
 
 def _validate_record(line: int, raw: Mapping[str, Any], synthetic_ok: bool) -> RosterRow | LineProblem:
     problem = LineProblem(line)
-    if raw.get("__invalid__"):
-        problem.reasons.append("expected an object with the roster columns")
-        return problem
     if "__columns__" in raw:
         problem.reasons.append(f"expected {len(ROSTER_COLUMNS)} columns, got {raw['__columns__']}")
         return problem

@@ -100,3 +100,15 @@ def seed_demo_project() -> list[str]:
     )
     db.session.commit()
     return [f"demo research project PDB9999 ({len(researchers)} researchers)"]
+
+
+def seed_demo_delivery() -> list[str]:
+    """Development: one delivery of the demo project, so that its console page has files to show."""
+    project = projects.get_project("PDB9999")
+    if downloads.list_extracts(project):
+        return ["demo delivery: PDB9999 has deliveries, left as they are"]
+    extract = extraction.run_extract(project, extraction.FULL)
+    db.session.commit()
+    return [
+        f"demo delivery {extract.release} of PDB9999 ({extract.participants} participants, {len(extract.files)} files)"
+    ]

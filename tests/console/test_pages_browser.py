@@ -140,7 +140,7 @@ def _delivered_projects(app, make_participant, researcher_name):
         for code, members in (("PDB1001", [researcher.id]), ("PDB1002", [])):
             project = projects.create_project(
                 code=code, title=f"Prosjekt {code}", approval_reference="REK 2026/12345",
-                purposes=["participation", "questionnaires"], questionnaires_=["ung18"], members=members,
+                purposes=["participation"], questionnaires_=["ung18"], members=members,
                 folder=None, data_use_codes=["DUO:0000007"],
             )  # fmt: skip
             extraction.run_extract(project, "full")

@@ -124,6 +124,7 @@ def test_make_run_setup_logs_a_demo_participant_in_end_to_end(tmp_path):
             "DEV_IDPORTEN": True,
             "PUBLIC_URL": f"http://127.0.0.1:{port}",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}",
+            "DATA_STORE_DIR": str(tmp_path / "datastore"),
         }
     )
     with dev.app_context():
@@ -144,6 +145,10 @@ def test_make_run_setup_logs_a_demo_participant_in_end_to_end(tmp_path):
                 for model in (Participant, Response, Reminder, Wave)
             }
         assert counted["Participant"] >= 300 and counted["Response"] >= 100 and counted["Reminder"] >= 100
+        project = console.get(server.url + "/console/projects/PDB9999", timeout=10)
+        assert (
+            project.status_code == 200 and 'id="release-R0001"' in project.text
+        )  # a delivered extract to show
     finally:
         server.close()
         dev.extensions["engagement.db"].dispose()

@@ -379,7 +379,7 @@ def test_delete_participant_answers_removes_drafts_responses_and_answers(
 
 
 def test_the_seed_questionnaire_accepts_a_complete_answer_set(client, make_task, login_as, make_participant):
-    from tests.answers import ung18_answers
+    from engagement.dev.demo import ung18_answers
 
     participant = make_participant()
     task = make_task(participant, key="ung18", version=1)
