@@ -13,7 +13,7 @@ from engagement.auth import services as auth
 from engagement.consent import documents, ledger
 from engagement.console.web import STAFF, bp, console_page, render
 from engagement.participants.services import today_in_oslo
-from engagement.waves import services as waves
+from engagement.waves import figures as wave_figures
 from engagement.withdrawal import services as withdrawal
 
 FIGURE_ROLES = ("coordinator", "admin")
@@ -31,7 +31,7 @@ def overview() -> ResponseReturnValue:
 
 def _figures(language: str) -> dict[str, Any]:
     now = clock.now()
-    roster = waves.coming_of_age(today_in_oslo(now))
+    roster = wave_figures.coming_of_age(today_in_oslo(now))
     document = documents.current_document(now)
     decided = ledger.decision_counts(now)
     purposes = []
@@ -52,6 +52,6 @@ def _figures(language: str) -> dict[str, Any]:
         "purposes": purposes,
         "withdrawals": ledger.withdrawal_counts(now),
         "deletion_requests": withdrawal.open_deletion_requests(),
-        "running_waves": waves.running_waves(now),
-        "reminders": waves.reminder_counts(now - RECENT_REMINDERS),
+        "running_waves": wave_figures.running_waves(now),
+        "reminders": wave_figures.reminder_counts(now - RECENT_REMINDERS),
     }

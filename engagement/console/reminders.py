@@ -14,7 +14,7 @@ from engagement.console.i18n import translate
 from engagement.console.web import bp, console_page, render
 from engagement.devices import services as devices
 from engagement.participants.services import today_in_oslo
-from engagement.waves import services as waves
+from engagement.waves import figures as wave_figures
 
 ROLES = ("coordinator", "admin")  # as the wave and outbox routes under /v1/admin/waves
 DAYS = 30
@@ -27,7 +27,7 @@ def reminders() -> ResponseReturnValue:
     """The outbox now, and what went wrong in the last 30 days."""
     now = clock.now()
     since = now - timedelta(days=DAYS)
-    failures = waves.failures_by_class(since, now)
+    failures = wave_figures.failures_by_class(since, now)
     deactivated = devices.deactivations(since, now)
     chart = None
     if failures:
@@ -49,7 +49,7 @@ def reminders() -> ResponseReturnValue:
         )
     return render(
         "console/reminders.html",
-        outbox=waves.outbox_by_status(),
+        outbox=wave_figures.outbox_by_status(),
         failures=failures,
         deactivated=deactivated,
         chart=chart,

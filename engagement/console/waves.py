@@ -23,6 +23,7 @@ from engagement.console.i18n import OSLO
 from engagement.console.services import record_action
 from engagement.console.web import bp, console_page, paginate, render
 from engagement.questionnaires import services as questionnaires
+from engagement.waves import figures as wave_figures
 from engagement.waves import services as waves
 from engagement.waves.models import Wave
 from engagement.waves.reminders import ReminderPolicy
@@ -37,7 +38,7 @@ SORTABLE = ("name", "status", "questionnaire_key", "opens_at", "closes_at", "cre
 @console_page(*ROLES)
 def waves_list() -> ResponseReturnValue:
     """Every wave, sorted and paged on the server."""
-    query = waves.waves_table()
+    query = wave_figures.waves_table()
     columns = {name: query.selected_columns[name] for name in SORTABLE}
     page = paginate(query, columns, "created_at", default_descending=True)
     return render("console/waves.html", page=page)
@@ -81,14 +82,14 @@ def wave(wave_id: uuid.UUID) -> ResponseReturnValue:
     now = clock.now()
     context: dict[str, Any] = {"wave": found, "policy": waves.policy_of(found)}
     if found.status == "draft":
-        context["preview"] = waves.preview_breakdown(found, now)
-        context["schedule"] = waves.sample_schedule(found, now)
+        context["preview"] = wave_figures.preview_breakdown(found, now)
+        context["schedule"] = wave_figures.sample_schedule(found, now)
     else:
-        figures = waves.stats(wave_id, now, count_eligible=False)  # the page does not show it
+        figures = wave_figures.stats(wave_id, now, count_eligible=False)  # the page does not show it
         context["stats"] = figures
         context["chart"] = charts.daily(figures["daily"], g.console_lang)
         context["cumulative"] = charts.cumulative_rate(figures["daily"], figures["tasks"], g.console_lang)
-        context["by_reminder"] = waves.response_by_reminder(wave_id)
+        context["by_reminder"] = wave_figures.response_by_reminder(wave_id)
     return render("console/wave.html", **context)
 
 
@@ -98,7 +99,7 @@ def wave_launch(wave_id: uuid.UUID) -> ResponseReturnValue:
     """Ask for confirmation (GET), then launch: freeze the list and give every eligible person a task."""
     found = waves.get_wave(wave_id)
     if request.method == "GET":
-        preview = waves.preview_breakdown(found, clock.now())
+        preview = wave_figures.preview_breakdown(found, clock.now())
         return render("console/wave_confirm.html", wave=found, action="launch", count=preview["eligible"])
     launched, created = waves.launch(wave_id, clock.now(), actor_id=g.console_user.staff_id)
     record_action(g.console_user, "console.wave_launched", "wave", launched.id, {"tasks": created})
@@ -127,10 +128,10 @@ def wave_close(wave_id: uuid.UUID) -> ResponseReturnValue:
 @console_page(*ROLES)
 def wave_stats_csv(wave_id: uuid.UUID) -> ResponseReturnValue:
     """The daily series as CSV, as ``GET /v1/admin/waves/<id>/stats?format=csv`` gives it."""
-    figures = waves.stats(wave_id, clock.now(), count_eligible=False)  # the CSV holds the daily series
+    figures = wave_figures.stats(wave_id, clock.now(), count_eligible=False)  # the CSV holds the daily series
     record_action(g.console_user, "console.wave_stats_downloaded", "wave", wave_id)
     return Response(
-        waves.stats_csv(figures),
+        wave_figures.stats_csv(figures),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="wave-{wave_id}-daily.csv"'},
     )

@@ -17,6 +17,7 @@ from engagement.extensions import db
 from engagement.metrics import COLLECTORS
 from engagement.questionnaires.schemas import TaskCreateSchema, TaskSchema
 from engagement.security import current_principal, participant_required, staff_required
+from engagement.waves import figures as wave_figures
 from engagement.waves import services
 from engagement.waves.schemas import (
     StatsArgsSchema,
@@ -123,10 +124,10 @@ class Stats(MethodView):
     )
     def get(self, args: dict[str, Any], wave_id: uuid.UUID) -> Any:
         """Eligible, tasks, reminded, opened, started, submitted, response rate, and a daily series."""
-        figures = services.stats(wave_id, clock.now())
+        figures = wave_figures.stats(wave_id, clock.now())
         if args["format"] == "csv":
             return HttpResponse(
-                services.stats_csv(figures),
+                wave_figures.stats_csv(figures),
                 mimetype="text/csv",
                 headers={"Content-Disposition": f'attachment; filename="wave-{wave_id}-daily.csv"'},
             )

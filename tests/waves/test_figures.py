@@ -11,6 +11,7 @@ from engagement import clock
 from engagement.console.i18n import OSLO
 from engagement.extensions import db
 from engagement.questionnaires.models import Task
+from engagement.waves import figures as wave_figures
 from engagement.waves import services as waves
 from engagement.waves.models import Reminder, ReminderAttempt, ReminderWorker
 
@@ -26,7 +27,7 @@ def test_coming_of_age_counts_the_roster_and_who_turned_18_this_month_quarter_an
         ):
             make_participant(birth_date=born, consented=False)
         with app.app_context():
-            figures = waves.coming_of_age(date(2026, 5, 20))
+            figures = wave_figures.coming_of_age(date(2026, 5, 20))
     assert figures == {"roster": 5, "adults": 4, "this_month": 1, "this_quarter": 2}
 
 
@@ -69,25 +70,30 @@ def test_running_waves_reminder_counts_and_responses_by_reminder(app, make_parti
         )
         _reminder(tasks[3], 2, now - timedelta(days=10))  # outside the last 7 days
         db.session.flush()
-        assert waves.reminder_counts(now - timedelta(days=7))["worker_last_seen"] is None  # none ever ran
+        assert (
+            wave_figures.reminder_counts(now - timedelta(days=7))["worker_last_seen"] is None
+        )  # none ever ran
         # the heartbeats, not the last delivery attempt: an idle worker was seen after that attempt
         for name, seen in (("idle", now - timedelta(minutes=5)), ("stopped", now - timedelta(days=2))):
             db.session.add(ReminderWorker(name=name, started_at=now - timedelta(days=3), last_seen_at=seen))
         db.session.flush()
 
-        assert waves.running_waves(now) == [
+        assert wave_figures.running_waves(now) == [
             {"id": running.id, "name": running.name, "closes_at": running.closes_at, "tasks": 4, "submitted": 3,
              "response_rate": 0.75}
         ]  # fmt: skip
-        full, light = waves.stats(running.id, now), waves.stats(running.id, now, count_eligible=False)
+        full, light = (
+            wave_figures.stats(running.id, now),
+            wave_figures.stats(running.id, now, count_eligible=False),
+        )
         assert full["eligible"] == 4 and light["eligible"] is None
         assert {k: v for k, v in full.items() if k != "eligible"} == {
             k: v for k, v in light.items() if k != "eligible"
         }
-        counts = waves.reminder_counts(now - timedelta(days=7))
+        counts = wave_figures.reminder_counts(now - timedelta(days=7))
         assert (counts["sent"], counts["failed"], counts["opened"]) == (3, 1, 1)
         assert counts["worker_last_seen"] == now - timedelta(minutes=5)
-        assert waves.response_by_reminder(running.id) == [
+        assert wave_figures.response_by_reminder(running.id) == [
             {"sequence": 0, "reminded": 0, "submitted_after": 1},
             {"sequence": 1, "reminded": 2, "submitted_after": 1},
             {"sequence": 2, "reminded": 2, "submitted_after": 1},
@@ -100,7 +106,7 @@ def test_the_wave_table_sorts_in_sql_with_task_counts(app, make_participant, mak
     launched = make_wave(name="b launched")
     draft = make_wave(name="a draft", launch=False)
     with app.app_context():
-        query = waves.waves_table()
+        query = wave_figures.waves_table()
         rows = db.session.execute(query.order_by(query.selected_columns["name"])).all()
     assert [(r.id, r.tasks, r.questionnaire_key) for r in rows] == [
         (draft.id, 0, "ung18"),
@@ -121,8 +127,8 @@ def test_a_preview_breaks_down_by_age_language_and_consent_and_shows_a_sample_sc
     with app.app_context():
         wave = waves.get_wave(draft.id)
         wave.opens_at, wave.closes_at = at, at + timedelta(days=20)
-        breakdown = waves.preview_breakdown(wave, clock.now())
-        schedule = waves.sample_schedule(wave, at)
+        breakdown = wave_figures.preview_breakdown(wave, clock.now())
+        schedule = wave_figures.sample_schedule(wave, at)
         db.session.rollback()
     assert breakdown["eligible"] == 3 and breakdown["tasks"] == 0
     assert breakdown["by_age"] == {19: 2, 22: 1}
@@ -163,7 +169,7 @@ def test_stats_count_each_task_once_per_series_on_its_oslo_day(app, make_partici
         unsent = _reminder(tasks[1], 1, late_evening, status="pending")
         unsent.sent_at = None
         db.session.flush()
-        figures = waves.stats(wave.id, datetime(2026, 6, 4, tzinfo=UTC), count_eligible=False)
+        figures = wave_figures.stats(wave.id, datetime(2026, 6, 4, tzinfo=UTC), count_eligible=False)
         db.session.rollback()
     assert {k: figures[k] for k in ("tasks", "reminded", "opened", "started", "submitted")} == {
         "tasks": 3, "reminded": 1, "opened": 1, "started": 2, "submitted": 1,

@@ -9,7 +9,7 @@ from engagement import clock
 from engagement.devices import services as devices
 from engagement.extensions import db
 from engagement.questionnaires.models import Task
-from engagement.waves import services as waves
+from engagement.waves import figures as wave_figures
 from engagement.waves.models import Reminder, ReminderAttempt
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -52,8 +52,8 @@ def test_outbox_counts_rows_per_status_and_failures_per_oslo_day_and_class(app, 
         _attempt(ids[2], "failed", datetime(2026, 3, 10, 23, 30, tzinfo=UTC))
         _attempt(ids[2], "failed", NOW - timedelta(days=30))  # before the window
         db.session.commit()
-        counts = waves.outbox_by_status()
-        failures = waves.failures_by_class(NOW - timedelta(days=7), NOW + timedelta(days=1))
+        counts = wave_figures.outbox_by_status()
+        failures = wave_figures.failures_by_class(NOW - timedelta(days=7), NOW + timedelta(days=1))
     assert counts == {"pending": 1, "sending": 0, "sent": 1, "skipped": 0, "cancelled": 0, "failed": 2}
     assert failures == [
         {"date": date(2026, 3, 10), "class": "backoff", "attempts": 1},
