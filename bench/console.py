@@ -11,7 +11,10 @@ network): ``/health/ready`` (the baseline: one query), ``/console`` (the overvie
 delivery's codebook. Prints p50 and p95 per page and the ratio of each p95 to the baseline's, then
 drops the database.
 
-    .venv/bin/python bench/console.py [--participants 100000] [--waves 20] [--repeats 30]
+    .venv/bin/python bench/console.py [--participants 100000] [--waves 20] [--repeats 30] [--keep]
+
+``--keep`` leaves the database in place and, when it is there already, measures it again without
+seeding (migrated to the newest revision first): for trying one change after another on the same data.
 
 Target (issue): p95 under 300 ms per page.
 """
@@ -45,6 +48,14 @@ def recreate_database(drop_only: bool = False) -> None:
         if not drop_only:
             conn.execute(sa.text(f"CREATE DATABASE {DATABASE}"))
     admin.dispose()
+
+
+def database_exists() -> bool:
+    admin = sa.create_engine(ADMIN_URL)
+    with admin.connect() as conn:
+        found = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": DATABASE})
+    admin.dispose()
+    return found is not None
 
 
 def seed_activity(waves: int) -> list[uuid.UUID]:
@@ -130,7 +141,9 @@ def console_cookie() -> str:
     from engagement.console.models import ConsoleSession
     from engagement.extensions import db
 
-    staff = StaffUser(issuer="bench", subject="coordinator", name="Bench Coordinator", roles=["coordinator"])
+    staff = StaffUser(
+        issuer="bench", subject=f"coordinator-{uuid.uuid4()}", name="Bench Coordinator", roles=["coordinator"]
+    )
     db.session.add(staff)
     db.session.flush()
     family = auth.open_session(
@@ -166,6 +179,7 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=100_000)
     parser.add_argument("--waves", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--keep", action="store_true", help="keep the database; reuse it when it is there")
     args = parser.parse_args()
 
     import tempfile
@@ -177,24 +191,32 @@ def main() -> None:
     from engagement.extensions import db
     from engagement.questionnaires.cli import publish_folder
     from engagement.questionnaires.models import Task
+    from engagement.research.models import Extract, ResearchProject
 
-    recreate_database()
+    reuse = args.keep and database_exists()
+    if not reuse:
+        recreate_database()
     store = tempfile.TemporaryDirectory(prefix="bench-console-store-")
     try:
         config = {"ENV": "test", "DATABASE_URL": URL, "LOG_LEVEL": "WARNING", "DATA_STORE_DIR": store.name}
         app = create_app(config)
         with app.app_context():
             migrate.upgrade("head")
-            with clock.frozen(datetime(2000, 1, 1, tzinfo=UTC)):
-                publish_consent_documents()
-                publish_folder()
-            seed(args.participants)
-            wave_ids = seed_activity(args.waves)
+            if not reuse:
+                with clock.frozen(datetime(2000, 1, 1, tzinfo=UTC)):
+                    publish_consent_documents()
+                    publish_folder()
+                seed(args.participants)
+                seed_activity(args.waves)
+                seed_project()
             largest, tasks = db.session.execute(
-                sa.select(Task.wave_id, sa.func.count()).where(Task.wave_id.in_(wave_ids))
+                sa.select(Task.wave_id, sa.func.count()).where(Task.wave_id.is_not(None))
                 .group_by(Task.wave_id).order_by(sa.func.count().desc()).limit(1)
             ).one()  # fmt: skip
-            code, release = seed_project()
+            code, release = db.session.execute(
+                sa.select(ResearchProject.code, Extract.release).join(Extract.project)
+                .order_by(Extract.created_at.desc()).limit(1)
+            ).one()  # fmt: skip
             secret = console_cookie()
             db.session.remove()
         client = app.test_client()
@@ -210,7 +232,8 @@ def main() -> None:
         times = measure(client, paths, args.repeats)
         app.extensions["engagement.db"].dispose()
     finally:
-        recreate_database(drop_only=True)
+        if not args.keep:
+            recreate_database(drop_only=True)
         store.cleanup()
     base = p95(times["/health/ready"])
     print(f"participants: {args.participants:,}  waves: {args.waves}  largest wave: {tasks:,} tasks  "

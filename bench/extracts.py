@@ -279,7 +279,7 @@ def prepare_postgres(url: str, rows: int, items: int, store: str, projects: int)
     import yaml
 
     from engagement import migrate
-    from engagement.consent import documents
+    from engagement.consent import documents, ledger
     from engagement.consent.cli import publish_consent_documents
     from engagement.extensions import db
     from engagement.questionnaires import services as questionnaires
@@ -341,6 +341,7 @@ def prepare_postgres(url: str, rows: int, items: int, store: str, projects: int)
         params["purposes"] = list(document.purpose_codes)
         for statement in statements:
             db.session.execute(sa.text(statement), {k: v for k, v in params.items() if f":{k}" in statement})
+        ledger.rebuild_latest()  # what each submission would have kept, for the ledger seeded around it
         db.session.commit()
         # The state autovacuum leaves a table in soon after a bulk insert (visibility map set, so that
         # index-only scans need not visit the table), which a transaction cannot do itself.

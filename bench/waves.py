@@ -46,7 +46,7 @@ def recreate_database(drop_only: bool = False) -> None:
 
 
 def seed(n: int) -> None:
-    from engagement.consent import documents
+    from engagement.consent import documents, ledger
     from engagement.extensions import db
 
     document = documents.current_document(datetime.now(UTC))
@@ -69,6 +69,7 @@ def seed(n: int) -> None:
         ),
         {"document": document.id, "purposes": list(document.purpose_codes)},
     )
+    ledger.rebuild_latest()  # what record_decisions keeps, for the ledger seeded around it
     db.session.commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))

@@ -8,7 +8,7 @@ Nothing here decides what a standing allows; that is :mod:`engagement.consent.ru
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from engagement.consent.models import (
     WITHDRAWAL_SCOPES,
     ConsentDecision,
     ConsentDocument,
+    ConsentLatest,
     ConsentWithdrawal,
 )
 from engagement.db import bulk_objects
@@ -86,27 +87,25 @@ class Standing:
 
 
 def latest_decisions(
-    at: datetime | sa.BindParameter[datetime], *aggregates: sa.ColumnElement[Any]
+    at: datetime | sa.BindParameter[datetime] | None, *aggregates: sa.ColumnElement[Any]
 ) -> sa.Select[Any]:
-    """One row per participant and submission made by ``at``: ``participant_id``, ``document_id``,
-    ``decided_at``, the given aggregates over its decision rows, and ``latest`` (1 on the participant's
-    latest submission). Callers restrict it with ``where`` and keep ``latest == 1`` outside it.
+    """One row per participant and submission made by ``at`` (``None``: ever): ``participant_id``,
+    ``document_id``, ``decided_at``, the given aggregates over its decision rows, and ``latest`` (1 on
+    the participant's latest submission). Callers restrict it with ``where`` and keep ``latest == 1``
+    outside it.
 
     Aggregating first and ranking the submissions after reads the ledger once, in the order of its
     (participant, time, document) index."""
-    return (
-        sa.select(
-            ConsentDecision.participant_id,
-            ConsentDecision.document_id,
-            ConsentDecision.decided_at,
-            *aggregates,
-            sa.func.rank()
-            .over(partition_by=ConsentDecision.participant_id, order_by=ConsentDecision.decided_at.desc())
-            .label("latest"),
-        )
-        .where(ConsentDecision.decided_at <= at)
-        .group_by(ConsentDecision.participant_id, ConsentDecision.decided_at, ConsentDecision.document_id)
-    )
+    query = sa.select(
+        ConsentDecision.participant_id,
+        ConsentDecision.document_id,
+        ConsentDecision.decided_at,
+        *aggregates,
+        sa.func.rank()
+        .over(partition_by=ConsentDecision.participant_id, order_by=ConsentDecision.decided_at.desc())
+        .label("latest"),
+    ).group_by(ConsentDecision.participant_id, ConsentDecision.decided_at, ConsentDecision.document_id)
+    return query if at is None else query.where(ConsentDecision.decided_at <= at)
 
 
 def standings(
@@ -135,13 +134,20 @@ _PACKED = sa.func.aggregate_strings(ConsentDecision.purpose + "=" + ConsentDecis
 
 
 def _decisions(packed: str) -> dict[str, str]:
-    """The decision per purpose of :data:`_PACKED`. Two submissions made at the same instant arrive
-    together: a "no" in either holds (as in :func:`engagement.consent.rules.reachable_query`)."""
+    """The decision per purpose of :data:`_PACKED` (or of :attr:`ConsentLatest.decisions`). Two
+    submissions made at the same instant arrive together: a "no" in either holds (as in
+    :func:`engagement.consent.rules.reachable_query`)."""
     by_purpose: dict[str, str] = {}
     for pair in packed.split(","):
         code, decision = pair.split("=", 1)
         by_purpose[code] = min(decision, by_purpose.get(code, decision))
     return by_purpose
+
+
+def _packed(by_purpose: dict[str, str]) -> str:
+    """:attr:`ConsentLatest.decisions` of these decisions: in the order of the purpose codes, so that
+    equal decisions are equal strings."""
+    return ",".join(f"{code}={by_purpose[code]}" for code in sorted(by_purpose))
 
 
 @bulk_objects()
@@ -255,8 +261,10 @@ def record_decisions(
 ) -> uuid.UUID:
     """Append one submission (a decision per purpose) to the ledger and audit it; returns its batch id.
 
-    No checks: :func:`decide` is the way in for participants.
+    No checks: :func:`decide` is the way in for participants. The participant's row of
+    :class:`ConsentLatest` is written again from the ledger in the same transaction.
     """
+    _lock_participant(participant_id)
     batch_id = uuid.uuid4()
     for code in document.purpose_codes:
         db.session.add(
@@ -273,6 +281,7 @@ def record_decisions(
             )
         )
     db.session.flush()
+    _write_latest(participant_id)
     audit.record(
         "consent.decided",
         actor_kind="participant",
@@ -287,6 +296,70 @@ def record_decisions(
         },
     )
     return batch_id
+
+
+def _lock_participant(participant_id: uuid.UUID) -> None:
+    """Take the participant's row lock before appending: two submissions of one participant then
+    write :class:`ConsentLatest` one after the other, the later one reading the earlier one's rows.
+    ``FOR NO KEY UPDATE`` (PostgreSQL; SQLite has one writer at a time) leaves the key-share locks that
+    the ledger's foreign key takes free, so that it cannot deadlock with a concurrent append."""
+    db.session.execute(
+        sa.select(Participant.id).where(Participant.id == participant_id).with_for_update(key_share=True)
+    )
+
+
+def _write_latest(participant_id: uuid.UUID) -> None:
+    """The participant's :class:`ConsentLatest` row, as :func:`standings` reads their ledger."""
+    ranked = (
+        latest_decisions(None, _PACKED).where(ConsentDecision.participant_id == participant_id).subquery()
+    )
+    found = db.session.execute(
+        sa.select(ranked.c.document_id, ranked.c.decided_at, ranked.c.packed).where(ranked.c.latest == 1)
+    ).all()
+    if not found:
+        return
+    by_purpose: dict[str, str] = {}
+    for _document_id, _decided_at, packed in found:  # several only for submissions of one instant
+        for code, decision in _decisions(packed).items():
+            by_purpose[code] = min(decision, by_purpose.get(code, decision))
+    document_id, decided_at, _ = max(found, key=lambda row: row[0])  # as rebuild_latest picks
+    row = db.session.get(ConsentLatest, participant_id) or ConsentLatest(participant_id=participant_id)
+    row.document_id, row.decided_at, row.decisions = document_id, decided_at, _packed(by_purpose)
+    db.session.add(row)
+    db.session.flush()
+
+
+def rebuild_latest() -> int:
+    """Write every participant's :class:`ConsentLatest` row again from the ledger (for data that came
+    into the ledger another way than :func:`record_decisions`, as the benchmarks seed it); returns the
+    number of rows."""
+    ranked = latest_decisions(None, _PACKED).subquery()
+    rows = db.session.execute(
+        sa.select(ranked.c.participant_id, ranked.c.document_id, ranked.c.decided_at, ranked.c.packed)
+        .where(ranked.c.latest == 1)
+        .order_by(ranked.c.participant_id, ranked.c.document_id)
+    )
+    latest: dict[uuid.UUID, dict[str, Any]] = {}
+    for participant_id, document_id, decided_at, packed in rows:
+        row = latest.setdefault(
+            participant_id, {"participant_id": participant_id, "decided_at": decided_at, "by_purpose": {}}
+        )
+        row["document_id"] = document_id  # of several at one instant, the last in this order
+        for code, decision in _decisions(packed).items():
+            row["by_purpose"][code] = min(decision, row["by_purpose"].get(code, decision))
+    db.session.execute(sa.delete(ConsentLatest))
+    values = [
+        {
+            "participant_id": row["participant_id"],
+            "document_id": row["document_id"],
+            "decided_at": row["decided_at"],
+            "decisions": _packed(row["by_purpose"]),
+        }
+        for row in latest.values()
+    ]
+    if values:
+        db.session.execute(sa.insert(ConsentLatest), values)
+    return len(values)
 
 
 def decide(
@@ -412,28 +485,22 @@ def standing_groups(at: datetime, among: sa.Select[Any] | None = None) -> list[t
     entry have an empty standing. Whoever counts the roster by standing (the coordinators' summary, the
     console) counts these groups, so that every count is the same rule as :func:`standings`.
 
-    Grouped on the server: each participant's latest submission as one row of decisions per purpose
-    (one ordered pass over the covering index; a "no" in two submissions of the same instant holds),
-    then counted per (document, decisions, birth date), a few thousand groups for any roster. A
-    withdrawal weighs against the decision's time, so everyone with one by ``at`` comes one by one
+    Grouped on the server: each participant's latest submission as one row (a "no" in two submissions
+    of the same instant holds), then counted per (document, decisions, birth date), a few thousand
+    groups for any roster. The latest submission is :class:`ConsentLatest`'s row when no submission in
+    the ledger is newer than ``at`` (the count of now), else it is ranked from the ledger. A withdrawal
+    weighs against the decision's time, so everyone with one by ``at`` comes one by one
     (:func:`standings`), as a group of one."""
-    codes = sorted({c for doc in db.session.scalars(sa.select(ConsentDocument)) for c in doc.purpose_codes})
-    # the answer per purpose as 1 (no) or 2 (yes): "no" holds as the smaller, and small integers group
-    # by hashing where text would be sorted by its collation (a sort on disk at 100,000 participants)
-    coded = sa.case((ConsentDecision.decision == "no", 1), else_=2)
-    answers = [
-        sa.func.min(sa.case((ConsentDecision.purpose == code, coded))).label(f"d{i}")
-        for i, code in enumerate(codes)
-    ]
-    ranked = latest_decisions(at, *answers).subquery()
-    latest = (
-        sa.select(ranked.c.participant_id, ranked.c.document_id, *(ranked.c[a.name] for a in answers))
-        .where(ranked.c.latest <= 1)
-        .subquery()
+    newest = db.session.scalar(
+        sa.select(ConsentDecision.decided_at).order_by(ConsentDecision.decided_at.desc()).limit(1)
     )
+    if newest is None or newest <= at:
+        latest, answers, parse = _latest_from_table()
+    else:
+        latest, answers, parse = _latest_from_ledger(at)
     withdrew = sa.select(ConsentWithdrawal.participant_id).where(ConsentWithdrawal.withdrawn_at <= at)
     on_roster = [] if among is None else [Participant.id.in_(among)]
-    group_key = [latest.c.document_id, *(latest.c[a.name] for a in answers), Participant.birth_date]
+    group_key = [latest.c.document_id, *answers, Participant.birth_date]
     connection = db.session.connection()
     rows = connection.execute(
         sa.select(*group_key, sa.func.count())
@@ -447,9 +514,8 @@ def standing_groups(at: datetime, among: sa.Select[Any] | None = None) -> list[t
     for document_id, *decisions, birth_date, n in rows:
         if document_id is None:
             groups.append((Standing(), birth_date, int(n)))
-            continue
-        by_purpose = {code: _CODED[d] for code, d in zip(codes, decisions, strict=True) if d is not None}
-        groups.append((Standing(terms[document_id], None, by_purpose), birth_date, int(n)))
+        else:
+            groups.append((Standing(terms[document_id], None, parse(decisions)), birth_date, int(n)))
     withdrawn = sa.select(Participant.id, Participant.birth_date).where(
         *on_roster, Participant.id.in_(withdrew)
     )
@@ -457,6 +523,49 @@ def standing_groups(at: datetime, among: sa.Select[Any] | None = None) -> list[t
     for participant_id, birth_date in connection.execute(withdrawn).all():
         groups.append((found.get(participant_id, Standing()), birth_date, 1))
     return groups
+
+
+_Parse = Callable[[list[Any]], dict[str, str]]
+
+
+def _latest_from_table() -> tuple[sa.Subquery, list[sa.ColumnElement[Any]], _Parse]:
+    """Everyone's latest submission now: :class:`ConsentLatest`, its decisions as one string."""
+    latest = sa.select(
+        ConsentLatest.participant_id, ConsentLatest.document_id, ConsentLatest.decisions
+    ).subquery()
+    parsed: dict[str, dict[str, str]] = {}
+
+    def parse(decisions: list[Any]) -> dict[str, str]:
+        packed = decisions[0]
+        if packed not in parsed:
+            parsed[packed] = _decisions(packed)
+        return parsed[packed]
+
+    return latest, [latest.c.decisions], parse
+
+
+def _latest_from_ledger(at: datetime) -> tuple[sa.Subquery, list[sa.ColumnElement[Any]], _Parse]:
+    """Everyone's latest submission by ``at``, ranked from the ledger in one ordered pass over its
+    covering index, with the answer per purpose as 1 (no) or 2 (yes): "no" holds as the smaller, and
+    small integers group by hashing where text would be sorted by its collation (a sort on disk at
+    100,000 participants)."""
+    codes = sorted({c for doc in db.session.scalars(sa.select(ConsentDocument)) for c in doc.purpose_codes})
+    coded = sa.case((ConsentDecision.decision == "no", 1), else_=2)
+    aggregates = [
+        sa.func.min(sa.case((ConsentDecision.purpose == code, coded))).label(f"d{i}")
+        for i, code in enumerate(codes)
+    ]
+    ranked = latest_decisions(at, *aggregates).subquery()
+    latest = (
+        sa.select(ranked.c.participant_id, ranked.c.document_id, *(ranked.c[a.name] for a in aggregates))
+        .where(ranked.c.latest <= 1)
+        .subquery()
+    )
+
+    def parse(decisions: list[Any]) -> dict[str, str]:
+        return {code: _CODED[d] for code, d in zip(codes, decisions, strict=True) if d is not None}
+
+    return latest, [latest.c[a.name] for a in aggregates], parse
 
 
 def decision_counts(at: datetime, among: sa.Select[Any] | None = None) -> dict[str, dict[str, int]]:

@@ -114,6 +114,25 @@ class ConsentWithdrawal(IdMixin, Base):
     session_id: so.Mapped[uuid.UUID | None]
 
 
+class ConsentLatest(Base):
+    """Each participant's latest submission, as the decision ledger says it, one row per participant.
+
+    Derived, never decided on its own: :func:`engagement.consent.ledger.record_decisions` rewrites the
+    participant's row from the ledger in the transaction of every append (migration 0020 filled it from
+    the ledger as it stood). Counting the roster by standing then reads one row per participant instead
+    of ranking every submission ever made; a count as of an earlier time still reads the ledger.
+    """
+
+    __tablename__ = "consent_latest"
+
+    participant_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("participant.id"), primary_key=True)
+    document_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("consent_document.id"))
+    decided_at: so.Mapped[datetime]
+    # "purpose=decision" pairs joined by "," in the order of the purpose codes: equal decisions are
+    # equal strings, so that the roster groups by them
+    decisions: so.Mapped[str] = so.mapped_column(sa.String(1000))
+
+
 class ConsentLedgerViolation(RuntimeError):
     pass
 

@@ -20,7 +20,7 @@ from engagement.consent.documents import (
     REGISTRY_LINKAGE,
 )
 from engagement.consent.ledger import Evidence
-from engagement.consent.models import DELETE_DATA, NO_CONTACT, NO_NEW_DATA
+from engagement.consent.models import DELETE_DATA, NO_CONTACT, NO_NEW_DATA, ConsentLatest
 from engagement.extensions import db
 from engagement.participants.models import Participant
 from tests.consent.helpers import all_yes, publish_version
@@ -271,9 +271,54 @@ def test_one_export_filter_answers_for_every_participant_and_time(make_participa
             assert bulk.allows(pid, given_at) == expected, (pid, given_at)
 
 
-def test_the_summary_and_the_consoles_counts_are_everyones_own_standing_counted(make_participant, tmp_path):
+def _latest_rows():
+    return {
+        row.participant_id: (row.document_id, row.decided_at, row.decisions)
+        for row in db.session.scalars(sa.select(ConsentLatest))
+    }
+
+
+def test_each_submission_keeps_the_participants_latest_row_as_the_ledger_says_it(make_participant, tmp_path):
+    """``consent_latest`` after submissions of every kind (a change of mind, two of one instant, one
+    on a newer version, one with an earlier time than the last) is what the ledger gives: each row the
+    participant's standing after the last submission, and the same as a rebuild from the ledger."""
+    people = _varied_cohort(make_participant)
+    same_instant = make_participant(consented=False)
+    _decide(same_instant, T0 - DAY, biobank="no")
+    _decide(same_instant, T0 - DAY, questionnaires="no")
+    changed_mind = make_participant()
+    _decide(changed_mind, T0 - DAY, biobank="no")
+    back_dated = make_participant(consented=False)
+    _decide(back_dated, T0 - DAY, registry_linkage="no")
+    _decide(back_dated, T0 - 2 * DAY)  # recorded after, made before: the later decision stands
+    with clock.frozen(T0 - DAY / 2):
+        publish_version(tmp_path, 2, "major")
+    on_v2 = make_participant()
+    _decide(on_v2, T0 - DAY / 4, international_sharing="no")
+    people += [same_instant, changed_mind, back_dated, on_v2]
+    kept = _latest_rows()
+    ever = T0 + 10 * DAY
+    expected = {}
+    for person in people:
+        found = ledger.standing(person.id, ever)
+        if found.document is not None:
+            packed = ",".join(f"{code}={found.by_purpose[code]}" for code in sorted(found.by_purpose))
+            expected[person.id] = (found.document.id, found.decided_at, packed)
+    assert kept == expected
+    assert kept[same_instant.id][2].count("=no") == 2  # a "no" in either submission of one instant
+    assert "registry_linkage=no" in kept[back_dated.id][2]
+    assert ledger.rebuild_latest() == len(kept)
+    assert _latest_rows() == kept
+
+
+@pytest.mark.parametrize("at", [T0, T0 + 2 * DAY], ids=["ranked-from-the-ledger", "latest-table"])
+def test_the_summary_and_the_consoles_counts_are_everyones_own_standing_counted(
+    make_participant, tmp_path, at
+):
     """The coordinators' summary and the console's counts per purpose count groups of equal standings
-    on the server; each must equal every participant's own standing, read one by one, counted."""
+    on the server; each must equal every participant's own standing, read one by one, counted. At T0 a
+    decision made later exists, so the latest submissions are ranked from the ledger; after the last
+    one they are read from ``consent_latest``."""
     people = _varied_cohort(make_participant)
     same_instant = make_participant(consented=False)
     _decide(same_instant, T0 - DAY)
@@ -287,9 +332,9 @@ def test_the_summary_and_the_consoles_counts_are_everyones_own_standing_counted(
     _decide(on_v2, T0 - DAY / 4, international_sharing="no")
     people.append(on_v2)
 
-    own = {p.id: ledger.standing(p.id, T0) for p in people}
+    own = {p.id: ledger.standing(p.id, at) for p in people}
     decided = {p: s for p, s in own.items() if s.document is not None}
-    summary = rules.summary(T0)
+    summary = rules.summary(at)
     assert summary["participants"] == len(people)
     assert Counter(
         {(c["key"], c["version"], c["purpose"], c["decision"]): c["participants"] for c in summary["counts"]}
@@ -301,7 +346,7 @@ def test_the_summary_and_the_consoles_counts_are_everyones_own_standing_counted(
     assert {scope: n for scope, n in summary["withdrawn"].items() if n} == Counter(
         s.scope for s in own.values() if s.scope
     )
-    assert summary["must_decide"] == sum(rules.decision_required(p, T0) for p in people) > 0
+    assert summary["must_decide"] == sum(rules.decision_required(p, at) for p in people) > 0
 
     def counted(ids):
         per_purpose: dict[str, dict[str, int]] = {}
@@ -310,7 +355,7 @@ def test_the_summary_and_the_consoles_counts_are_everyones_own_standing_counted(
                 per_purpose.setdefault(purpose, {"yes": 0, "no": 0})[decision] += 1
         return per_purpose
 
-    assert ledger.decision_counts(T0) == counted(own)
+    assert ledger.decision_counts(at) == counted(own)
     some = [same_instant.id, on_v2.id, people[0].id, people[4].id]
     among = sa.select(Participant.id).where(Participant.id.in_(some))
-    assert ledger.decision_counts(T0, among=among) == counted(some)
+    assert ledger.decision_counts(at, among=among) == counted(some)

@@ -127,3 +127,72 @@ def test_packed_export_values_are_converted_in_place_and_dropped_on_the_way_down
         migrate.upgrade("head")
     engine.dispose()
     app.extensions["engagement.db"].dispose()
+
+
+def test_consent_latest_is_filled_from_the_ledger_as_it_stood(scratch_url):
+    """0020 writes each participant's latest submission from the ledger: the newest of two, a "no" in
+    either of two made at one instant, nobody for a participant who never decided; what the service's
+    own rebuild from the ledger then writes is the same."""
+    from datetime import UTC, date, datetime
+
+    from engagement.consent import documents, ledger
+    from engagement.consent.cli import publish_consent_documents
+    from engagement.consent.models import ConsentDecision, ConsentLatest
+    from engagement.extensions import db
+    from engagement.participants.models import Participant
+
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": scratch_url})
+    early, late = datetime(2026, 5, 1, 8, tzinfo=UTC), datetime(2026, 6, 1, 8, tzinfo=UTC)
+    with app.app_context():
+        migrate.upgrade("0019_console_pages")
+        publish_consent_documents()
+        document = documents.current_document(datetime.now(UTC))
+        people = [
+            Participant(cohort_person_id=f"L{n}", pid_hash=f"{n:064x}", birth_date=date(2007, 1, 1 + n))
+            for n in range(3)
+        ]
+        db.session.add_all(people)
+        db.session.flush()
+        changed_mind, same_instant, never = people
+
+        def submitted(person, at, **no):  # the ledger rows as revision 0019's service appended them
+            batch = uuid.uuid4()
+            for code in document.purpose_codes:
+                decision = "no" if code in no else "yes"
+                db.session.add(
+                    ConsentDecision(
+                        participant_id=person.id, document_id=document.id, batch_id=batch,
+                        purpose=code, decision=decision, decided_at=at,
+                    )
+                )  # fmt: skip
+
+        submitted(changed_mind, early, biobank=True)
+        submitted(changed_mind, late)
+        submitted(same_instant, late, biobank=True)
+        submitted(same_instant, late, questionnaires=True)
+        db.session.commit()
+        migrate.upgrade("head")
+        filled = {
+            row.participant_id: (row.document_id, row.decided_at, row.decisions)
+            for row in db.session.scalars(sa.select(ConsentLatest))
+        }
+        everything = ",".join(f"{code}=yes" for code in sorted(document.purpose_codes))
+        assert filled == {
+            changed_mind.id: (document.id, late, everything),
+            same_instant.id: (
+                document.id,
+                late,
+                everything.replace("biobank=yes", "biobank=no").replace(
+                    "questionnaires=yes", "questionnaires=no"
+                ),
+            ),
+        }
+        assert never.id not in filled
+        assert ledger.rebuild_latest() == 2
+        db.session.commit()
+        assert {
+            row.participant_id: (row.document_id, row.decided_at, row.decisions)
+            for row in db.session.scalars(sa.select(ConsentLatest))
+        } == filled
+        db.session.remove()
+    app.extensions["engagement.db"].dispose()
