@@ -491,13 +491,7 @@ def standing_groups(at: datetime, among: sa.Select[Any] | None = None) -> list[t
     the ledger is newer than ``at`` (the count of now), else it is ranked from the ledger. A withdrawal
     weighs against the decision's time, so everyone with one by ``at`` comes one by one
     (:func:`standings`), as a group of one."""
-    newest = db.session.scalar(
-        sa.select(ConsentDecision.decided_at).order_by(ConsentDecision.decided_at.desc()).limit(1)
-    )
-    if newest is None or newest <= at:
-        latest, answers, parse = _latest_from_table()
-    else:
-        latest, answers, parse = _latest_from_ledger(at)
+    latest, answers, parse = _latest(at)
     withdrew = sa.select(ConsentWithdrawal.participant_id).where(ConsentWithdrawal.withdrawn_at <= at)
     on_roster = [] if among is None else [Participant.id.in_(among)]
     group_key = [latest.c.document_id, *answers, Participant.birth_date]
@@ -526,6 +520,16 @@ def standing_groups(at: datetime, among: sa.Select[Any] | None = None) -> list[t
 
 
 _Parse = Callable[[list[Any]], dict[str, str]]
+
+
+def _latest(at: datetime) -> tuple[sa.Subquery, list[sa.ColumnElement[Any]], _Parse]:
+    """Everyone's latest submission by ``at`` as a subquery of ``participant_id``, ``document_id`` and
+    answer columns, with the function that turns a row's answers into decisions per purpose: from
+    :class:`ConsentLatest` when no submission in the ledger is newer than ``at``, else from the ledger."""
+    newest = db.session.scalar(
+        sa.select(ConsentDecision.decided_at).order_by(ConsentDecision.decided_at.desc()).limit(1)
+    )
+    return _latest_from_table() if newest is None or newest <= at else _latest_from_ledger(at)
 
 
 def _latest_from_table() -> tuple[sa.Subquery, list[sa.ColumnElement[Any]], _Parse]:
@@ -570,12 +574,19 @@ def _latest_from_ledger(at: datetime) -> tuple[sa.Subquery, list[sa.ColumnElemen
 
 def decision_counts(at: datetime, among: sa.Select[Any] | None = None) -> dict[str, dict[str, int]]:
     """Per purpose, how many participants' latest decision at ``at`` is yes and how many no (on any
-    version of any document; :func:`standing_groups` counted); ``among``: only the participants this
-    query of ids selects."""
+    version of any document); ``among``: only the participants this query of ids selects.
+
+    The latest submissions as :func:`standing_groups` reads them, grouped by their decisions alone: a
+    withdrawal does not change what was decided, and nobody without a decision counts, so neither the
+    withdrawals nor the roster need be read."""
+    latest, answers, parse = _latest(at)
+    query = sa.select(*answers, sa.func.count()).select_from(latest).group_by(*answers)
+    if among is not None:
+        query = query.where(latest.c.participant_id.in_(among))
     counts: dict[str, dict[str, int]] = {}
-    for found, _born, n in standing_groups(at, among):
-        for purpose, decision in found.by_purpose.items():
-            counts.setdefault(purpose, {"yes": 0, "no": 0})[decision] += n
+    for *decisions, n in db.session.execute(query):
+        for purpose, decision in parse(decisions).items():
+            counts.setdefault(purpose, {"yes": 0, "no": 0})[decision] += int(n)
     return counts
 
 

@@ -78,6 +78,14 @@ class Reminder(IdMixin, CreatedMixin, Base):
             sqlite_where=sa.text("status = 'sending'"),
         ),
         sa.Index("ix_reminder_participant_id_sent_at", "participant_id", "sent_at"),
+        # reminders sent and opened since a time, counted without reading the table (the overview)
+        sa.Index("ix_reminder_sent_at", "sent_at"),
+        sa.Index(
+            "ix_reminder_opened_at",
+            "opened_at",
+            postgresql_where=sa.text("opened_at IS NOT NULL"),
+            sqlite_where=sa.text("opened_at IS NOT NULL"),
+        ),
     )
 
     task_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("task.id"))
@@ -104,6 +112,16 @@ class ReminderAttempt(IdMixin, Base):
     """One delivery attempt of a reminder to one device, with FCM's answer. Never changed."""
 
     __tablename__ = "reminder_attempt"
+    __table_args__ = (
+        # attempts that did not go through, by time: failures per class and day, reminders failed since
+        sa.Index(
+            "ix_reminder_attempt_failed_attempted_at",
+            "attempted_at",
+            "reminder_id",
+            postgresql_where=sa.text("outcome <> 'sent'"),
+            sqlite_where=sa.text("outcome <> 'sent'"),
+        ),
+    )
 
     reminder_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("reminder.id"), index=True)
     device_id: so.Mapped[uuid.UUID | None] = so.mapped_column(sa.ForeignKey("device.id", ondelete="SET NULL"))

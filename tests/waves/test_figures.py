@@ -69,6 +69,17 @@ def test_running_waves_reminder_counts_and_responses_by_reminder(app, make_parti
             )
         )
         _reminder(tasks[3], 2, now - timedelta(days=10))  # outside the last 7 days
+        failed_before = _reminder(tasks[0], 1, now - timedelta(days=9), status="failed")
+        failed_before.sent_at = None
+        db.session.add(  # it failed before the last 7 days: not counted
+            ReminderAttempt(
+                reminder_id=failed_before.id,
+                attempt=1,
+                worker="w",
+                attempted_at=now - timedelta(days=8),
+                outcome="unregistered",
+            )
+        )
         db.session.flush()
         assert (
             wave_figures.reminder_counts(now - timedelta(days=7))["worker_last_seen"] is None
