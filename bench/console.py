@@ -13,7 +13,7 @@ drops the database.
 
     .venv/bin/python bench/console.py [--participants 100000] [--waves 20] [--repeats 30] [--keep]
 
-``--keep`` leaves the database in place and, when it is there already, measures it again without
+``--keep`` leaves the database (and its data store, in the temporary folder) in place and, when it is there already, measures it again without
 seeding (migrated to the newest revision first): for trying one change after another on the same data.
 
 Target (issue): p95 under 300 ms per page.
@@ -182,6 +182,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database; reuse it when it is there")
     args = parser.parse_args()
 
+    import shutil
     import tempfile
 
     from waves import seed
@@ -196,9 +197,16 @@ def main() -> None:
     reuse = args.keep and database_exists()
     if not reuse:
         recreate_database()
-    store = tempfile.TemporaryDirectory(prefix="bench-console-store-")
+    # the data store beside the database: kept with it (--keep), else a temporary folder
+    kept_store = Path(tempfile.gettempdir()) / f"{DATABASE}-store"
+    if args.keep:
+        if not reuse:
+            shutil.rmtree(kept_store, ignore_errors=True)
+        kept_store.mkdir(exist_ok=True)
+    store = None if args.keep else tempfile.TemporaryDirectory(prefix="bench-console-store-")
+    store_dir = str(kept_store) if store is None else store.name
     try:
-        config = {"ENV": "test", "DATABASE_URL": URL, "LOG_LEVEL": "WARNING", "DATA_STORE_DIR": store.name}
+        config = {"ENV": "test", "DATABASE_URL": URL, "LOG_LEVEL": "WARNING", "DATA_STORE_DIR": store_dir}
         app = create_app(config)
         with app.app_context():
             migrate.upgrade("head")
@@ -234,7 +242,8 @@ def main() -> None:
     finally:
         if not args.keep:
             recreate_database(drop_only=True)
-        store.cleanup()
+        if store is not None:
+            store.cleanup()
     base = p95(times["/health/ready"])
     print(f"participants: {args.participants:,}  waves: {args.waves}  largest wave: {tasks:,} tasks  "
           f"repeats: {args.repeats}")  # fmt: skip
