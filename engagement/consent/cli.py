@@ -1,4 +1,5 @@
-"""``flask consent publish``: load the consent document files into immutable published versions."""
+"""``flask consent publish``: load the consent document files into immutable published versions;
+``flask consent rebuild-latest``: write each participant's latest submission again from the ledger."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from engagement.consent import documents
+from engagement.consent import documents, ledger
 from engagement.extensions import db
 
 cli = AppGroup("consent", help="Consent documents.")
@@ -36,3 +37,12 @@ def publish(directory: Path | None) -> None:
         raise click.ClickException(exc.detail) from exc
     for line in lines:
         click.echo(line)
+
+
+@cli.command("rebuild-latest")
+def rebuild_latest() -> None:
+    """Write each participant's latest submission (the table the roster's counts read) again from the
+    ledger: after ledger rows came in another way than a submission, such as a restore or an import."""
+    rows = ledger.rebuild_latest()
+    db.session.commit()
+    click.echo(f"consent_latest: {rows} participants")

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from engagement import clock
 from engagement.consent import documents, ledger, rules
+from engagement.consent.cli import cli as consent_cli
 from engagement.consent.documents import (
     BIOBANK,
     INTERNATIONAL_SHARING,
@@ -308,6 +309,23 @@ def test_each_submission_keeps_the_participants_latest_row_as_the_ledger_says_it
     assert kept[same_instant.id][2].count("=no") == 2  # a "no" in either submission of one instant
     assert "registry_linkage=no" in kept[back_dated.id][2]
     assert ledger.rebuild_latest() == len(kept)
+    assert _latest_rows() == kept
+
+
+def test_flask_consent_rebuild_latest_writes_the_table_again_from_the_ledger(app, make_participant):
+    """Rows lost or stale (ledger rows that came in another way) are written again by the command."""
+    people = [make_participant(), make_participant()]
+    _decide(people[1], T0 - DAY, biobank="no")
+    db.session.commit()
+    kept = _latest_rows()
+    assert set(kept) == {p.id for p in people}
+    db.session.execute(sa.delete(ConsentLatest))
+    db.session.commit()
+    assert _latest_rows() == {}
+    result = app.test_cli_runner().invoke(consent_cli, ["rebuild-latest"])
+    assert result.exit_code == 0, result.output
+    assert "2 participants" in result.output
+    db.session.expire_all()
     assert _latest_rows() == kept
 
 
