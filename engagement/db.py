@@ -62,6 +62,12 @@ class Base(so.DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), uuid.UUID: sa.Uuid()}
 
 
+def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> sa.Index:
+    """An index of only the rows ``where`` holds (the same condition on PostgreSQL and SQLite)."""
+    condition = sa.text(where)
+    return sa.Index(name, *columns, unique=unique, postgresql_where=condition, sqlite_where=condition)
+
+
 class IdMixin:
     id: so.Mapped[uuid.UUID] = so.mapped_column(primary_key=True, default=uuid.uuid4)
 

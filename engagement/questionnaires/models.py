@@ -17,7 +17,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from engagement import clock
-from engagement.db import Base, CreatedMixin, IdMixin
+from engagement.db import Base, CreatedMixin, IdMixin, partial_index
 
 
 class PackedNumbers(sa.TypeDecorator[list[float]]):
@@ -73,12 +73,7 @@ class Task(IdMixin, CreatedMixin, Base):
         sa.Index("ix_task_participant_id_status", "participant_id", "status"),
         sa.Index("ix_task_wave_id_participant_id", "wave_id", "participant_id", unique=True),  # one per wave
         # the submitted tasks of a wave, counted without reading the table (the console's running waves)
-        sa.Index(
-            "ix_task_wave_id_submitted",
-            "wave_id",
-            postgresql_where=sa.text("submitted_at IS NOT NULL"),
-            sqlite_where=sa.text("submitted_at IS NOT NULL"),
-        ),
+        partial_index("ix_task_wave_id_submitted", "wave_id", where="submitted_at IS NOT NULL"),
     )
 
     participant_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("participant.id"))

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from engagement import clock
-from engagement.db import Base, CreatedMixin, IdMixin
+from engagement.db import Base, CreatedMixin, IdMixin, partial_index
 
 EXTRACT_KINDS = ("full", "since-last")
 JOB_STATES = ("queued", "running", "done", "failed")
@@ -144,12 +144,11 @@ class ExtractJob(IdMixin, Base):
         sa.CheckConstraint("kind IN ('full', 'since-last')", name="kind"),
         sa.CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
         # one active job per project, whichever process asks
-        sa.Index(
+        partial_index(
             "ix_research_extract_job_active_project",
             "project_id",
+            where="status IN ('queued', 'running')",
             unique=True,
-            sqlite_where=sa.text("status IN ('queued', 'running')"),
-            postgresql_where=sa.text("status IN ('queued', 'running')"),
         ),
     )
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from engagement import clock
-from engagement.db import Base, CreatedMixin, IdMixin
+from engagement.db import Base, CreatedMixin, IdMixin, partial_index
 from engagement.questionnaires.models import QuestionnaireVersion
 
 WAVE_STATUSES = ("draft", "launched", "closed")
@@ -64,28 +64,12 @@ class Reminder(IdMixin, CreatedMixin, Base):
         ),
         # What the workers claim, each kind in its own small index that a claim reads in order:
         # pending rows by due time, leased rows by lease end (a worker died mid-batch).
-        sa.Index(
-            "ix_reminder_pending_due_at",
-            "due_at",
-            "id",
-            postgresql_where=sa.text("status = 'pending'"),
-            sqlite_where=sa.text("status = 'pending'"),
-        ),
-        sa.Index(
-            "ix_reminder_sending_locked_until",
-            "locked_until",
-            postgresql_where=sa.text("status = 'sending'"),
-            sqlite_where=sa.text("status = 'sending'"),
-        ),
+        partial_index("ix_reminder_pending_due_at", "due_at", "id", where="status = 'pending'"),
+        partial_index("ix_reminder_sending_locked_until", "locked_until", where="status = 'sending'"),
         sa.Index("ix_reminder_participant_id_sent_at", "participant_id", "sent_at"),
         # reminders sent and opened since a time, counted without reading the table (the overview)
         sa.Index("ix_reminder_sent_at", "sent_at"),
-        sa.Index(
-            "ix_reminder_opened_at",
-            "opened_at",
-            postgresql_where=sa.text("opened_at IS NOT NULL"),
-            sqlite_where=sa.text("opened_at IS NOT NULL"),
-        ),
+        partial_index("ix_reminder_opened_at", "opened_at", where="opened_at IS NOT NULL"),
     )
 
     task_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("task.id"))
@@ -114,12 +98,11 @@ class ReminderAttempt(IdMixin, Base):
     __tablename__ = "reminder_attempt"
     __table_args__ = (
         # attempts that did not go through, by time: failures per class and day, reminders failed since
-        sa.Index(
+        partial_index(
             "ix_reminder_attempt_failed_attempted_at",
             "attempted_at",
             "reminder_id",
-            postgresql_where=sa.text("outcome <> 'sent'"),
-            sqlite_where=sa.text("outcome <> 'sent'"),
+            where="outcome <> 'sent'",
         ),
     )
 

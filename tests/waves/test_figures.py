@@ -42,6 +42,17 @@ def _reminder(task, sequence, sent_at, **fields):
     return row
 
 
+def _failed(task, due_at, attempted_at):
+    """A first reminder that was never sent, its one attempt refused by FCM at ``attempted_at``."""
+    row = _reminder(task, 1, due_at, status="failed")
+    row.sent_at = None
+    db.session.add(
+        ReminderAttempt(
+            reminder_id=row.id, attempt=1, worker="w", attempted_at=attempted_at, outcome="unregistered"
+        )
+    )
+
+
 def test_running_waves_reminder_counts_and_responses_by_reminder(app, make_participant, make_wave):
     for _ in range(4):
         make_participant(age=20)
@@ -57,29 +68,10 @@ def test_running_waves_reminder_counts_and_responses_by_reminder(app, make_parti
         _reminder(tasks[2], 1, now - timedelta(days=3), opened_at=now - timedelta(days=2))
         _reminder(tasks[2], 2, now - timedelta(days=1))
         tasks[2].submitted_at = now  # after the second
-        failed = _reminder(tasks[3], 1, now - timedelta(days=1), status="failed")
-        failed.sent_at = None
-        db.session.add(
-            ReminderAttempt(
-                reminder_id=failed.id,
-                attempt=1,
-                worker="w",
-                attempted_at=now - timedelta(hours=1),
-                outcome="unregistered",
-            )
-        )
+        _failed(tasks[3], now - timedelta(days=1), attempted_at=now - timedelta(hours=1))
         _reminder(tasks[3], 2, now - timedelta(days=10))  # outside the last 7 days
-        failed_before = _reminder(tasks[0], 1, now - timedelta(days=9), status="failed")
-        failed_before.sent_at = None
-        db.session.add(  # it failed before the last 7 days: not counted
-            ReminderAttempt(
-                reminder_id=failed_before.id,
-                attempt=1,
-                worker="w",
-                attempted_at=now - timedelta(days=8),
-                outcome="unregistered",
-            )
-        )
+        # it failed before the last 7 days: not counted
+        _failed(tasks[0], now - timedelta(days=9), attempted_at=now - timedelta(days=8))
         db.session.flush()
         assert (
             wave_figures.reminder_counts(now - timedelta(days=7))["worker_last_seen"] is None
