@@ -129,8 +129,6 @@ def write_from_memory(table: Any, variables: list[Any], out: str) -> dict[str, f
     import pyarrow.parquet as pq
     import pyreadstat
 
-    from engagement.research.formats import _stata_column
-
     frame = pl.from_arrow(table)
     labels = {v.name: {int(k): t for k, t in v.value_labels.items()} for v in variables if v.value_labels}
     missing = {v.name: list(v.missing_codes) for v in variables if v.missing_codes}
@@ -182,6 +180,29 @@ def write_from_memory(table: Any, variables: list[Any], out: str) -> dict[str, f
     times["letter_columns"] = len(replaced)  # columns .dta gets as Stata letters (object columns)
     times["prepared_cpu"] = prepared  # CPU of preparing them, not counted in the total
     return times
+
+
+def _stata_column(variable: Any, column: Any) -> Any:
+    """The column with its user-missing codes replaced by Stata's letters, or None if it holds none
+    (the baseline's input for ``pyreadstat.write_dta``, which takes the letters only in an object column)."""
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    letters = variable.stata_missing()
+    if not letters:
+        return None
+    codes = pa.array([float(c) for c in letters], pa.float64())
+    present = pc.is_in(column.cast(pa.float64()), value_set=codes)
+    if not pc.any(present).as_py():
+        return None
+    nulls = column.is_null().to_numpy(zero_copy_only=False)
+    numbers = column.fill_null(0).to_numpy(zero_copy_only=False)
+    values = numbers.astype(np.int64 if pa.types.is_integer(column.type) else np.float64).astype(object)
+    values[nulls] = None
+    for code, letter in letters.items():
+        values[numbers == code] = letter
+    return pl.Series(variable.name, values.tolist(), dtype=pl.Object)
 
 
 def run_delivery(rows: int, items: int, profile: str, out: str) -> dict[str, float]:

@@ -65,8 +65,9 @@ SPSS `.sav` (row-compressed), Stata `.dta`, Parquet and CSV (UTF-8, comma, heade
   `codebook.csv`): special answers (don't know, prefer not to say, ...) keep their codes; -2 IKKE VIST
   (FILTER): a condition hid the item; -4 IKKE I DENNE VERSJONEN (harmonised files); unanswered: blank.
   Tick boxes: 1 ticked, 0 not. In CSV, a text cell that a spreadsheet would run as a formula begins with '.
-- Stata: whole numbers are stored as `long` and 0/1 too (pyreadstat, which writes the `.dta`, has no
-  narrower type); Stata's `compress` narrows every variable without changing a value.
+- Stata: each variable in the narrowest storage type its values allow (0/1 and Likert codes as `byte`,
+  then `int`, `long`; numbers with decimals as `double`; text as `str#`, or `strL` beyond 2045 bytes);
+  the missing codes, stored as `.a`, `.b`, ..., do not widen it.
 - Ages, never dates: `AGE_YRS_<prefix>` at submission; year-month answers as age in months, dates as
   age in days. Free text is not delivered unless the questionnaire marks it exportable.
 - `codebook.csv`, `codebook.xml` (DDI-Codebook 2.5) and `datapackage.json` (Frictionless) describe every

@@ -62,20 +62,23 @@ def test_a_failure_mid_write_leaves_no_release_and_no_partial_folder(tmp_path: P
 
 
 def test_a_failure_in_the_dta_process_reaches_the_caller_and_leaves_nothing(tmp_path: Path) -> None:
-    # .dta stores 8 bytes per number, the CSV about 2: only the writer process exceeds the limit.
-    rows = 4000
+    # .dta stores every text at the width of the widest (here 2,007 bytes a row), the CSV as it is:
+    # only the .dta writer exceeds the limit.
+    rows = 100
     columns = {
         **{name: [values[i % 5] for i in range(rows)] for name, values in COLUMNS.items()},
         KEY: list(range(1_000_000, 1_000_000 + rows)),
+        "VERSJON_UNG18_TBL1": ["UNG18_A" + "x" * 2000] + ["UNG18_B"] * (rows - 1),
     }
     wide = ung18(columns)
     with file_size_limit(150_000), pytest.raises(Exception) as caught:
         deliver(tmp_path, [wide], info(), formats=["dta"], processes=True)
     assert not isinstance(caught.value, ReleaseExists | InvalidDelivery | IdentifiersFound)
-    assert "Unable to write data" in str(caught.value)  # pyreadstat's own error, from the process
+    assert "File too large" in str(caught.value)  # the writer's own error (EFBIG), from the process
     assert leftovers(tmp_path) == ["PDB9999"]
     delivered = deliver(tmp_path, [wide], info(), formats=["dta"], processes=True)
     assert (delivered.path / "PDB9999_UNG18_v1.dta").stat().st_size > 150_000
+    assert (delivered.path / "PDB9999_UNG18_v1.csv").stat().st_size < 150_000
     assert verify_checksums(delivered.path) == []
 
 
