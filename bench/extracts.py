@@ -23,7 +23,7 @@ step in a fresh child process whose peak RSS is read with ``resource.getrusage``
   data files plus codebooks, datapackage, manifest, the identity scan, checksums and the rename).
 
 Prints both times, the ratio (target <= 1.5) and each step's peak memory (target <= 1 GB): the sum of
-the step's process and of its largest child (``deliver`` writes ``.dta`` in a process of its own).
+the step's process and of its largest child, if any.
 
     .venv/bin/python bench/extracts.py [--rows 100000] [--items 300] [--profile extended|moba]
 """
@@ -106,9 +106,8 @@ def build(rows: int, items: int, profile: str) -> tuple[list[Any], dict[str, Any
 
 
 def _peak_mb() -> float:
-    """This process's peak RSS plus its finished children's (the largest of them: the writer
-    process that ``deliver`` may start). Their sum overstates the peak of the whole, conservatively:
-    the two peaks need not coincide."""
+    """This process's peak RSS plus its finished children's (the largest of them, if it started any).
+    Their sum overstates the peak of the whole, conservatively: the two peaks need not coincide."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return (own + children) / 1024
@@ -128,8 +127,6 @@ def write_from_memory(table: Any, variables: list[Any], out: str) -> dict[str, f
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
     import pyreadstat
-
-    from engagement.research.formats import _stata_column
 
     frame = pl.from_arrow(table)
     labels = {v.name: {int(k): t for k, t in v.value_labels.items()} for v in variables if v.value_labels}
@@ -182,6 +179,29 @@ def write_from_memory(table: Any, variables: list[Any], out: str) -> dict[str, f
     times["letter_columns"] = len(replaced)  # columns .dta gets as Stata letters (object columns)
     times["prepared_cpu"] = prepared  # CPU of preparing them, not counted in the total
     return times
+
+
+def _stata_column(variable: Any, column: Any) -> Any:
+    """The column with its user-missing codes replaced by Stata's letters, or None if it holds none
+    (the baseline's input for ``pyreadstat.write_dta``, which takes the letters only in an object column)."""
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    letters = variable.stata_missing()
+    if not letters:
+        return None
+    codes = pa.array([float(c) for c in letters], pa.float64())
+    present = pc.is_in(column.cast(pa.float64()), value_set=codes)
+    if not pc.any(present).as_py():
+        return None
+    nulls = column.is_null().to_numpy(zero_copy_only=False)
+    numbers = column.fill_null(0).to_numpy(zero_copy_only=False)
+    values = numbers.astype(np.int64 if pa.types.is_integer(column.type) else np.float64).astype(object)
+    values[nulls] = None
+    for code, letter in letters.items():
+        values[numbers == code] = letter
+    return pl.Series(variable.name, values.tolist(), dtype=pl.Object)
 
 
 def run_delivery(rows: int, items: int, profile: str, out: str) -> dict[str, float]:
@@ -376,20 +396,17 @@ def _postgres_cpu() -> float:
 
 
 def _own_cpu() -> float:
-    """CPU seconds of this process (every thread) and of its finished children (the writer process)."""
+    """CPU seconds of this process (every thread) and of its finished children."""
     return sum(
         usage.ru_utime + usage.ru_stime
         for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
     )
 
 
-def run_postgres_extract(url: str, code: str, store: str, dta_process: str = "auto") -> dict[str, float]:
+def run_postgres_extract(url: str, code: str, store: str) -> dict[str, float]:
     """One full extract, timed end to end (and the file writing alone), in this child process."""
     from engagement.extensions import db
     from engagement.research import extraction, projects, tables
-
-    if dta_process != "auto":  # decided here rather than by the number of CPUs
-        extraction.wants_process = lambda cells: dta_process == "yes"  # type: ignore[assignment]
 
     spent: dict[str, float] = {"write": 0.0, "answers": 0.0, "consent": 0.0}
 
@@ -425,14 +442,13 @@ def run_postgres_extract(url: str, code: str, store: str, dta_process: str = "au
         "answers": spent["answers"],
         "consent": spent["consent"],
         "peak_mb": _peak_mb(),
-        "child_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "bytes": size,
         "rows": written.rows,
         "parquet": parquet,
     }  # type: ignore[dict-item]
 
 
-def run_postgres_job(url: str, code: str, store: str, dta_process: str = "auto") -> dict[str, float]:
+def run_postgres_job(url: str, code: str, store: str) -> dict[str, float]:
     """One full extract as a job: queued as the API queues it, committed; then timed until a worker
     (another process, polling every second from before the request) has run it and marked it done."""
     from engagement.extensions import db
@@ -440,7 +456,7 @@ def run_postgres_job(url: str, code: str, store: str, dta_process: str = "auto")
 
     context = multiprocessing.get_context("spawn")
     ready, finished = context.Event(), context.Queue()
-    worker = context.Process(target=_job_worker, args=(url, store, dta_process, ready, finished))
+    worker = context.Process(target=_job_worker, args=(url, store, ready, finished))
     worker.start()
     try:
         ready.wait(60)
@@ -457,13 +473,10 @@ def run_postgres_job(url: str, code: str, store: str, dta_process: str = "auto")
     return {"total": done_at - start}
 
 
-def _job_worker(url: str, store: str, dta_process: str, ready: Any, finished: Any) -> None:
+def _job_worker(url: str, store: str, ready: Any, finished: Any) -> None:
     """An extract worker as ``flask research work`` runs it (polling every second) until one job is done."""
-    from engagement.research import extraction
     from engagement.research.worker import ExtractWorker
 
-    if dta_process != "auto":
-        extraction.wants_process = lambda cells: dta_process == "yes"  # type: ignore[assignment]
     worker = ExtractWorker(_bench_app(url, store), "bench-worker")
     ready.set()
     while True:
@@ -518,12 +531,10 @@ def main_postgres(args: argparse.Namespace) -> None:
         baselines, extracts, jobs = [], [], []
         for number in range(args.repeat):
             extracts.append(
-                in_child(
-                    run_postgres_extract, url, f"PDB{9001 + number}", str(scratch / "store"), args.dta_process
-                )
+                in_child(run_postgres_extract, url, f"PDB{9001 + number}", str(scratch / "store"))
             )
             code = f"PDB{9001 + args.repeat + number}"
-            jobs.append(in_child(run_postgres_job, url, code, str(scratch / "store"), args.dta_process))
+            jobs.append(in_child(run_postgres_job, url, code, str(scratch / "store")))
             baselines.append(
                 in_child(run_postgres_baseline, extracts[-1]["parquet"], str(scratch / f"baseline{number}"))
             )
@@ -565,28 +576,26 @@ def main_postgres(args: argparse.Namespace) -> None:
     cpus = os.cpu_count() or 1
     spent = extract["cpu"] + extract["server_cpu"]
     print(
-        f"CPU of that extract: its process {extract['cpu']:.2f} s (every thread, and the writer process if any)"
+        f"CPU of that extract: its process {extract['cpu']:.2f} s (every thread)"
         f" + PostgreSQL {extract['server_cpu']:.2f} s = {spent:.2f} s; the baseline's {baseline['cpu']:.2f} s."
         f" On {cpus} CPUs no schedule of that work takes less than {spent / cpus:.2f} s,"
         f" a ratio of {spent / cpus / baseline['total']:.2f}"
     )
-    print(
-        f"peak memory of the extract (its process + the writer process, summed): {max(e['peak_mb'] for e in extracts):.0f} MB"
-        f" (target <= 1024 MB; the .dta writer process: {max(e['child_mb'] for e in extracts):.0f} MB, 0 if none)"
-    )
+    print(f"peak memory of the extract: {max(e['peak_mb'] for e in extracts):.0f} MB (target <= 1024 MB)")
 
 
 def _letters_line(baseline: dict[str, float]) -> str:
     """What the baseline's .dta holds as Stata extended missing letters, as the delivery's does."""
     return (
         f"declared missing values: both write {baseline['letter_columns']:.0f} columns with Stata letters"
-        f" (.a, .b, ...) into .dta; the baseline gets them prepared untimed"
-        f" ({baseline['prepared_cpu']:.2f} s CPU, which the extract pays)"
+        f" (.a, .b, ...) into .dta; the baseline gets them prepared untimed as the object columns"
+        f" pyreadstat needs ({baseline['prepared_cpu']:.2f} s CPU); the delivery's own writer stores them"
+        f" in each column's narrow type"
     )
 
 
 def in_child(function: Any, *args: Any) -> dict[str, float]:
-    # Not a multiprocessing.Pool: its daemonic workers may not start the writer process of deliver().
+    # Not a multiprocessing.Pool: its daemonic workers may not start processes (the job's worker).
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=context) as pool:
         return pool.submit(function, *args).result()  # type: ignore[no-any-return]
@@ -601,12 +610,6 @@ def main() -> None:
         choices=("extended", "moba"),
         default="extended",
         help="extended: -1/-2 reason codes as user-missing; moba: system missing only",
-    )
-    parser.add_argument(
-        "--dta-process",
-        choices=("auto", "yes", "no"),
-        default="auto",
-        help="write .dta in a process of its own: auto (with 2 CPUs or more), always, never",
     )
     parser.add_argument("--repeat", type=int, default=3, help="interleaved runs; the fastest of each counts")
     parser.add_argument(
@@ -659,9 +662,7 @@ def main() -> None:
     )
     ratio = delivery["total"] / baseline["total"]
     print(f"time ratio delivery/baseline: {ratio:.2f} (target <= 1.5)")
-    print(
-        f"peak memory of the delivery (its process + the writer process, summed): {delivery['peak_mb']:.0f} MB (target <= 1024 MB)"
-    )
+    print(f"peak memory of the delivery: {delivery['peak_mb']:.0f} MB (target <= 1024 MB)")
 
 
 if __name__ == "__main__":

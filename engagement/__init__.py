@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # Flask is loaded by create_app: what runs without it (a writer process) never does
+if TYPE_CHECKING:  # Flask is loaded by create_app: the file writers never load it
     from flask import Flask
 
 

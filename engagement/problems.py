@@ -1,7 +1,7 @@
 """The domain exceptions that services raise, each one problem type (RFC 9457).
 
 Kept apart from :mod:`engagement.errors`, which answers them over HTTP, so that code that runs
-without Flask (the research file writers, also in a writer process of their own) can raise them.
+without Flask (the research file writers) can raise them.
 A problem's ``type`` is ``urn:moba-engagement:problem:<slug>``; the slug is part of the API contract
 (the app branches on it), so slugs are never renamed.
 """

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engagement.research.dataset import Code, Dataset, Variable
-from engagement.research.formats import stata_label
+from engagement.research.stata import stata_label
 
 if TYPE_CHECKING:
     from engagement.research.delivery import DeliveryInfo

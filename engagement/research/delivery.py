@@ -3,8 +3,8 @@
 ``deliver`` writes the whole folder ``<data store>/<project>/<release>/`` into a hidden sibling, scans
 it for identity numbers and dates, and renames it into position only when complete; a release that
 exists is never touched. The data files (``formats``) of each dataset are written at the same time:
-pyreadstat holds the GIL, so ``.sav`` and ``.dta`` share a thread unless ``.dta`` gets a writer process
-of its own; Arrow's Parquet and CSV writers each get a thread beside them.
+``.sav`` (pyreadstat, which holds the GIL) and then ``.dta`` (our writer, in short numpy steps that
+mostly hold it too) in one thread, Arrow's Parquet and CSV writers, which release it, in a thread each.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -57,13 +56,6 @@ CHECKSUMS = "SHA256SUMS"
 MANIFEST = "manifest.json"
 DELETION_LIST = "deletion_list.csv"
 MANIFEST_FORMAT = "moba-engagement-delivery/1"
-
-# ``.dta`` is written in a process of its own ("auto") from this many cells (rows x variables) on, on
-# a machine with at least this many CPUs: the process costs about a second of CPU to start (importing
-# pyreadstat, polars, Arrow) and to receive the table, and pays that back from two CPUs on, where
-# .sav and .dta then run side by side instead of one after the other (bench/README.md, extracts.py).
-PROCESS_FROM_CELLS = 2_000_000
-PROCESS_FROM_CPUS = 2
 
 _COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _DUO = re.compile(r"DUO:\d{7}\Z")
@@ -238,7 +230,6 @@ def deliver(
     csv_delimiter: str = ",",
     folder: str | None = None,
     alongside: Callable[[], None] | None = None,
-    processes: Literal["auto"] | bool | Executor = "auto",
 ) -> Delivery:
     """Write ``<store>/<project>/<release>/`` completely, or not at all (``folder``: the project's
     folder in the store, when it is not named after the project).
@@ -250,12 +241,8 @@ def deliver(
 
     ``alongside``, if given, runs in another thread while the files are written (e.g. the database
     recording the delivery); the release is renamed into position only if it finished without error.
-    The data files of each dataset are written concurrently: Parquet and CSV in threads (Arrow
-    releases the GIL), ``.sav`` in a third; pyreadstat holds the GIL, so ``.dta`` is written in a
-    process of its own (``processes``: ``"auto"`` as ``wants_process`` says, ``True``
-    always, ``False`` never (a thread, after ``.sav``), or an executor from ``writer_process()``
-    started earlier, which the caller shuts down). Every writer has finished before ``deliver``
-    returns or raises.
+    The data files of each dataset are written concurrently (``_write_data_files`` says which share a
+    thread). Every writer has finished before ``deliver`` returns or raises.
     """
     formats = tuple(dict.fromkeys(formats))
     extra_files = dict(extra_files or {})
@@ -271,20 +258,10 @@ def deliver(
     project_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{info.release}.partial-", dir=project_dir))
     side = ThreadPoolExecutor(1, thread_name_prefix="delivery-alongside") if alongside else None
-    owned: Executor | None = None
-    process: Executor | None = None
-    if isinstance(processes, Executor):
-        process = processes
-    elif processes is True or (
-        processes == "auto"
-        and "dta" in formats
-        and wants_process(sum(d.num_rows * len(d.variables) for d in datasets))
-    ):
-        process = owned = writer_process()
     try:
         beside = side.submit(alongside) if side and alongside else None
         manifest, sealed = _write_all(
-            work, datasets, info, formats, deletion_list, extra_files, sav_compression, csv_delimiter, process
+            work, datasets, info, formats, deletion_list, extra_files, sav_compression, csv_delimiter
         )
         if beside is not None:
             beside.result()
@@ -304,28 +281,7 @@ def deliver(
     finally:
         if side is not None:
             side.shutdown(wait=True)  # never return (or raise) while it still runs
-        if owned is not None:
-            owned.shutdown(wait=True)
     return Delivery(final, files, manifest)
-
-
-def wants_process(cells: int) -> bool:
-    """Whether ``.dta`` of a delivery of ``cells`` cells is best written in a process of its own."""
-    return cells >= PROCESS_FROM_CELLS and len(os.sched_getaffinity(0)) >= PROCESS_FROM_CPUS
-
-
-def writer_process() -> ProcessPoolExecutor:
-    """A process for writing ``.dta`` beside ``.sav`` (``deliver(processes=...)``), already starting.
-
-    Spawned, not forked: it shares no threads or locks (polars', Arrow's, the database driver's)
-    with this process. Start it early to hide its start-up (importing pyreadstat, polars, Arrow)."""
-    executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    executor.submit(_ready)
-    return executor
-
-
-def _ready() -> None:
-    """Nothing: submitted at once so that the process starts (and imports this module) now."""
 
 
 def _data_files(manifest: Mapping[str, Any], datasets: Sequence[Dataset]) -> dict[str, Dataset]:
@@ -348,7 +304,6 @@ def _write_all(
     extra_files: Mapping[str, bytes],
     sav_compression: SavCompression,
     csv_delimiter: str,
-    process: Executor | None = None,
 ) -> tuple[dict[str, Any], dict[str, DeliveredFile]]:
     """Every file of the delivery into ``work``; returns the manifest, and the data files already
     summed and flushed to disk by their writers (each as soon as it was finished, beside the others)."""
@@ -400,7 +355,7 @@ def _write_all(
         jobs.append(partial(write_csv, dataset, work / f"{stem}.csv", delimiter=csv_delimiter))
         written.append(f"{stem}.csv")
         csv_names[dataset.name] = f"{stem}.csv"
-        for file in _write_data_files(jobs, process):
+        for file in _write_data_files(jobs):
             sealed[file.path] = file
         dataset_entries.append(
             {
@@ -459,24 +414,21 @@ def _write_all(
     return manifest, sealed
 
 
-def _write_data_files(jobs: Sequence[partial[None]], process: Executor | None) -> list[DeliveredFile]:
+def _write_data_files(jobs: Sequence[partial[None]]) -> list[DeliveredFile]:
     """Run one dataset's data-file writers side by side; returns each file, summed and flushed.
 
-    pyreadstat holds the GIL, so its writers (``.sav``, ``.dta``) share one thread, one after the
-    other, except ``.dta`` when there is a writer ``process`` to send it to; Arrow's writers (Parquet,
-    CSV) release the GIL and each get a thread of their own beside them."""
-    in_writer_process = [job for job in jobs if job.func is write_dta and process is not None]
-    holding_the_gil = [
-        job for job in jobs if job.func in (write_sav, write_dta) and job not in in_writer_process
-    ]
-    releasing_the_gil = [job for job in jobs if job not in holding_the_gil and job not in in_writer_process]
+    The writers that hold the GIL share one thread, one after the other: ``.sav`` (pyreadstat holds
+    it for the whole file) and ``.dta``. Our ``.dta`` writer (``stata``) takes about 0.5 s for
+    100,000 x 300, in a few short numpy steps per variable that each need the GIL back: beside a
+    busy Python thread it took four times as long, and in a thread of its own beside ``.sav`` the
+    delivery was no faster (it waits for the GIL while ``.sav`` is written). The process of its own
+    that ``.dta`` had while pyreadstat wrote it (5 to 12 s for such a table) would cost more to start
+    than the writer now takes. Arrow's writers (Parquet, CSV) release the GIL and each get a thread of
+    their own beside them."""
+    holding_the_gil = [job for job in jobs if job.func in (write_sav, write_dta)]
+    releasing_the_gil = [job for job in jobs if job not in holding_the_gil]
     with ThreadPoolExecutor(1 + len(releasing_the_gil), thread_name_prefix="delivery-writer") as pool:
         futures: list[Future[Any]] = [
-            *(
-                process.submit(_write_sealed, job.func, job.args, job.keywords)
-                for job in in_writer_process
-                if process
-            ),
             pool.submit(_write_one_after_another, holding_the_gil),
             *(pool.submit(_write_sealed, job.func, job.args, job.keywords) for job in releasing_the_gil),
         ]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,8 +44,6 @@ from engagement.research.delivery import (
     Delivery,
     DeliveryInfo,
     deliver,
-    wants_process,
-    writer_process,
 )
 from engagement.research.downloads import data_store
 from engagement.research.models import Extract, ExtractResponse, Pseudonym, ResearchProject
@@ -65,8 +63,9 @@ SPSS `.sav` (row-compressed), Stata `.dta`, Parquet and CSV (UTF-8, comma, heade
   `codebook.csv`): special answers (don't know, prefer not to say, ...) keep their codes; -2 IKKE VIST
   (FILTER): a condition hid the item; -4 IKKE I DENNE VERSJONEN (harmonised files); unanswered: blank.
   Tick boxes: 1 ticked, 0 not. In CSV, a text cell that a spreadsheet would run as a formula begins with '.
-- Stata: whole numbers are stored as `long` and 0/1 too (pyreadstat, which writes the `.dta`, has no
-  narrower type); Stata's `compress` narrows every variable without changing a value.
+- Stata: each variable in the narrowest storage type its values allow (0/1 and Likert codes as `byte`,
+  then `int`, `long`; numbers with decimals as `double`; text as `str#`, or `strL` beyond 2045 bytes);
+  the missing codes, stored as `.a`, `.b`, ..., do not widen it.
 - Ages, never dates: `AGE_YRS_<prefix>` at submission; year-month answers as age in months, dates as
   age in days. Free text is not delivered unless the questionnaire marks it exportable.
 - `codebook.csv`, `codebook.xml` (DDI-Codebook 2.5) and `datapackage.json` (Frictionless) describe every
@@ -130,9 +129,6 @@ def run_extract(
             .order_by(QuestionnaireVersion.key, QuestionnaireVersion.version)
         )
     )
-    # A large delivery writes .dta in a process of its own. Started first, the process starts up (it
-    # imports pyreadstat, polars and Arrow) while this one waits for the database to choose the rows.
-    writer = writer_process() if wants_process(_cells_at_most(versions, at)) else None
     reader = own_reader()
     if progress is not None:
         progress("choosing responses", 0.05)
@@ -152,31 +148,15 @@ def run_extract(
             store=store or data_store(),
             progress=progress,
         )
-        return carry_out(plan, writer=writer, reader=reader)
+        return carry_out(plan, reader=reader)
     finally:
         if reader is not None:
             reader.close()
-        if writer is not None:
-            writer.shutdown(wait=True)
 
 
-def _cells_at_most(versions: Sequence[QuestionnaireVersion], at: datetime) -> int:
-    """An upper bound on the cells (rows x variables) of an extract of ``versions`` at ``at``: every
-    response submitted by then, each as wide as the widest version."""
-    if not versions:
-        return 0
-    responses = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Response)
-        .where(Response.questionnaire_version_id.in_([v.id for v in versions]), Response.submitted_at <= at)
-    )
-    widest = max(len(questionnaires.export_layout(questionnaires.definition_of(v))) for v in versions)
-    return (responses or 0) * widest
-
-
-def carry_out(plan: ExtractPlan, *, writer: Executor | None, reader: sa.Connection | None) -> Extract:
-    """Write and record the delivery ``plan`` describes (``writer``: a process already started for
-    ``.dta``, if any; ``reader``: the connection of its own that reads the answers, if any)."""
+def carry_out(plan: ExtractPlan, *, reader: sa.Connection | None) -> Extract:
+    """Write and record the delivery ``plan`` describes (``reader``: the connection of its own that
+    reads the answers, if any)."""
     project, at = plan.project, plan.at
     path = bulk.path()
     plan.report("drawing pseudonyms", 0.1)
@@ -238,7 +218,6 @@ def carry_out(plan: ExtractPlan, *, writer: Executor | None, reader: sa.Connecti
             deletion_list=deletion_list,
             extra_files=extra,
             alongside=alongside,
-            processes=writer if writer is not None else False,
         )
 
     if reader is None:  # SQLite, or a session bound to an outer connection: one step after the other

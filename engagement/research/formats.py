@@ -3,7 +3,8 @@
 Each ``write_*`` writes one file and can be used on its own; ``delivery.deliver`` schedules them.
 - ``.sav`` (row-compressed by default): variable labels, value labels, user-missing codes declared as
   missing values, measure level and ``F`` formats, file label and notes naming the release.
-- ``.dta`` (format 118, Stata 14+): labels cut to 80 characters, user-missing codes as ``.a``, ``.b``, ...
+- ``.dta`` (format 118, Stata 14+, written by ``stata``): each variable in the narrowest storage type
+  (``byte`` for 0/1 and Likert codes), labels cut to 80 characters, user-missing codes as ``.a``, ``.b``, ...
 - ``.parquet`` (zstd): the narrowest integer types; each field's metadata holds its label, value labels
   and missing codes as JSON; user-missing codes stay as values, as in ``.sav`` and ``.csv``.
 - ``.csv``: UTF-8, header row, system missing as an empty field; the dialect is in ``datapackage.json``;
@@ -18,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,14 +26,14 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pyreadstat
 
-from engagement.questionnaires.definition import TRUNCATION_SUFFIX, truncate_utf8
+from engagement.questionnaires.definition import truncate_utf8
+from engagement.research import stata
 from engagement.research.dataset import Dataset, InvalidDataset, Variable
 
 Format = Literal["sav", "dta", "parquet", "csv"]
 SavCompression = Literal["rows", "zsav", "none"]
 
 ALL_FORMATS: tuple[Format, ...] = ("sav", "dta", "parquet", "csv")
-STATA_MAX_LABEL_CHARS = 80
 SAV_MAX_FILE_LABEL_BYTES = 64
 
 
@@ -113,65 +113,10 @@ def write_sav(
     )
 
 
-def _stata_column(variable: Variable, column: pa.Array) -> pl.Series | None:
-    """The column with its user-missing codes replaced by Stata's letters, or None if it holds none."""
-    letters = variable.stata_missing()
-    if not letters:
-        return None
-    codes = pa.array([float(c) for c in letters], pa.float64())
-    present = pc.is_in(column.cast(pa.float64()), value_set=codes)
-    if not pc.any(present).as_py():
-        return None
-    # pyreadstat takes Stata's extended missing values only as letters in an object column.
-    nulls = column.is_null().to_numpy(zero_copy_only=False)
-    numbers = column.fill_null(0).to_numpy(zero_copy_only=False)
-    values = numbers.astype(np.int64 if pa.types.is_integer(column.type) else np.float64).astype(object)
-    values[nulls] = None
-    for code, letter in letters.items():
-        values[numbers == code] = letter
-    return pl.Series(variable.name, values.tolist(), dtype=pl.Object)
-
-
 def write_dta(dataset: Dataset, path: Path, *, file_label: str = "") -> None:
-    """Stata ``.dta`` (format 118): labels cut to 80 characters, user-missing codes as ``.a``, ``.b``, ..."""
-    frame = _frame(dataset.table)
-    replaced: list[pl.Series] = []
-    labels: dict[str, dict[Any, str]] = {}
-    missing: dict[str, list[str]] = {}
-    for variable in dataset.variables:
-        column = dataset.column(variable.name)
-        letters = variable.stata_missing()
-        stata = _stata_column(variable, column)
-        if stata is not None:
-            replaced.append(stata)
-            missing[variable.name] = list(letters.values())
-        if variable.value_labels:
-            labels[variable.name] = {
-                (letters[code] if code in letters else int(code)): text
-                for code, text in variable.value_labels.items()
-            }
-            if stata is None:
-                labels[variable.name] = {
-                    k: v for k, v in labels[variable.name].items() if not isinstance(k, str)
-                }
-    if replaced:
-        frame = frame.with_columns(replaced)
-    pyreadstat.write_dta(
-        frame,
-        os.fspath(path),
-        file_label=stata_label(file_label),
-        column_labels={v.name: stata_label(v.label) or None for v in dataset.variables},
-        version=14,
-        variable_value_labels=labels,
-        missing_user_values=missing or None,
-    )
-
-
-def stata_label(text: str) -> str:
-    """A variable label as Stata keeps it: at most 80 characters, the cut marked with ``.....``."""
-    if len(text) <= STATA_MAX_LABEL_CHARS:
-        return text
-    return text[: STATA_MAX_LABEL_CHARS - len(TRUNCATION_SUFFIX)] + TRUNCATION_SUFFIX
+    """Stata ``.dta`` (format 118) in the narrowest storage types, by our own writer (``stata``):
+    labels cut to 80 characters, value labels, user-missing codes as ``.a``, ``.b``, ... labelled."""
+    stata.write_dta(dataset, path, file_label=file_label)
 
 
 def parquet_schema(dataset: Dataset, extra: Mapping[str, str] | None = None) -> pa.Schema:

@@ -26,7 +26,7 @@ from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Answer, Response
 from engagement.research import downloads, extraction, projects, tables
 from engagement.research import variables as rv
-from engagement.research.delivery import verify_checksums, writer_process
+from engagement.research.delivery import verify_checksums
 from engagement.research.models import Extract, ExtractResponse, Pseudonym
 from engagement.research.pseudonyms import PSEUDONYM_MAX, PSEUDONYM_MIN
 from engagement.research.scan import find_identifiers
@@ -74,31 +74,22 @@ def pseudonyms(app: Any, code: str) -> dict[uuid.UUID, int]:
 
 
 @pytest.mark.parametrize(
-    "dta_process",
+    "run",
     [
-        False,
-        True,
+        "in-the-test-transaction",
         # committed for real: on PostgreSQL the answers are then read on a connection of their own
         # while the session's connection records pseudonyms and ledger (in tests it is otherwise bound
         # to an outer transaction that no other connection sees)
-        pytest.param(False, marks=pytest.mark.committing),
+        pytest.param("committed", marks=pytest.mark.committing),
     ],
-    ids=["dta-in-a-thread", "dta-in-a-process", "committed"],
 )
 def test_full_extract_reads_back_equal_to_the_database_in_every_format(
-    app, make_participant, answer, make_project, extract, monkeypatch, request, dta_process
+    app, make_participant, answer, make_project, extract, monkeypatch, request, run
 ):
     committed = request.node.get_closest_marker("committing") is not None
     readers: list[object] = []
     own_reader = extraction.own_reader
     monkeypatch.setattr(extraction, "own_reader", lambda: readers.append(own_reader()) or readers[-1])
-    started: list[object] = []
-    sized: list[int] = []
-    if dta_process:  # as a large extract does: .dta written in a process started early
-        monkeypatch.setattr(extraction, "wants_process", lambda cells: sized.append(cells) or True)
-        monkeypatch.setattr(
-            extraction, "writer_process", lambda: started.append(writer_process()) or started[-1]
-        )
     people = [make_participant(age=19), make_participant(age=20), make_participant(age=21)]
     changes: list[dict[str, Any]] = [
         {},
@@ -124,15 +115,6 @@ def test_full_extract_reads_back_equal_to_the_database_in_every_format(
     delivered = extract(code, at=snapshot)
 
     folder = delivered.folder
-    assert len(started) == int(dta_process)
-    if dta_process:  # decided before the rows are chosen, on every response submitted by then
-        with app.app_context():
-            width = len(
-                questionnaires.export_layout(
-                    questionnaires.definition_of(questionnaires.get_version("ung18", 1))
-                )
-            )
-        assert sized == [3 * width]
     assert delivered.rows == 3 and delivered.participants == 3
     with app.app_context():
         own = committed and db.is_postgres

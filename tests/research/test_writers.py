@@ -24,8 +24,8 @@ STEM = "PDB9999_UNG18_v1"
 NS = {"d": DDI_NAMESPACE}
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["dta-in-a-thread", "dta-in-a-process"])
-def delivery(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Delivery:
+@pytest.fixture(scope="module")
+def delivery(tmp_path_factory: pytest.TempPathFactory) -> Delivery:
     store = tmp_path_factory.mktemp("store")
     return deliver(
         store,
@@ -33,7 +33,6 @@ def delivery(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
         info(),
         deletion_list=DeletionList(KEY, [7_777_777, 3_333_333, 7_777_777]),
         extra_files={"questionnaires/moba-ung18-1.0.0.json": b'{"resourceType": "Questionnaire"}'},
-        processes=request.param,
     )
 
 
