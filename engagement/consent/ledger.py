@@ -2,15 +2,17 @@
 :class:`Standing` read back from it at any time (their latest decision and the strongest withdrawal
 made since), one by one or for the whole roster in two queries.
 
-Nothing here decides what a standing allows; that is :mod:`engagement.consent.rules`.
+Each append also rewrites the participant's :class:`ConsentLatest` row (their latest submission), in
+the same transaction. Nothing here decides what a standing allows; that is
+:mod:`engagement.consent.rules`; counting the roster by standing is :mod:`engagement.consent.counts`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -133,7 +135,7 @@ _PACKED = sa.func.aggregate_strings(ConsentDecision.purpose + "=" + ConsentDecis
 )
 
 
-def _decisions(packed: str) -> dict[str, str]:
+def unpack_decisions(packed: str) -> dict[str, str]:
     """The decision per purpose of :data:`_PACKED` (or of :attr:`ConsentLatest.decisions`). Two
     submissions made at the same instant arrive together: a "no" in either holds (as in
     :func:`engagement.consent.rules.reachable_query`)."""
@@ -181,7 +183,7 @@ def _standings(
     for participant_id, document_id, decided_at, packed in rows:
         by_purpose = parsed.get(packed)
         if by_purpose is None:
-            by_purpose = parsed[packed] = _decisions(packed)
+            by_purpose = parsed[packed] = unpack_decisions(packed)
         result[participant_id] = Standing(terms[document_id], decided_at, by_purpose)
     for participant_id, scope, withdrawn_at in connection.execute(withdrawn).all():
         result.setdefault(participant_id, Standing()).withdrew(scope, withdrawn_at)
@@ -239,7 +241,7 @@ def standing_and_published(participant_id: uuid.UUID, at: datetime) -> tuple[Sta
     withdrawals = []
     for kind, document_id, when, text in rows:
         if kind == "decision":
-            found = Standing(terms[document_id], when, _decisions(text))
+            found = Standing(terms[document_id], when, unpack_decisions(text))
         elif kind == "withdrawal":
             withdrawals.append((text, when))
         elif document_id is not None:
@@ -320,7 +322,7 @@ def _write_latest(participant_id: uuid.UUID) -> None:
         return
     by_purpose: dict[str, str] = {}
     for _document_id, _decided_at, packed in found:  # several only for submissions of one instant
-        for code, decision in _decisions(packed).items():
+        for code, decision in unpack_decisions(packed).items():
             by_purpose[code] = min(decision, by_purpose.get(code, decision))
     document_id, decided_at, _ = max(found, key=lambda row: row[0])  # as rebuild_latest picks
     row = db.session.get(ConsentLatest, participant_id) or ConsentLatest(participant_id=participant_id)
@@ -345,7 +347,7 @@ def rebuild_latest() -> int:
             participant_id, {"participant_id": participant_id, "decided_at": decided_at, "by_purpose": {}}
         )
         row["document_id"] = document_id  # of several at one instant, the last in this order
-        for code, decision in _decisions(packed).items():
+        for code, decision in unpack_decisions(packed).items():
             row["by_purpose"][code] = min(decision, row["by_purpose"].get(code, decision))
     db.session.execute(sa.delete(ConsentLatest))
     values = [
@@ -474,129 +476,3 @@ def withdrawals(participant_id: uuid.UUID) -> list[ConsentWithdrawal]:
             .order_by(ConsentWithdrawal.withdrawn_at.desc())
         )
     )
-
-
-_CODED = {1: "no", 2: "yes"}
-
-
-def standing_groups(at: datetime, among: sa.Select[Any] | None = None) -> list[tuple[Standing, date, int]]:
-    """Everyone on the roster (``among``: only the participants this query of ids selects) at ``at``,
-    in groups of equal :class:`Standing` and birth date, with each group's size; those with no ledger
-    entry have an empty standing. Whoever counts the roster by standing (the coordinators' summary, the
-    console) counts these groups, so that every count is the same rule as :func:`standings`.
-
-    Grouped on the server: each participant's latest submission as one row (a "no" in two submissions
-    of the same instant holds), then counted per (document, decisions, birth date), a few thousand
-    groups for any roster. The latest submission is :class:`ConsentLatest`'s row when no submission in
-    the ledger is newer than ``at`` (the count of now), else it is ranked from the ledger. A withdrawal
-    weighs against the decision's time, so everyone with one by ``at`` comes one by one
-    (:func:`standings`), as a group of one."""
-    latest, answers, parse = _latest(at)
-    withdrew = sa.select(ConsentWithdrawal.participant_id).where(ConsentWithdrawal.withdrawn_at <= at)
-    on_roster = [] if among is None else [Participant.id.in_(among)]
-    group_key = [latest.c.document_id, *answers, Participant.birth_date]
-    connection = db.session.connection()
-    rows = connection.execute(
-        sa.select(*group_key, sa.func.count())
-        .select_from(Participant)
-        .outerjoin(latest, latest.c.participant_id == Participant.id)
-        .where(*on_roster, Participant.id.not_in(withdrew))
-        .group_by(*group_key)
-    ).all()
-    terms = documents.terms({row[0] for row in rows if row[0] is not None})
-    groups: list[tuple[Standing, date, int]] = []
-    for document_id, *decisions, birth_date, n in rows:
-        if document_id is None:
-            groups.append((Standing(), birth_date, int(n)))
-        else:
-            groups.append((Standing(terms[document_id], None, parse(decisions)), birth_date, int(n)))
-    withdrawn = sa.select(Participant.id, Participant.birth_date).where(
-        *on_roster, Participant.id.in_(withdrew)
-    )
-    found = standings(at, withdrew)
-    for participant_id, birth_date in connection.execute(withdrawn).all():
-        groups.append((found.get(participant_id, Standing()), birth_date, 1))
-    return groups
-
-
-_Parse = Callable[[list[Any]], dict[str, str]]
-
-
-def _latest(at: datetime) -> tuple[sa.Subquery, list[sa.ColumnElement[Any]], _Parse]:
-    """Everyone's latest submission by ``at`` as a subquery of ``participant_id``, ``document_id`` and
-    answer columns, with the function that turns a row's answers into decisions per purpose: from
-    :class:`ConsentLatest` when no submission in the ledger is newer than ``at``, else from the ledger."""
-    newest = db.session.scalar(
-        sa.select(ConsentDecision.decided_at).order_by(ConsentDecision.decided_at.desc()).limit(1)
-    )
-    return _latest_from_table() if newest is None or newest <= at else _latest_from_ledger(at)
-
-
-def _latest_from_table() -> tuple[sa.Subquery, list[sa.ColumnElement[Any]], _Parse]:
-    """Everyone's latest submission now: :class:`ConsentLatest`, its decisions as one string."""
-    latest = sa.select(
-        ConsentLatest.participant_id, ConsentLatest.document_id, ConsentLatest.decisions
-    ).subquery()
-    parsed: dict[str, dict[str, str]] = {}
-
-    def parse(decisions: list[Any]) -> dict[str, str]:
-        packed = decisions[0]
-        if packed not in parsed:
-            parsed[packed] = _decisions(packed)
-        return parsed[packed]
-
-    return latest, [latest.c.decisions], parse
-
-
-def _latest_from_ledger(at: datetime) -> tuple[sa.Subquery, list[sa.ColumnElement[Any]], _Parse]:
-    """Everyone's latest submission by ``at``, ranked from the ledger in one ordered pass over its
-    covering index, with the answer per purpose as 1 (no) or 2 (yes): "no" holds as the smaller, and
-    small integers group by hashing where text would be sorted by its collation (a sort on disk at
-    100,000 participants)."""
-    codes = sorted({c for doc in db.session.scalars(sa.select(ConsentDocument)) for c in doc.purpose_codes})
-    coded = sa.case((ConsentDecision.decision == "no", 1), else_=2)
-    aggregates = [
-        sa.func.min(sa.case((ConsentDecision.purpose == code, coded))).label(f"d{i}")
-        for i, code in enumerate(codes)
-    ]
-    ranked = latest_decisions(at, *aggregates).subquery()
-    latest = (
-        sa.select(ranked.c.participant_id, ranked.c.document_id, *(ranked.c[a.name] for a in aggregates))
-        .where(ranked.c.latest <= 1)
-        .subquery()
-    )
-
-    def parse(decisions: list[Any]) -> dict[str, str]:
-        return {code: _CODED[d] for code, d in zip(codes, decisions, strict=True) if d is not None}
-
-    return latest, [latest.c[a.name] for a in aggregates], parse
-
-
-def decision_counts(at: datetime, among: sa.Select[Any] | None = None) -> dict[str, dict[str, int]]:
-    """Per purpose, how many participants' latest decision at ``at`` is yes and how many no (on any
-    version of any document); ``among``: only the participants this query of ids selects.
-
-    The latest submissions as :func:`standing_groups` reads them, grouped by their decisions alone: a
-    withdrawal does not change what was decided, and nobody without a decision counts, so neither the
-    withdrawals nor the roster need be read."""
-    latest, answers, parse = _latest(at)
-    query = sa.select(*answers, sa.func.count()).select_from(latest).group_by(*answers)
-    if among is not None:
-        query = query.where(latest.c.participant_id.in_(among))
-    counts: dict[str, dict[str, int]] = {}
-    for *decisions, n in db.session.execute(query):
-        for purpose, decision in parse(decisions).items():
-            counts.setdefault(purpose, {"yes": 0, "no": 0})[decision] += int(n)
-    return counts
-
-
-def withdrawal_counts(at: datetime) -> dict[str, int]:
-    """Per withdrawal scope, how many participants have withdrawn with it by ``at`` (counted in SQL)."""
-    counts = dict.fromkeys(WITHDRAWAL_SCOPES, 0)
-    for scope, n in db.session.execute(
-        sa.select(ConsentWithdrawal.scope, sa.func.count(sa.distinct(ConsentWithdrawal.participant_id)))
-        .where(ConsentWithdrawal.withdrawn_at <= at)
-        .group_by(ConsentWithdrawal.scope)
-    ):
-        counts[scope] = int(n)
-    return counts

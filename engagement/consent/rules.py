@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engagement.consent import documents, ledger
+from engagement.consent import counts, documents, ledger
 from engagement.consent.documents import QUESTIONNAIRES, Published
 from engagement.consent.ledger import Standing
 from engagement.consent.models import (
@@ -371,7 +371,7 @@ def state(participant: Participant, at: datetime) -> ConsentState:
 def summary(at: datetime) -> dict[str, Any]:
     """Counts per document version, purpose and decision (each participant's latest decision), how
     many have a withdrawal in force per scope, and how many must still decide on the current version;
-    the rules asked once per group of equal standings (:func:`engagement.consent.ledger.standing_groups`)."""
+    the rules asked once per group of equal standings (:func:`engagement.consent.counts.standing_groups`)."""
     key = documents.document_key()
     current = documents.latest_version(key, at)
     major_version = documents.major_version(key, at)
@@ -379,7 +379,7 @@ def summary(at: datetime) -> dict[str, Any]:
     tally: Counter[tuple[str, int, str, str]] = Counter()
     withdrawn: dict[str, int] = dict.fromkeys(WITHDRAWAL_SCOPES, 0)
     must_decide = participants = 0
-    for standing, birth_date, n in ledger.standing_groups(at):
+    for standing, birth_date, n in counts.standing_groups(at):
         participants += n
         if standing.document is not None:
             for purpose, decision in standing.by_purpose.items():
@@ -388,13 +388,13 @@ def summary(at: datetime) -> dict[str, Any]:
             withdrawn[standing.scope] += n
         if is_adult(birth_date, today) and _must_decide(standing, key, current, major_version):
             must_decide += n
-    counts = sorted(tally.items())
+    counted = sorted(tally.items())
     return {
         "document_key": key,
         "current_version": current.version if current else None,
         "counts": [
             {"key": k, "version": v, "purpose": p, "decision": d, "participants": n}
-            for (k, v, p, d), n in counts
+            for (k, v, p, d), n in counted
         ],
         "withdrawn": withdrawn,
         "must_decide": must_decide,

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from engagement import clock
 from engagement.auth import services as auth
-from engagement.consent import documents, ledger
+from engagement.consent import counts, documents
 from engagement.console.web import STAFF, bp, console_page, render
 from engagement.participants.services import today_in_oslo
 from engagement.waves import figures as wave_figures
@@ -33,24 +33,24 @@ def _figures(language: str) -> dict[str, Any]:
     now = clock.now()
     roster = wave_figures.coming_of_age(today_in_oslo(now))
     document = documents.current_document(now)
-    decided = ledger.decision_counts(now)
+    decided = counts.decision_counts(now)
     purposes = []
     for purpose in document.content["purposes"]:
-        counts = decided.get(purpose["code"], {"yes": 0, "no": 0})
+        yes_no = decided.get(purpose["code"], {"yes": 0, "no": 0})
         purposes.append(
             {
                 "code": purpose["code"],
                 "title": purpose["title"].get(language) or purpose["title"].get("nb"),
-                "yes": counts["yes"],
-                "no": counts["no"],
-                "undecided": max(0, roster["adults"] - counts["yes"] - counts["no"]),
+                "yes": yes_no["yes"],
+                "no": yes_no["no"],
+                "undecided": max(0, roster["adults"] - yes_no["yes"] - yes_no["no"]),
             }
         )
     return {
         "roster": roster,
         "logins": auth.participants_logged_in(now - RECENT_LOGINS),
         "purposes": purposes,
-        "withdrawals": ledger.withdrawal_counts(now),
+        "withdrawals": counts.withdrawal_counts(now),
         "deletion_requests": withdrawal.open_deletion_requests(),
         "running_waves": wave_figures.running_waves(now),
         "reminders": wave_figures.reminder_counts(now - RECENT_REMINDERS),

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engagement.consent import ledger
+from engagement.consent import counts
 from engagement.db import hour_start, utc_hour
 from engagement.extensions import db
 from engagement.participants.models import Participant
@@ -285,7 +285,7 @@ def preview_breakdown(wave: Wave, at: datetime) -> dict[str, Any]:
         "tasks": task_count(wave.id),
         "by_age": dict(sorted(by_age.items())),
         "by_language": by_language,
-        "by_consent": ledger.decision_counts(at, among=sa.select(eligible.c.id)),
+        "by_consent": counts.decision_counts(at, among=sa.select(eligible.c.id)),
     }
 
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from engagement import clock
-from engagement.consent import documents, ledger, rules
+from engagement.consent import counts, documents, ledger, rules
 from engagement.consent.cli import cli as consent_cli
 from engagement.consent.documents import (
     BIOBANK,
@@ -373,7 +373,7 @@ def test_the_summary_and_the_consoles_counts_are_everyones_own_standing_counted(
                 per_purpose.setdefault(purpose, {"yes": 0, "no": 0})[decision] += 1
         return per_purpose
 
-    assert ledger.decision_counts(at) == counted(own)
+    assert counts.decision_counts(at) == counted(own)
     some = [same_instant.id, on_v2.id, people[0].id, people[4].id]
     among = sa.select(Participant.id).where(Participant.id.in_(some))
-    assert ledger.decision_counts(at, among=among) == counted(some)
+    assert counts.decision_counts(at, among=among) == counted(some)

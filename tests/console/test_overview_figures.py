@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from engagement import clock
 from engagement.auth import services as auth
-from engagement.consent import documents, ledger
+from engagement.consent import counts, documents, ledger
 from engagement.extensions import db
 from engagement.participants.models import Participant
 from engagement.participants.services import coming_of_age
@@ -41,13 +41,13 @@ def test_decision_counts_take_each_participants_latest_decision_per_purpose(app,
             later,
             ledger.Evidence(),
         )
-        counts = ledger.decision_counts(clock.now())
-        only_yes = ledger.decision_counts(
+        everyone = counts.decision_counts(clock.now())
+        only_yes = counts.decision_counts(
             clock.now(), among=sa.select(Participant.id).where(Participant.id == yes.id)
         )
         db.session.rollback()
-    assert counts["biobank"] == {"yes": 1, "no": 1}
-    assert counts["participation"] == {"yes": 2, "no": 0}
+    assert everyone["biobank"] == {"yes": 1, "no": 1}
+    assert everyone["participation"] == {"yes": 2, "no": 0}
     assert only_yes["biobank"] == {"yes": 1, "no": 0}
 
 
@@ -58,7 +58,7 @@ def test_withdrawal_counts_per_scope_and_open_deletion_requests(app, make_partic
         withdrawal.apply_withdrawal(first, "no_contact", now, ledger.Evidence())
         withdrawal.apply_withdrawal(second, "delete_data", now, ledger.Evidence(), delete_childhood_data=True)
         withdrawal.apply_withdrawal(third, "delete_data", now, ledger.Evidence(), delete_childhood_data=True)
-        assert ledger.withdrawal_counts(now) == {"no_contact": 1, "no_new_data": 0, "delete_data": 2}
+        assert counts.withdrawal_counts(now) == {"no_contact": 1, "no_new_data": 0, "delete_data": 2}
         assert withdrawal.open_deletion_requests() == 2
         request, _cohort_id = withdrawal.deletion_requests("open")[0]
         withdrawal.mark_deletion_done(request.id, uuid.uuid4(), now, "done")
