@@ -136,7 +136,7 @@ def seed_project() -> tuple[str, str]:
 
 def console_cookie() -> str:
     """A coordinator's console session, opened as the login opens it; returns the cookie's secret."""
-    from engagement.auth import services as auth
+    from engagement.auth import sessions
     from engagement.auth.models import StaffUser
     from engagement.console.models import ConsoleSession
     from engagement.extensions import db
@@ -146,11 +146,11 @@ def console_cookie() -> str:
     )
     db.session.add(staff)
     db.session.flush()
-    family = auth.open_session(
+    family = sessions.open_session(
         kind="staff", client_id="console", staff_user_id=staff.id, upstream_issuer="bench"
     )
-    secret = auth.new_secret()
-    db.session.add(ConsoleSession(secret_hash=auth.sha256(secret), family_id=family.id))
+    secret = sessions.new_secret()
+    db.session.add(ConsoleSession(secret_hash=sessions.sha256(secret), family_id=family.id))
     db.session.commit()
     return secret
 

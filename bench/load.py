@@ -58,7 +58,7 @@ class Phone:
 
 def seed(app: Any, count: int, start: int) -> list[Phone]:
     from engagement import clock
-    from engagement.auth import services as auth
+    from engagement.auth import sessions
     from engagement.consent import documents, ledger
     from engagement.extensions import db
     from engagement.participants.models import Participant
@@ -97,7 +97,7 @@ def seed(app: Any, count: int, start: int) -> list[Phone]:
                 created_at=now,
             )
             db.session.add(task)
-            family = auth.open_session(
+            family = sessions.open_session(
                 kind="participant",
                 client_id=CLIENT_ID,
                 participant_id=person.id,
@@ -106,7 +106,7 @@ def seed(app: Any, count: int, start: int) -> list[Phone]:
                 acr="idporten-loa-high",
                 auth_time=now,
             )
-            tokens = auth._mint(family, None)  # what a finished login hands the app
+            tokens = sessions._mint(family, None)  # what a finished login hands the app
             address = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
             phones.append(Phone(address, tokens.refresh_token, tokens.access_token, str(task.id)))
         db.session.commit()

@@ -108,7 +108,7 @@ def _admin(sql: str) -> None:
 def seed(env: dict[str, str], participants: int) -> tuple[list[tuple[str, str]], str]:
     """Migrate, publish, add participants with one open ung18 v1 task each; (token, task id) pairs."""
     from engagement import clock, create_app, migrate
-    from engagement.auth import services as auth
+    from engagement.auth import sessions
     from engagement.consent import documents, ledger
     from engagement.consent.cli import publish_consent_documents
     from engagement.extensions import db
@@ -156,7 +156,7 @@ def seed(env: dict[str, str], participants: int) -> tuple[list[tuple[str, str]],
         with app.test_request_context():
             for person, task in zip(people, tasks, strict=True):
                 ledger.record_decisions(person.id, document, yes, now - timedelta(days=1), ledger.Evidence())
-                family = auth.open_session(
+                family = sessions.open_session(
                     kind="participant",
                     client_id="bench",
                     participant_id=person.id,
@@ -165,7 +165,7 @@ def seed(env: dict[str, str], participants: int) -> tuple[list[tuple[str, str]],
                     acr="idporten-loa-high",
                     auth_time=now,
                 )
-                pairs.append((issue_access_token(auth.principal_for(family)), str(task.id)))
+                pairs.append((issue_access_token(sessions.principal_for(family)), str(task.id)))
             db.session.commit()
         digest = version.content_hash
     app.extensions["engagement.db"].dispose()

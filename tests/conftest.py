@@ -215,7 +215,7 @@ def login_as(app: Flask) -> Callable[..., dict[str, str]]:
     Opens a real session (and, for staff, a StaffUser row with ``staff_id``) so the token passes the
     per-request session check; the rows are committed to the test's transaction.
     """
-    from engagement.auth import services as auth
+    from engagement.auth import sessions
     from engagement.auth.models import StaffUser
 
     def headers(
@@ -227,7 +227,7 @@ def login_as(app: Flask) -> Callable[..., dict[str, str]]:
     ) -> dict[str, str]:
         with app.test_request_context():
             if participant is not None:
-                family = auth.open_session(
+                family = sessions.open_session(
                     kind="participant",
                     client_id="test-app",
                     participant_id=participant.id,
@@ -247,7 +247,7 @@ def login_as(app: Flask) -> Callable[..., dict[str, str]]:
                     )
                     db.session.add(user)
                     db.session.flush()
-                family = auth.open_session(
+                family = sessions.open_session(
                     kind="staff",
                     client_id="test-staff",
                     staff_user_id=user.id,
@@ -255,7 +255,7 @@ def login_as(app: Flask) -> Callable[..., dict[str, str]]:
                     roles=list(staff),
                 )
             db.session.commit()
-            token = issue_access_token(auth.principal_for(family))
+            token = issue_access_token(sessions.principal_for(family))
         return {"Authorization": f"Bearer {token}"}
 
     return headers

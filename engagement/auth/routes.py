@@ -11,11 +11,13 @@ from flask.views import MethodView
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from engagement.api import Blueprint
-from engagement.auth import schemas, services
+from engagement.auth import schemas, services, sessions
 from engagement.auth import server as server_module
+from engagement.auth.errors import InvalidRequest, LoginFailed, OAuthError
 from engagement.auth.models import StaffUser
 from engagement.auth.oidc import UpstreamError, upstream
 from engagement.auth.server import server
+from engagement.auth.sessions import ClientKind
 from engagement.extensions import db
 from engagement.problems import BadRequest, NotFound
 from engagement.ratelimit import auth_limit
@@ -32,9 +34,9 @@ FORM = "application/x-www-form-urlencoded"
 oauth = Blueprint(
     "oauth", __name__, url_prefix="/auth", description="Login (OAuth 2.1 with PKCE for the app)."
 )
-sessions = Blueprint("sessions", __name__, url_prefix="/v1", description="The caller's own sessions.")
+session_routes = Blueprint("sessions", __name__, url_prefix="/v1", description="The caller's own sessions.")
 wellknown = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Keys and metadata.")
-blueprints = [oauth, sessions, wellknown]
+blueprints = [oauth, session_routes, wellknown]
 
 
 def _no_store(response: WerkzeugResponse) -> WerkzeugResponse:
@@ -76,7 +78,7 @@ class Authorize(MethodView):
         params = {k: v for k, v in request.args.items() if isinstance(v, str)}
         try:
             started = services.start_login(grant.client.app, params, request.cookies.get(LOGIN_COOKIE))
-        except services.LoginFailed as failed:
+        except LoginFailed as failed:
             return _to_app(
                 params["redirect_uri"],
                 {"error": failed.error, "error_description": failed.description, "state": params["state"]},
@@ -95,7 +97,7 @@ class Authorize(MethodView):
         return response
 
 
-def _callback(kind: services.ClientKind) -> WerkzeugResponse:
+def _callback(kind: ClientKind) -> WerkzeugResponse:
     args = {k: v for k, v in request.args.items() if isinstance(v, str)}
     login = services.take_login(kind, args.get("state"), request.cookies.get(LOGIN_COOKIE))
     # a login started by a browser face of this service (the staff console) is finished by it
@@ -106,7 +108,7 @@ def _callback(kind: services.ClientKind) -> WerkzeugResponse:
     try:
         identity = services.finish_login(login, args)
         location = server.code_redirect(login, identity)
-    except services.LoginFailed as failed:
+    except LoginFailed as failed:
         db.session.commit()  # the consumed login and the audit event stay
         return _to_app(
             login.redirect_uri,
@@ -160,7 +162,7 @@ class Token(MethodView):
         """Trade a one-time code, or a refresh token, for tokens"""
         try:
             response = server.create_token_response()
-        except services.OAuthError as refused:
+        except OAuthError as refused:
             if refused.commit_first:
                 db.session.commit()  # the revocation must outlive the error answer
             raise
@@ -198,11 +200,11 @@ class Logout(MethodView):
         header = request.headers.get("Authorization", "")
         if header.lower().startswith("bearer "):
             principal = verify_access_token(header[7:].strip())
-            services.revoke_family(principal.session_id, "logout")
+            sessions.revoke_family(principal.session_id, "logout")
         elif args.get("refresh_token"):
-            services.logout_refresh_token(args.get("client_id", ""), args["refresh_token"])
+            sessions.logout_refresh_token(args.get("client_id", ""), args["refresh_token"])
         else:
-            raise services.InvalidRequest("Send the refresh_token, or the access token as a bearer token.")
+            raise InvalidRequest("Send the refresh_token, or the access token as a bearer token.")
         db.session.commit()
         return _no_store(Response(status=204))
 
@@ -226,7 +228,7 @@ class FrontchannelLogout(MethodView):
         except UpstreamError:
             metadata = {}
         if metadata and args.get("iss") == metadata.get("issuer"):
-            services.revoke_upstream_session(metadata["issuer"], args["sid"])
+            sessions.revoke_upstream_session(metadata["issuer"], args["sid"])
             db.session.commit()
         for url in (provider.issuer, metadata.get("authorization_endpoint", "")):
             parts = urlsplit(url)
@@ -239,12 +241,12 @@ class FrontchannelLogout(MethodView):
         return response
 
 
-@sessions.route("/me/sessions")
+@session_routes.route("/me/sessions")
 class MySessions(MethodView):
     decorators = [participant_required]
 
-    @sessions.doc(security=[{"bearer": []}])
-    @sessions.response(200, schemas.SessionSchema(many=True))
+    @session_routes.doc(security=[{"bearer": []}])
+    @session_routes.response(200, schemas.SessionSchema(many=True))
     def get(self) -> list[dict[str, Any]]:
         """The participant's logged-in devices"""
         principal = current_principal()
@@ -258,35 +260,35 @@ class MySessions(MethodView):
                 "acr": s.acr,
                 "current": s.id == principal.session_id,
             }
-            for s in services.list_sessions(principal.subject)
+            for s in sessions.list_sessions(principal.subject)
         ]
 
-    @sessions.doc(security=[{"bearer": []}])
-    @sessions.response(204)
+    @session_routes.doc(security=[{"bearer": []}])
+    @session_routes.response(204)
     def delete(self) -> None:
         """Log out on every device"""
-        services.revoke_participant_sessions(current_principal().subject, "logout_everywhere")
+        sessions.revoke_participant_sessions(current_principal().subject, "logout_everywhere")
         db.session.commit()
 
 
-@sessions.route("/staff/me/sessions")
+@session_routes.route("/staff/me/sessions")
 class StaffSessions(MethodView):
     decorators = [staff_required()]
 
-    @sessions.doc(security=[{"bearer": []}])
-    @sessions.response(204)
+    @session_routes.doc(security=[{"bearer": []}])
+    @session_routes.response(204)
     def delete(self) -> None:
         """Log out on every device (staff)"""
-        services.revoke_staff_sessions(current_principal().subject, "logout_everywhere")
+        sessions.revoke_staff_sessions(current_principal().subject, "logout_everywhere")
         db.session.commit()
 
 
-@sessions.route("/staff/me")
+@session_routes.route("/staff/me")
 class StaffMe(MethodView):
     decorators = [staff_required()]
 
-    @sessions.doc(security=[{"bearer": []}])
-    @sessions.response(200, schemas.StaffMeSchema)
+    @session_routes.doc(security=[{"bearer": []}])
+    @session_routes.response(200, schemas.StaffMeSchema)
     def get(self) -> dict[str, Any]:
         """The logged-in staff user and their roles"""
         principal = current_principal()
@@ -314,7 +316,7 @@ class AuthorizationServerMetadata(MethodView):
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["engagement.session_check"] = services.session_is_active
-    app.extensions["engagement.end_participant_sessions"] = services.revoke_participant_sessions
+    app.extensions["engagement.session_check"] = sessions.session_is_active
+    app.extensions["engagement.end_participant_sessions"] = sessions.revoke_participant_sessions
     with app.app_context():
         services.app_clients()  # a malformed ENGAGEMENT_APP_CLIENTS fails at start, not at first login

@@ -3,7 +3,7 @@
 authlib runs the protocol: the authorization request (client, exact redirect URI, response type,
 repeated parameters), the authorization code grant with PKCE (S256 only, required at both ends), the
 refresh-token grant (a new refresh token at every use) and revocation (RFC 7009). The rules stay in
-:mod:`engagement.auth.services`: single-use 60 s codes bound to their login, rotation with reuse
+:mod:`engagement.auth.sessions`: single-use 60 s codes bound to their login, rotation with reuse
 detection (a used refresh token or code coming back revokes the whole session), what a token holds.
 Between the app's request and its code lies the upstream login (ID-porten or the staff provider):
 the request is validated at ``/auth/app/authorize``, kept in a login transaction, and the code is
@@ -29,7 +29,18 @@ from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from flask import Response, current_app
 from flask import request as flask_request
 
-from engagement.auth import services
+from engagement.auth import services, sessions
+from engagement.auth.errors import (
+    InvalidClient,
+    InvalidGrant,
+    InvalidRequest,
+    InvalidScope,
+    OAuthError,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    UnsupportedResponseType,
+    UnsupportedTokenType,
+)
 from engagement.auth.models import AppAuthorizationCode, LoginTransaction, SessionFamily
 from engagement.extensions import db
 from engagement.security import ACCESS_TOKEN_LIFETIME
@@ -37,15 +48,15 @@ from engagement.security import ACCESS_TOKEN_LIFETIME
 GRANT_TYPES = ("authorization_code", "refresh_token")
 
 # authlib's error code -> the problem this service answers (its slug is the stable part)
-_PROBLEMS: dict[str, type[services.OAuthError]] = {
-    "invalid_request": services.InvalidRequest,
-    "invalid_client": services.InvalidClient,
-    "invalid_grant": services.InvalidGrant,
-    "unauthorized_client": services.UnauthorizedClient,
-    "unsupported_grant_type": services.UnsupportedGrantType,
-    "unsupported_response_type": services.UnsupportedResponseType,
-    "unsupported_token_type": services.UnsupportedTokenType,
-    "invalid_scope": services.InvalidScope,
+_PROBLEMS: dict[str, type[OAuthError]] = {
+    "invalid_request": InvalidRequest,
+    "invalid_client": InvalidClient,
+    "invalid_grant": InvalidGrant,
+    "unauthorized_client": UnauthorizedClient,
+    "unsupported_grant_type": UnsupportedGrantType,
+    "unsupported_response_type": UnsupportedResponseType,
+    "unsupported_token_type": UnsupportedTokenType,
+    "invalid_scope": InvalidScope,
 }
 # descriptions of our own, where authlib's would repeat what the client sent
 _DESCRIPTIONS = {
@@ -54,9 +65,9 @@ _DESCRIPTIONS = {
 }
 
 
-def problem(error: OAuth2Error) -> services.OAuthError:
+def problem(error: OAuth2Error) -> OAuthError:
     """The problem+json answer for one of authlib's OAuth errors."""
-    kind = _PROBLEMS.get(str(error.error), services.InvalidRequest)
+    kind = _PROBLEMS.get(str(error.error), InvalidRequest)
     return kind(_DESCRIPTIONS.get(str(error.error)) or error.get_error_description() or None)
 
 
@@ -208,26 +219,26 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         return str(redirect_uri)
 
     def generate_authorization_code(self) -> str:
-        return services.new_secret()
+        return sessions.new_secret()
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         services.issue_app_code(request.login, request.user, code)
 
     def query_authorization_code(self, code: str, client: Client) -> _Code:
-        return _Code(services.take_code(code, client.get_client_id()))
+        return _Code(sessions.take_code(code, client.get_client_id()))
 
     def delete_authorization_code(self, authorization_code: _Code) -> None:
-        """Nothing to do: :func:`services.take_code` used the code up as it read it."""
+        """Nothing to do: :func:`sessions.take_code` used the code up as it read it."""
 
     def authenticate_user(self, authorization_code: _Code) -> SessionFamily:
-        return services.live_family(authorization_code.row.family_id)
+        return sessions.live_family(authorization_code.row.family_id)
 
 
 @dataclass(frozen=True)
 class _Refresh:
     """A refresh token as authlib's grant reads it."""
 
-    token: services.StoredRefreshToken
+    token: sessions.StoredRefreshToken
 
     def check_client(self, client: Client) -> bool:
         return self.token.client_id == client.get_client_id()
@@ -241,22 +252,22 @@ class RefreshGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh answers a new refresh token
 
     def authenticate_refresh_token(self, refresh_token: str) -> _Refresh:
-        return _Refresh(services.find_refresh_token(refresh_token))
+        return _Refresh(sessions.find_refresh_token(refresh_token))
 
     def validate_token_request(self) -> None:
         super().validate_token_request()  # the client, and that the token is this client's
-        services.use_refresh_token(self.request.refresh_token.token)  # rotation and reuse detection
+        sessions.use_refresh_token(self.request.refresh_token.token)  # rotation and reuse detection
 
     def authenticate_user(self, refresh_token: _Refresh) -> SessionFamily:
-        return services.refreshed_family(refresh_token.token.family_id)
+        return sessions.refreshed_family(refresh_token.token.family_id)
 
     def revoke_old_credential(self, refresh_token: _Refresh) -> None:
-        """Nothing to do: :func:`services.use_refresh_token` marked it used before the new one."""
+        """Nothing to do: :func:`sessions.use_refresh_token` marked it used before the new one."""
 
 
 @dataclass(frozen=True)
 class _Revocable:
-    token: services.RevocableToken
+    token: sessions.RevocableToken
 
     def check_client(self, client: Client) -> bool:
         return self.token.client_id == client.get_client_id()
@@ -269,11 +280,11 @@ class Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["none"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> _Revocable | None:
-        found = services.find_revocable(token_string)
+        found = sessions.find_revocable(token_string)
         return _Revocable(found) if found else None
 
     def revoke_token(self, token: _Revocable, request: OAuth2Request) -> None:
-        services.revoke_family(token.token.family_id, "revoked")
+        sessions.revoke_family(token.token.family_id, "revoked")
 
 
 # --- the server ------------------------------------------------------------------------------------
@@ -289,12 +300,12 @@ def _generate_token(
 ) -> dict[str, Any]:
     assert user is not None
     token: dict[str, Any] = {
-        "access_token": services.access_token_for(user),
+        "access_token": sessions.access_token_for(user),
         "token_type": "Bearer",
         "expires_in": int(ACCESS_TOKEN_LIFETIME.total_seconds()),
     }
     if include_refresh_token:
-        token["refresh_token"] = services.new_secret()
+        token["refresh_token"] = sessions.new_secret()
     return token
 
 
@@ -312,7 +323,7 @@ class AppAuthorizationServer(AuthorizationServer):
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         parent = request.refresh_token.token.id if request.refresh_token is not None else None
-        services.store_refresh_token(request.user, token["refresh_token"], parent)
+        sessions.store_refresh_token(request.user, token["refresh_token"], parent)
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         return _FlaskRequest()

@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from engagement.auth import services as auth
+from engagement.auth.errors import LoginFailed
 from engagement.auth.models import LoginTransaction
 from engagement.auth.routes import LOGIN_COOKIE
 from engagement.console import services as console
@@ -62,7 +63,7 @@ def finish(login: LoginTransaction, args: dict[str, str]) -> WerkzeugResponse:
     """The staff provider came back for a console login (called from the staff callback)."""
     try:
         secret, next_path = console.finish_login(login, args)
-    except auth.LoginFailed as failed:
+    except LoginFailed as failed:
         db.session.commit()  # the consumed login and its audit event stay
         return redirect(url_for("console.login", error=failed.description), 303)
     db.session.commit()

@@ -9,7 +9,7 @@ from flask import g
 from flask.typing import ResponseReturnValue
 
 from engagement import clock
-from engagement.auth import services as auth
+from engagement.auth import sessions
 from engagement.consent import counts, documents
 from engagement.console.web import STAFF, bp, console_page, render
 from engagement.participants.services import today_in_oslo
@@ -48,7 +48,7 @@ def _figures(language: str) -> dict[str, Any]:
         )
     return {
         "roster": roster,
-        "logins": auth.participants_logged_in(now - RECENT_LOGINS),
+        "logins": sessions.participants_logged_in(now - RECENT_LOGINS),
         "purposes": purposes,
         "withdrawals": counts.withdrawal_counts(now),
         "deletion_requests": withdrawal.open_deletion_requests(),

@@ -20,6 +20,7 @@ from flask import current_app
 
 from engagement import audit, clock
 from engagement.auth import services as auth
+from engagement.auth import sessions
 from engagement.auth.models import LoginTransaction, SessionFamily, StaffUser
 from engagement.console.models import ConsoleSession
 from engagement.extensions import db
@@ -64,7 +65,7 @@ def start_login(next_path: str | None, browser_secret: str | None) -> auth.Login
         "response_type": "code",
         "code_challenge_method": "S256",
         # the console is its own client: no app code is ever issued, so this challenge is never checked
-        "code_challenge": auth.s256(auth.new_secret()),
+        "code_challenge": sessions.s256(sessions.new_secret()),
         "state": safe_next(next_path),
         "redirect_uri": console_url(),
     }
@@ -74,10 +75,10 @@ def start_login(next_path: str | None, browser_secret: str | None) -> auth.Login
 def finish_login(login: LoginTransaction, args: dict[str, str]) -> tuple[str, str]:
     """Check the provider's answer and open a console session; returns ``(cookie secret, next path)``.
 
-    Raises :class:`engagement.auth.services.LoginFailed` as the other logins do."""
+    Raises :class:`engagement.auth.errors.LoginFailed` as the other logins do."""
     identity = auth.finish_login(login, args)
     assert identity.staff is not None
-    family = auth.open_session(
+    family = sessions.open_session(
         kind="staff",
         client_id=CLIENT_ID,
         staff_user_id=identity.staff.id,
@@ -88,8 +89,8 @@ def finish_login(login: LoginTransaction, args: dict[str, str]) -> tuple[str, st
         roles=identity.roles,
     )
     family.last_used_at = clock.now()
-    secret = auth.new_secret()
-    db.session.add(ConsoleSession(secret_hash=auth.sha256(secret), family_id=family.id))
+    secret = sessions.new_secret()
+    db.session.add(ConsoleSession(secret_hash=sessions.sha256(secret), family_id=family.id))
     db.session.flush()
     audit.record(
         "login.succeeded",
@@ -112,7 +113,7 @@ def resolve(secret: str | None) -> ConsoleUser | None:
         sa.select(SessionFamily, StaffUser)
         .join(ConsoleSession, ConsoleSession.family_id == SessionFamily.id)
         .join(StaffUser, StaffUser.id == SessionFamily.staff_user_id)
-        .where(ConsoleSession.secret_hash == auth.sha256(secret))
+        .where(ConsoleSession.secret_hash == sessions.sha256(secret))
     ).first()
     if row is None:
         return None
@@ -120,13 +121,13 @@ def resolve(secret: str | None) -> ConsoleUser | None:
     now = clock.now()
     if family.revoked_at is not None or family.absolute_expires_at <= now:
         return None
-    idle, _absolute = auth.session_lifetimes()
+    idle, _absolute = sessions.session_lifetimes()
     if (family.last_used_at or family.created_at) + idle <= now:
-        auth.revoke_family(family.id, "idle_timeout")
+        sessions.revoke_family(family.id, "idle_timeout")
         return None
     roles = frozenset(r for r in staff.roles or [] if r in ROLES)
     if not roles:
-        auth.revoke_sessions(SessionFamily.staff_user_id == staff.id, "no_role_left")
+        sessions.revoke_sessions(SessionFamily.staff_user_id == staff.id, "no_role_left")
         return None
     if family.last_used_at is None or now - family.last_used_at >= TOUCH_EVERY:
         family.last_used_at = now
@@ -136,13 +137,13 @@ def resolve(secret: str | None) -> ConsoleUser | None:
 
 def logout(user: ConsoleUser) -> None:
     """End this console session."""
-    auth.revoke_family(user.session_id, "logout")
+    sessions.revoke_family(user.session_id, "logout")
     record_action(user, "console.logout", "session", user.session_id)
 
 
 def logout_everywhere(user: ConsoleUser) -> int:
     """End every session of this staff user: the console's and the API's."""
-    ended = auth.revoke_sessions(SessionFamily.staff_user_id == user.staff_id, "logout_everywhere")
+    ended = sessions.revoke_sessions(SessionFamily.staff_user_id == user.staff_id, "logout_everywhere")
     record_action(user, "console.logout_everywhere", "staff_user", user.staff_id, {"sessions": ended})
     return ended
 

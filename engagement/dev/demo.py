@@ -69,7 +69,7 @@ def ung18_answers(version: int = 1, **changes: Any) -> dict[str, Any]:
 def seed_demo_cohort() -> list[str]:
     """Synthetic participants aged 17 to 23 (some turned 18 this month), most of them consented,
     some logged in, a few withdrawn; once, on a database with only the demo roster's people."""
-    from engagement.auth import services as auth
+    from engagement.auth import sessions
     from engagement.consent import documents, ledger
     from engagement.dev.identities import synthetic_number
     from engagement.participants import services as participants
@@ -123,7 +123,7 @@ def seed_demo_cohort() -> list[str]:
         ledger.record_decisions(participant.id, document, decisions, decided_at, ledger.Evidence())
         decided += 1
         if chance.random() < 0.45:
-            auth.open_session(
+            sessions.open_session(
                 kind="participant",
                 client_id="moba-app",
                 participant_id=participant.id,

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engagement import audit, clock
-from engagement.auth import services as auth
+from engagement.auth import sessions
 from engagement.consent import ledger
 from engagement.consent.models import DELETE_DATA, NO_NEW_DATA, ConsentWithdrawal
 from engagement.devices import services as devices
@@ -150,7 +150,7 @@ def _skipped(effect: str) -> Effect:
 
 
 def end_other_sessions(participant_id: uuid.UUID, current_session: uuid.UUID | None, reason: str) -> Effect:
-    ended = auth.revoke_participant_sessions(participant_id, reason, keep=current_session)
+    ended = sessions.revoke_participant_sessions(participant_id, reason, keep=current_session)
     return Effect("other_sessions_ended", DONE, ended)
 
 
@@ -274,7 +274,7 @@ def sessions_section(participant_id: uuid.UUID) -> list[dict[str, Any]]:
             "auth_time": family.auth_time,
             "acr": family.acr,
         }
-        for family in auth.list_sessions(participant_id)
+        for family in sessions.list_sessions(participant_id)
     ]
 
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask import Flask
 from joserfc.jwk import RSAKey
 
-from engagement.auth import services
+from engagement.auth import sessions
 from engagement.auth.models import LoginTransaction, SessionFamily
 from engagement.auth.oidc import UpstreamError, upstream
 from engagement.extensions import db
@@ -357,7 +357,7 @@ def test_a_replayed_authorization_code_is_refused(certified):
     answer = dict(parse_qsl(urlsplit(back).query))
     with certified.app.test_request_context():
         login = db.session.scalars(
-            sa.select(LoginTransaction).where(LoginTransaction.state_hash == services.sha256(answer["state"]))
+            sa.select(LoginTransaction).where(LoginTransaction.state_hash == sessions.sha256(answer["state"]))
         ).one()
         with pytest.raises(UpstreamError, match="invalid_grant"):
             upstream("idporten").exchange_code(answer["code"], callback, login.code_verifier)

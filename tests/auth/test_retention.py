@@ -10,8 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from engagement import clock
-from engagement.auth import retention
-from engagement.auth import services as auth
+from engagement.auth import retention, sessions
 from engagement.auth.cli import cli as maintenance_cli
 from engagement.auth.models import AppAuthorizationCode, LoginTransaction, RefreshToken, SessionFamily
 from engagement.extensions import db
@@ -38,7 +37,7 @@ def _login(expires_at):
 
 def _session(participant, opened_at, *, revoked_at=None):
     with clock.frozen(opened_at):
-        family = auth.open_session(
+        family = sessions.open_session(
             kind="participant",
             client_id="moba-app",
             participant_id=participant.id,

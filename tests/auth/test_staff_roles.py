@@ -11,7 +11,7 @@ import requests
 import sqlalchemy as sa
 from joserfc import jwt
 
-from engagement.auth import services
+from engagement.auth import sessions
 from engagement.auth.models import SessionFamily, StaffUser
 from engagement.dev.identities import DemoStaff
 from engagement.extensions import db
@@ -108,11 +108,11 @@ def test_staff_roles_now_reads_the_record(live):
     _staff(live).tokens("admin")
     record = _record(live)
     with live.app.app_context():
-        assert services.staff_roles(record.id) == {"admin", "coordinator"}
+        assert sessions.staff_roles(record.id) == {"admin", "coordinator"}
         db.session.execute(sa.update(StaffUser).values(roles=["researcher", "janitor"]))
-        assert services.staff_roles(record.id) == {"researcher"}
+        assert sessions.staff_roles(record.id) == {"researcher"}
         db.session.rollback()
-        assert services.staff_roles(uuid.UUID(int=1)) == frozenset()
+        assert sessions.staff_roles(uuid.UUID(int=1)) == frozenset()
 
 
 def test_delete_staff_sessions_ends_every_session_of_that_staff_user_only(live):

@@ -9,7 +9,7 @@ import requests
 import sqlalchemy as sa
 
 from engagement.auth.models import SessionFamily, StaffUser
-from engagement.auth.services import sha256
+from engagement.auth.sessions import sha256
 from engagement.console.models import ConsoleSession
 from engagement.extensions import db
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from engagement import clock
-from engagement.auth import services as auth
+from engagement.auth import sessions
 from engagement.consent import counts, documents, ledger
 from engagement.extensions import db
 from engagement.participants.models import Participant
@@ -23,7 +23,7 @@ def test_participants_logged_in_ever_and_recently(app, make_participant, login_a
     with clock.frozen(clock.now() - timedelta(days=40)):
         login_as(earlier)
     with app.app_context():
-        assert auth.participants_logged_in(clock.now() - timedelta(days=30)) == {"ever": 2, "recently": 1}
+        assert sessions.participants_logged_in(clock.now() - timedelta(days=30)) == {"ever": 2, "recently": 1}
 
 
 def test_decision_counts_take_each_participants_latest_decision_per_purpose(app, make_participant):

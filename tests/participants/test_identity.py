@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from engagement import clock
 from engagement.audit import AuditEvent
-from engagement.auth import services as auth
+from engagement.auth import sessions
 from engagement.auth.models import SessionFamily
 from engagement.extensions import db
 from engagement.participants.cli import cli as participants_cli
@@ -179,7 +179,7 @@ def test_the_cli_corrects_an_identity_asking_for_the_number(app, client, login_a
     _pair(client, login_as)
     participant = _record(app, "M2")
     with app.test_request_context():
-        auth.open_session(
+        sessions.open_session(
             kind="participant",
             client_id="test-app",
             participant_id=participant.id,

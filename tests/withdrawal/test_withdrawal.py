@@ -191,14 +191,14 @@ def _refreshed(app, headers):
     """A new access token of the same session, as a refresh gives (the old one lives ten minutes)."""
     from joserfc import jwt
 
-    from engagement.auth import services as auth
+    from engagement.auth import sessions
     from engagement.auth.models import SessionFamily
     from engagement.security import issue_access_token
 
     keys = app.extensions["engagement.token_keys"].verifying
     sid = uuid.UUID(jwt.decode(headers["Authorization"].split()[1], keys).claims["sid"])
     with app.test_request_context():
-        token = issue_access_token(auth.principal_for(db.session.get(SessionFamily, sid)))
+        token = issue_access_token(sessions.principal_for(db.session.get(SessionFamily, sid)))
     return {"Authorization": f"Bearer {token}"}
 
 
