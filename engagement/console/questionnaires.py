@@ -19,6 +19,7 @@ from engagement.participants.services import today_in_oslo
 from engagement.problems import ValidationFailed
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services as questionnaires
+from engagement.questionnaires import versions as qversions
 from engagement.questionnaires.models import QuestionnaireVersion
 
 # query arguments of the preview page that are not answers
@@ -84,7 +85,7 @@ def questionnaire_diff(key: str) -> ResponseReturnValue:
         raise ValidationFailed({"from": ["from and to must be version numbers"]}) from None
     before = questionnaires.definition_of(questionnaires.get_version(key, old))
     after = questionnaires.definition_of(questionnaires.get_version(key, new))
-    changes = qdef.diff(before, after)
+    changes = qversions.diff(before, after)
     return render(
         "console/questionnaire_diff.html",
         key=key,

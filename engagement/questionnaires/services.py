@@ -29,6 +29,7 @@ from engagement.extensions import db
 from engagement.participants.models import Participant
 from engagement.problems import Conflict, DomainError, NotFound, ValidationFailed
 from engagement.questionnaires import definition as qdef
+from engagement.questionnaires import versions as qversions
 from engagement.questionnaires.models import (
     ACTIVE_STATUSES,
     Answer,
@@ -115,10 +116,10 @@ def published_definitions() -> dict[tuple[str, int], QuestionnaireVersion]:
     return {(row.key, row.version): row for row in rows}
 
 
-def check_all(folder: Path) -> qdef.FolderCheck:
+def check_all(folder: Path) -> qversions.FolderCheck:
     """Check every file in ``folder`` against the schema, the rules, and the versions already published."""
     published = published_definitions()
-    result = qdef.check_folder(folder, {k: v.definition for k, v in published.items()})
+    result = qversions.check_folder(folder, {k: v.definition for k, v in published.items()})
     for key, definition in result.definitions.items():
         row = published.get(key)
         if row is not None and row.content_hash != content_hash(definition):

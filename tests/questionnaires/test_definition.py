@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from engagement.questionnaires import definition as qdef
+from engagement.questionnaires import versions as qversions
 from engagement.versioned import content_hash
 from tests.questionnaires.conftest import SEED_FOLDER, TINY, TINY_ANSWERS, option, t, tiny, write_definition
 
@@ -29,13 +30,13 @@ def item(definition, name):
 
 
 def test_seed_files_pass_every_check():
-    result = qdef.check_folder(SEED_FOLDER)
+    result = qversions.check_folder(SEED_FOLDER)
     assert result.problems == []
     assert set(result.definitions) == {("ung18", 1), ("ung18", 2)}
 
 
 def test_seed_v1_has_about_75_exported_variables_over_seven_sections():
-    v1 = qdef.check_folder(SEED_FOLDER).definitions[("ung18", 1)]
+    v1 = qversions.check_folder(SEED_FOLDER).definitions[("ung18", 1)]
     exported = [v for i in qdef.iter_items(v1) if i["exported"] for v in qdef.export_variables(i)]
     assert 70 <= len(exported) <= 80
     assert len(v1["sections"]) == 7
@@ -57,8 +58,8 @@ def test_seed_v1_has_about_75_exported_variables_over_seven_sections():
 
 
 def test_seed_v2_declares_its_lineage_and_diff_says_what_breaks():
-    found = qdef.check_folder(SEED_FOLDER).definitions
-    changes = {c.item: c for c in qdef.diff(found[("ung18", 1)], found[("ung18", 2)])}
+    found = qversions.check_folder(SEED_FOLDER).definitions
+    changes = {c.item: c for c in qversions.diff(found[("ung18", 1)], found[("ung18", 2)])}
     assert changes["XA47"].change == "added" and "XA42" in changes["XA47"].note
     assert changes["XA42"].change == "removed" and not changes["XA42"].breaks_comparability
     assert changes["XA46"].change == "removed" and changes["XA46"].breaks_comparability
@@ -192,7 +193,7 @@ def test_invalid_yaml_is_one_problem_naming_the_file(tmp_path):
     path = tmp_path / "tiny" / "v1.yaml"
     path.parent.mkdir()
     path.write_text("key: [unclosed\n")
-    result = qdef.check_folder(tmp_path)
+    result = qversions.check_folder(tmp_path)
     assert len(result.problems) == 1 and result.problems[0].file == "tiny/v1.yaml"
 
 
@@ -210,14 +211,14 @@ def _v2(**changes):
 
 def test_reusing_a_name_for_a_changed_question_is_refused():
     v2 = _v2(TT15={"max": 250})
-    problems = qdef.check_lineage(qdef.normalise(v2), {1: qdef.normalise(TINY)}, "tiny/v2.yaml")
+    problems = qversions.check_lineage(qdef.normalise(v2), {1: qdef.normalise(TINY)}, "tiny/v2.yaml")
     assert [p.item for p in problems] == ["TT15"]
     assert "changed (max)" in problems[0].reason
 
 
 def test_translation_fixes_keep_the_name():
     v2 = _v2(TT15={"text": {**TINY["sections"][0]["items"][3]["text"], "en": "Your height"}})
-    assert qdef.check_lineage(qdef.normalise(v2), {1: qdef.normalise(TINY)}, "v2") == []
+    assert qversions.check_lineage(qdef.normalise(v2), {1: qdef.normalise(TINY)}, "v2") == []
 
 
 def test_same_as_and_recoded_from_must_name_a_compatible_earlier_variable():
@@ -226,13 +227,14 @@ def test_same_as_and_recoded_from_must_name_a_compatible_earlier_variable():
         TT10={"name": "TT41", "recoded_from": {"variable": "TT10", "codes": {"1": 1, "4": 2}}},
     )
     v2["sections"][0]["items"][10]["enable_when"][0]["item"] = "TT41"
-    problems = qdef.check_lineage(qdef.normalise(v2), {1: qdef.normalise(TINY)}, "v2")
+    problems = qversions.check_lineage(qdef.normalise(v2), {1: qdef.normalise(TINY)}, "v2")
     found = [f"{p.item}: {p.reason}" for p in problems]
     assert any(r.startswith("TT40: same_as TT10: type or codes differ") for r in found)
     assert "TT41: recode: 4 is not a code of TT10" in found
     unknown = _v2(TT14={"name": "TT40", "same_as": "XX99"})
     assert (
-        "not in an earlier version" in qdef.check_lineage(qdef.normalise(unknown), {1: TINY}, "v2")[0].reason
+        "not in an earlier version"
+        in qversions.check_lineage(qdef.normalise(unknown), {1: TINY}, "v2")[0].reason
     )
 
 
