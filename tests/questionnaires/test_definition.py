@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from engagement.questionnaires import answers as qanswers
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import versions as qversions
 from engagement.versioned import content_hash
@@ -242,7 +243,7 @@ def test_same_as_and_recoded_from_must_name_a_compatible_earlier_variable():
 
 
 def shown(answers):
-    return qdef.enabled_items(qdef.normalise(TINY), answers)
+    return qanswers.enabled_items(qdef.normalise(TINY), answers)
 
 
 @pytest.mark.parametrize(
@@ -281,16 +282,16 @@ def test_exists_false_and_all_behaviour():
         {"item": "TT10", "operator": "=", "answer": 1},
     ]
     definition = qdef.normalise(definition)
-    assert "TT36" in qdef.enabled_items(definition, {"TT10": 1})
-    assert "TT36" not in qdef.enabled_items(definition, {"TT10": 1, "TT16": 3})
-    assert "TT36" not in qdef.enabled_items(definition, {"TT10": 2})
+    assert "TT36" in qanswers.enabled_items(definition, {"TT10": 1})
+    assert "TT36" not in qanswers.enabled_items(definition, {"TT10": 1, "TT16": 3})
+    assert "TT36" not in qanswers.enabled_items(definition, {"TT10": 2})
 
 
 # ------------------------------------------------------------------------------ answers
 
 
 def validate(answers, today=date(2026, 11, 29)):
-    return qdef.validate_answers(qdef.normalise(TINY), answers, today=today)
+    return qanswers.validate_answers(qdef.normalise(TINY), answers, today=today)
 
 
 def test_a_complete_valid_answer_set_passes():
@@ -353,15 +354,15 @@ def test_required_items_that_are_hidden_are_not_required():
 
 def test_a_draft_is_checked_for_type_only():
     definition = qdef.normalise(TINY)
-    assert qdef.check_draft(definition, {"TT15": 5, "TT10": 3}) == {}  # out of range, unknown code: fine
-    assert qdef.check_draft(definition, {"TT15": "tall", "NOPE": 1}) == {
+    assert qanswers.check_draft(definition, {"TT15": 5, "TT10": 3}) == {}  # out of range, unknown code: fine
+    assert qanswers.check_draft(definition, {"TT15": "tall", "NOPE": 1}) == {
         "TT15": ["must be a whole number"],
         "NOPE": ["not an item of this questionnaire version"],
     }
 
 
 def test_answer_rows_are_the_export_shape():
-    rows = {r[1]: r for r in qdef.answer_rows(qdef.normalise(TINY), TINY_ANSWERS)}
+    rows = {r[1]: r for r in qanswers.answer_rows(qdef.normalise(TINY), TINY_ANSWERS)}
     assert [rows[v][2] for v in ("TT11", "TT12", "TT13")] == [1.0, 0.0, 1.0]  # one 0/1 per option
     assert rows["TT19"][2:] == (315.0, "23:15")  # minutes after 18:00
     assert rows["TT20"][2] == 1.0  # yes = 1 by default
