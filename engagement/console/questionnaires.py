@@ -2,7 +2,7 @@
 the comparison of two versions.
 
 The preview holds no rule of its own: the answers in the form become API answers
-(:func:`engagement.questionnaires.definition.answers_from_form`) and the server's own functions say
+(:func:`engagement.questionnaires.answers.answers_from_form`) and the server's own functions say
 which items are shown and what is wrong. Without JavaScript the form is sent and the page comes back;
 with it, ``console.js`` asks the same URL for the state (``?state=1``, JSON) and shows or hides items.
 """
@@ -17,8 +17,10 @@ from flask.typing import ResponseReturnValue
 from engagement.console.web import STAFF, bp, console_page, paginate, render
 from engagement.participants.services import today_in_oslo
 from engagement.problems import ValidationFailed
+from engagement.questionnaires import answers as qanswers
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services as questionnaires
+from engagement.questionnaires import versions as qversions
 from engagement.questionnaires.models import QuestionnaireVersion
 
 # query arguments of the preview page that are not answers
@@ -47,7 +49,7 @@ def questionnaire_preview(key: str, version: int) -> ResponseReturnValue:
     definition = questionnaires.definition_of(row)
     form = {name: request.args.getlist(name) for name in request.args if name not in _NOT_ANSWERS}
     check = request.args.get("check") == "1"
-    state = qdef.preview(definition, form, check=check, today=today_in_oslo())
+    state = qanswers.preview(definition, form, check=check, today=today_in_oslo())
     if request.args.get("state") == "1":
         return jsonify(enabled=sorted(state.enabled), errors=state.errors)
     language = request.args.get("qlang", "nb")
@@ -63,7 +65,7 @@ def questionnaire_preview(key: str, version: int) -> ResponseReturnValue:
         form=form,
         state=state,
         yes_no=YES_NO[language],
-        special_suffix=qdef.FORM_SPECIAL_SUFFIX,
+        special_suffix=qanswers.FORM_SPECIAL_SUFFIX,
         versions=sorted(versions),
         item_errors=_errors_in_order(definition, state.errors),
     )
@@ -84,7 +86,7 @@ def questionnaire_diff(key: str) -> ResponseReturnValue:
         raise ValidationFailed({"from": ["from and to must be version numbers"]}) from None
     before = questionnaires.definition_of(questionnaires.get_version(key, old))
     after = questionnaires.definition_of(questionnaires.get_version(key, new))
-    changes = qdef.diff(before, after)
+    changes = qversions.diff(before, after)
     return render(
         "console/questionnaire_diff.html",
         key=key,

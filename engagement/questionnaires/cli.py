@@ -11,6 +11,7 @@ from engagement.config import PROJECT_ROOT
 from engagement.extensions import db
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services
+from engagement.questionnaires import versions as qversions
 
 DEFAULT_FOLDER = PROJECT_ROOT / "questionnaires"
 
@@ -75,7 +76,7 @@ def diff(key: str, old: int, new: int, folder: Path) -> None:
                 definitions[version] = services.get_version(key, version).definition
         except (qdef.DefinitionError, services.QuestionnaireNotFound) as exc:
             raise click.ClickException(str(exc)) from exc
-    changes = qdef.diff(definitions[old], definitions[new])
+    changes = qversions.diff(definitions[old], definitions[new])
     for change in changes:
         click.echo(str(change))
     breaking = sum(c.breaks_comparability for c in changes)

@@ -1,22 +1,17 @@
-"""Questionnaire definitions as data: load, check, evaluate ``enable_when``, validate answers, compare versions.
+"""Questionnaire definitions as data: reading and checking one definition file, and its items.
 
 Pure Python (PyYAML, jsonschema, stdlib): extract writers, the FHIR export and the CLI import it
 without Flask or a database. A *definition* is the parsed, normalised dict that is published and
-served: option sets resolved, defaults filled in. Answers are a dict from item name to value:
+served: option sets resolved, defaults filled in.
 
-==================  ===============================================  =============================
-type                answer on the wire                               normalised (export) rows
-==================  ===============================================  =============================
-single_choice       option code (int)                                one number
-likert              option code (int)                                one number
-multiple_choice     list of option codes                             one 0/1 number per option
-integer, decimal    number in [min, max], or a special answer code   one number
-year_month          ``"YYYY-MM"`` or a special answer code           text (extracts turn it into an age)
-date                ``"YYYY-MM-DD"`` or a special answer code        text (extracts turn it into an age)
-time                ``"HH:MM"`` or a special answer code             minutes after ``time_origin`` + text
-yes_no              ``true`` / ``false``                             ``codes.yes`` / ``codes.no``
-text                string up to ``max_length``                      text (exported only if ``exported``)
-==================  ===============================================  =============================
+Here: loading a file (YAML, ``questionnaires/schema.json``, the rules the schema cannot state, the file's
+name and folder) and normalising it; the item helpers every reader of a definition uses (items in order,
+export variables, value and variable labels within the SPSS limits, :func:`truncate_utf8`); how an answer
+value of each type is recognised (:func:`is_int`, :data:`PARSERS`), which the rule checks here and the
+answer checks in :mod:`engagement.questionnaires.answers` share; and :func:`localise` for serving.
+Comparing versions of a key (lineage, the folder check, the diff) is in
+:mod:`engagement.questionnaires.versions`; answers in :mod:`engagement.questionnaires.answers`. Both import
+this module, never the other way round.
 """
 
 from __future__ import annotations
@@ -25,7 +20,7 @@ import copy
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import cache, lru_cache
 from pathlib import Path
@@ -183,40 +178,7 @@ def definition_files(folder: Path) -> list[Path]:
     return version_files(folder, skip_folders={"consent"})
 
 
-@dataclass
-class FolderCheck:
-    """What :func:`check_folder` found: the definitions that passed, by (key, version), and every problem."""
-
-    definitions: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
-    sources: dict[tuple[str, int], str] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-
-
-def check_folder(
-    folder: Path, published: Mapping[tuple[str, int], Mapping[str, Any]] | None = None
-) -> FolderCheck:
-    """Check every definition file in ``folder``, then lineage and comparability across versions of a key.
-
-    ``published`` adds versions already in the database (their files may have been removed).
-    """
-    result = FolderCheck()
-    for path in definition_files(folder):
-        source = str(path.relative_to(folder))
-        try:
-            definition = load(path, root=folder)
-        except DefinitionError as exc:
-            result.problems.extend(exc.problems)
-            continue
-        result.definitions[(definition["key"], definition["version"])] = definition
-        result.sources[(definition["key"], definition["version"])] = source
-    known: dict[tuple[str, int], Mapping[str, Any]] = {**(published or {}), **result.definitions}
-    for (key, version), definition in result.definitions.items():
-        earlier = {v: d for (k, v), d in known.items() if k == key and v < version}
-        result.problems.extend(check_lineage(definition, earlier, result.sources[(key, version)]))
-    return result
-
-
-# ------------------------------------------------------------------------------------ the rules
+# ------------------------------------------------------------------------------------ items
 
 
 def iter_items(definition: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -266,8 +228,45 @@ def variable_label(item: Mapping[str, Any], option: Mapping[str, Any] | None = N
     return truncate_utf8(stem, VARIABLE_LABEL_BYTES)
 
 
-def _codes(item: Mapping[str, Any]) -> list[int]:
+def option_codes(item: Mapping[str, Any]) -> list[int]:
     return [o["code"] for o in item.get("options", [])]
+
+
+# ---------------------------------------------------------------------------- answer values
+# Shared by the rule checks below and by the answer checks in engagement.questionnaires.answers.
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _parse_year_month(value: Any) -> tuple[int, int] | None:
+    match = _YEAR_MONTH.match(value) if isinstance(value, str) else None
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _parse_date(value: Any) -> date | None:
+    if not isinstance(value, str) or len(value) != 10:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def parse_time(value: Any) -> int | None:
+    match = _TIME.match(value) if isinstance(value, str) else None
+    return int(match.group(1)) * 60 + int(match.group(2)) if match else None
+
+
+PARSERS: dict[str, Any] = {"year_month": _parse_year_month, "date": _parse_date, "time": parse_time}
+
+
+# ------------------------------------------------------------------------------------ the rules
 
 
 def check_rules(raw: Mapping[str, Any], source: str) -> list[Problem]:
@@ -346,7 +345,7 @@ def _check_item(item: Mapping[str, Any], prefix: str, scales: Mapping[str, Any],
             if low <= special["code"] <= high:
                 bad(name, f"special answer code {special['code']} lies inside the range {low}..{high}")
     if kind in ("year_month", "date", "time"):
-        parse = _PARSERS[kind]
+        parse = PARSERS[kind]
         bounds = [item.get("min"), item.get("max")]
         if any(b is not None and parse(b) is None for b in bounds):
             bad(name, f"min/max must be {kind} values")
@@ -380,434 +379,19 @@ def _check_condition(
         bad(name, f"operator {operator} does not apply to {ref} ({kind})")
         return
     if kind in CHOICE_TYPES:
-        if not _is_int(answer) or answer not in _codes(target):
+        if not is_int(answer) or answer not in option_codes(target):
             bad(name, f"enable_when answer {answer!r} is not an option code of {ref}")
     elif kind == "yes_no":
         if not isinstance(answer, bool):
             bad(name, f"enable_when answer for {ref} (yes_no) must be true or false")
     elif kind in ("integer", "decimal"):
-        if not _is_number(answer):
+        if not is_number(answer):
             bad(name, f"enable_when answer for {ref} ({kind}) must be a number")
     elif kind == "text":
         if not isinstance(answer, str):
             bad(name, f"enable_when answer for {ref} (text) must be a string")
-    elif _PARSERS[kind](answer) is None:
+    elif PARSERS[kind](answer) is None:
         bad(name, f"enable_when answer {answer!r} is not a {kind} value")
-
-
-def check_lineage(
-    definition: Mapping[str, Any], earlier: Mapping[int, Mapping[str, Any]], source: str
-) -> list[Problem]:
-    """``same_as`` and ``recoded_from`` name a variable of an earlier version with compatible answers, and
-    a name kept from the latest earlier version that has it still asks the same question."""
-    problems: list[Problem] = []
-    previous: dict[str, dict[str, Any]] = {}
-    for version in sorted(earlier):
-        previous.update(items_by_name(earlier[version]))
-    for item in iter_items(definition):
-        name = item["name"]
-        if "same_as" in item:
-            old = previous.get(item["same_as"])
-            if old is None:
-                problems.append(
-                    Problem(source, name, f"same_as {item['same_as']} is not in an earlier version")
-                )
-            elif old["type"] != item["type"] or value_labels(old) != value_labels(item):
-                problems.append(
-                    Problem(
-                        source, name, f"same_as {item['same_as']}: type or codes differ; use recoded_from"
-                    )
-                )
-        if "recoded_from" in item:
-            recode = item["recoded_from"]
-            old = previous.get(recode["variable"])
-            if old is None:
-                problems.append(
-                    Problem(source, name, f"recoded_from {recode['variable']} is not in an earlier version")
-                )
-            else:
-                old_codes, new_codes = set(value_labels(old)), set(value_labels(item))
-                for source_code, target_code in recode["codes"].items():
-                    if int(source_code) not in old_codes:
-                        problems.append(
-                            Problem(
-                                source, name, f"recode: {source_code} is not a code of {recode['variable']}"
-                            )
-                        )
-                    if target_code not in new_codes:
-                        problems.append(
-                            Problem(source, name, f"recode: {target_code} is not a code of {name}")
-                        )
-        old = previous.get(name)
-        if old is not None:
-            breaking = breaking_fields(old, item)
-            if breaking:
-                problems.append(
-                    Problem(
-                        source,
-                        name,
-                        f"changed ({', '.join(breaking)}) but keeps the name of an earlier version; "
-                        "a changed question needs a new variable",
-                    )
-                )
-    return problems
-
-
-# ------------------------------------------------------------------------------ comparing versions
-
-_BREAKING_KEYS = (
-    "type",
-    "min",
-    "max",
-    "step",
-    "unit",
-    "time_origin",
-    "codes",
-    "enable_when",
-    "enable_behavior",
-)
-_COSMETIC_KEYS = (
-    "help",
-    "required",
-    "label",
-    "sensitive",
-    "exported",
-    "scale",
-    "max_length",
-    "not_in_future",
-)
-
-
-def _answer_shape(item: Mapping[str, Any]) -> Any:
-    return (
-        [(o["code"], o["label"], o["text"]["nb"], o.get("variable")) for o in item.get("options", [])],
-        [(s["code"], s["label"]) for s in item.get("special_answers", [])],
-    )
-
-
-def breaking_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """What differs between two items in a way that makes their answers incomparable."""
-    fields = [k for k in _BREAKING_KEYS if old.get(k) != new.get(k)]
-    if old["text"]["nb"] != new["text"]["nb"]:
-        fields.append("text.nb")
-    if _answer_shape(old) != _answer_shape(new):
-        fields.append("options")
-    return fields
-
-
-def cosmetic_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    fields = [k for k in _COSMETIC_KEYS if old.get(k) != new.get(k)]
-    fields += [f"text.{lang}" for lang in ("nn", "en") if old["text"][lang] != new["text"][lang]]
-    old_texts = [o["text"] for o in old.get("options", [])]
-    new_texts = [o["text"] for o in new.get("options", [])]
-    if old_texts != new_texts and "options" not in breaking_fields(old, new):
-        fields.append("options.text")
-    return fields
-
-
-@dataclass(frozen=True)
-class Change:
-    item: str
-    change: str  # added | removed | changed
-    fields: tuple[str, ...] = ()
-    breaks_comparability: bool = False
-    note: str = ""
-
-    def __str__(self) -> str:
-        verdict = "BREAKS comparability" if self.breaks_comparability else "comparable"
-        detail = f" ({', '.join(self.fields)})" if self.fields else ""
-        note = f"; {self.note}" if self.note else ""
-        return f"{self.change:8} {self.item}{detail}: {verdict}{note}"
-
-
-def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
-    """Items added, removed and changed from ``old`` to ``new``, and whether each change breaks comparability."""
-    before, after = items_by_name(old), items_by_name(new)
-    declared = {}
-    for item in after.values():
-        if "same_as" in item:
-            declared[item["same_as"]] = (item["name"], "same_as")
-        if "recoded_from" in item:
-            declared[item["recoded_from"]["variable"]] = (item["name"], "recoded_from")
-    changes: list[Change] = []
-    for name in before:
-        if name not in after:
-            if name in declared:
-                successor, how = declared[name]
-                changes.append(Change(name, "removed", (), False, f"continued by {successor} ({how})"))
-            else:
-                changes.append(Change(name, "removed", (), True, "no successor declared"))
-    for name, item in after.items():
-        if name not in before:
-            if "same_as" in item:
-                note = f"same question as {item['same_as']}"
-            elif "recoded_from" in item:
-                note = f"harmonised from {item['recoded_from']['variable']} by a code map"
-            else:
-                note = "new question"
-            changes.append(Change(name, "added", (), False, note))
-            continue
-        breaking = breaking_fields(before[name], item)
-        cosmetic = cosmetic_fields(before[name], item)
-        if breaking or cosmetic:
-            changes.append(Change(name, "changed", tuple(breaking + cosmetic), bool(breaking)))
-    return changes
-
-
-# ---------------------------------------------------------------------------- enable_when and answers
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _parse_year_month(value: Any) -> tuple[int, int] | None:
-    match = _YEAR_MONTH.match(value) if isinstance(value, str) else None
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def _parse_date(value: Any) -> date | None:
-    if not isinstance(value, str) or len(value) != 10:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def _parse_time(value: Any) -> int | None:
-    match = _TIME.match(value) if isinstance(value, str) else None
-    return int(match.group(1)) * 60 + int(match.group(2)) if match else None
-
-
-_PARSERS: dict[str, Any] = {"year_month": _parse_year_month, "date": _parse_date, "time": _parse_time}
-
-
-def _special_codes(item: Mapping[str, Any]) -> set[int]:
-    return {s["code"] for s in item.get("special_answers", [])}
-
-
-def _comparable(item: Mapping[str, Any], value: Any) -> Any:
-    """A value ready for ordering comparisons, or None (special answers do not order)."""
-    kind = item["type"]
-    if _is_int(value) and value in _special_codes(item):
-        return None
-    if kind in ("integer", "decimal", "likert"):
-        return value if _is_number(value) else None
-    if kind in _PARSERS:
-        return _PARSERS[kind](value)
-    return None
-
-
-def condition_holds(
-    condition: Mapping[str, Any], item: Mapping[str, Any], answers: Mapping[str, Any]
-) -> bool:
-    """One ``enable_when`` entry against the answers so far (FHIR semantics: a missing answer only satisfies
-    ``exists: false``; for multiple choice ``=`` means "this option is ticked")."""
-    operator, expected = condition["operator"], condition["answer"]
-    present = condition["item"] in answers and answers[condition["item"]] not in (None, [], "")
-    if operator == "exists":
-        return present is expected
-    if not present:
-        return False
-    value = answers[condition["item"]]
-    if item["type"] == "multiple_choice":
-        ticked = expected in value if isinstance(value, list) else False
-        return ticked if operator == "=" else (not ticked if operator == "!=" else False)
-    if operator == "=":
-        return _equal(value, expected)
-    if operator == "!=":
-        return not _equal(value, expected)
-    left, right = _comparable(item, value), _comparable(item, expected)
-    if left is None or right is None:
-        return False
-    return bool({">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}[operator])
-
-
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a is b
-    return bool(a == b)
-
-
-def enabled_items(definition: Mapping[str, Any], answers: Mapping[str, Any]) -> set[str]:
-    """Names of the items that are shown given ``answers``; an item whose condition refers to a hidden
-    item sees that item as unanswered (its answer, if any, is ignored)."""
-    items = items_by_name(definition)
-    enabled: set[str] = set()
-    visible: dict[str, Any] = {}
-    for item in iter_items(definition):
-        conditions = item.get("enable_when")
-        if conditions:
-            results = [condition_holds(c, items[c["item"]], visible) for c in conditions]
-            shown = all(results) if item.get("enable_behavior", "all") == "all" else any(results)
-        else:
-            shown = True
-        if shown:
-            enabled.add(item["name"])
-            if item["name"] in answers:
-                visible[item["name"]] = answers[item["name"]]
-    return enabled
-
-
-def _type_error(item: Mapping[str, Any], value: Any) -> str | None:
-    """Why ``value`` is not even of the item's answer type (drafts check only this)."""
-    kind = item["type"]
-    special = _is_int(value) and value in _special_codes(item)
-    if kind in ("single_choice", "likert"):
-        return None if _is_int(value) else "must be an option code (integer)"
-    if kind == "multiple_choice":
-        if not isinstance(value, list) or not all(_is_int(v) for v in value):
-            return "must be a list of option codes (integers)"
-        return None
-    if kind == "integer":
-        return (
-            None
-            if _is_int(value) or (_is_number(value) and float(value).is_integer())
-            else "must be a whole number"
-        )
-    if kind == "decimal":
-        return None if _is_number(value) else "must be a number"
-    if kind in _PARSERS:
-        formats = {"year_month": "YYYY-MM", "date": "YYYY-MM-DD", "time": "HH:MM"}
-        if special or _PARSERS[kind](value) is not None:
-            return None
-        return f"must be {formats[kind]}" + (
-            " or a special answer code" if item.get("special_answers") else ""
-        )
-    if kind == "yes_no":
-        return None if isinstance(value, bool) else "must be true or false"
-    if kind == "text":
-        return None if isinstance(value, str) else "must be a string"
-    return f"unknown type {kind}"
-
-
-def _value_error(item: Mapping[str, Any], value: Any, today: date | None) -> str | None:
-    """Why a value of the right type is not an allowed answer (range, codes, length)."""
-    kind = item["type"]
-    if _is_int(value) and value in _special_codes(item):
-        return None
-    if kind in ("single_choice", "likert"):
-        return None if value in _codes(item) else f"{value} is not one of the codes {_codes(item)}"
-    if kind == "multiple_choice":
-        unknown = [v for v in value if v not in _codes(item)]
-        if unknown:
-            return f"{unknown} are not among the codes {_codes(item)}"
-        if len(set(value)) != len(value):
-            return "an option is given twice"
-        return None
-    if kind in ("integer", "decimal"):
-        if not item["min"] <= value <= item["max"]:
-            return f"must be between {item['min']} and {item['max']}"
-        step = item.get("step")
-        if step and abs(round((value - item["min"]) / step) * step - (value - item["min"])) > 1e-9:
-            return f"must be in steps of {step} from {item['min']}"
-        return None
-    if kind in _PARSERS:
-        parsed = _PARSERS[kind](value)
-        low = _PARSERS[kind](item["min"]) if "min" in item else None
-        high = _PARSERS[kind](item["max"]) if "max" in item else None
-        if (low is not None and parsed < low) or (high is not None and parsed > high):
-            return f"must be between {item.get('min', '…')} and {item.get('max', '…')}"
-        if item.get("not_in_future") and today is not None:
-            limit = (today.year, today.month) if kind == "year_month" else today
-            if parsed > limit:
-                return "must not be in the future"
-        return None
-    if kind == "text":
-        return _length_error(item, value)
-    return None
-
-
-def _length_error(item: Mapping[str, Any], value: Any) -> str | None:
-    """Why an answer of the right type is longer than its item allows (drafts and submissions alike)."""
-    if item["type"] == "text":
-        limit = item.get("max_length", DEFAULT_TEXT_LENGTH)
-        return None if len(value) <= limit else f"must be at most {limit} characters"
-    if item["type"] == "multiple_choice":
-        limit = len(set(_codes(item)) | _special_codes(item))
-        return None if len(value) <= limit else f"must hold at most {limit} options"
-    return None
-
-
-def check_draft(definition: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Problems of a draft: unknown items, wrong answer types, and answers longer than their item
-    allows (a draft may be incomplete, never longer than a submission may be)."""
-    items = items_by_name(definition)
-    errors: dict[str, list[str]] = {}
-    for name, value in answers.items():
-        item = items.get(name)
-        if item is None:
-            errors[name] = ["not an item of this questionnaire version"]
-        elif value is not None and (reason := _type_error(item, value) or _length_error(item, value)):
-            errors[name] = [reason]
-    return errors
-
-
-def validate_answers(
-    definition: Mapping[str, Any], answers: Mapping[str, Any], *, today: date | None = None
-) -> dict[str, list[str]]:
-    """Every problem with a submission, per item: unknown items, types, ranges and codes, required items
-    that are enabled but unanswered, and answers to items that are not enabled. Empty when valid."""
-    items = items_by_name(definition)
-    errors: dict[str, list[str]] = {}
-    for name in answers:
-        if name not in items:
-            errors[name] = ["not an item of this questionnaire version"]
-    given = {k: v for k, v in answers.items() if k in items and v is not None}
-    typed: dict[str, Any] = {}
-    for name, value in given.items():
-        type_error = _type_error(items[name], value)
-        reason = type_error or _value_error(items[name], value, today)
-        if reason:
-            errors.setdefault(name, []).append(reason)
-        if not type_error:
-            typed[name] = value
-    enabled = enabled_items(definition, typed)
-    for item in iter_items(definition):
-        name = item["name"]
-        if any(c["item"] in errors for c in item.get("enable_when", [])):
-            continue  # shown or not cannot be judged while the answer it depends on is wrong
-        answered = name in given and given[name] not in ("", [])
-        if name not in enabled and name in given:
-            errors.setdefault(name, []).append("answered, but the item is not shown given the other answers")
-        elif name in enabled and item["required"] and not answered and name not in errors:
-            errors[name] = ["required"]
-    return errors
-
-
-def answer_rows(
-    definition: Mapping[str, Any], answers: Mapping[str, Any]
-) -> list[tuple[str, str, float | None, str | None]]:
-    """The normalised form of valid answers: ``(item, variable, number, text)`` per export variable.
-
-    Multiple choice gives one 0/1 row per option when answered; time gives minutes after its origin
-    and the text; year-month and date keep their ISO text (extracts turn them into ages)."""
-    rows: list[tuple[str, str, float | None, str | None]] = []
-    for item in iter_items(definition):
-        name = item["name"]
-        value = answers.get(name)
-        if value is None:
-            continue
-        kind = item["type"]
-        if kind == "multiple_choice":
-            rows.extend((name, o["variable"], float(o["code"] in value), None) for o in item["options"])
-        elif _is_int(value) and value in _special_codes(item):
-            rows.append((name, name, float(value), None))
-        elif kind == "yes_no":
-            rows.append((name, name, float(item["codes"]["yes" if value else "no"]), None))
-        elif kind == "time":
-            minutes = (_parse_time(value) - _parse_time(item.get("time_origin", "00:00"))) % 1440  # type: ignore[operator]
-            rows.append((name, name, float(minutes), value))
-        elif kind in ("year_month", "date", "text"):
-            rows.append((name, name, None, value))
-        else:
-            rows.append((name, name, float(value), None))
-    return rows
 
 
 # ---------------------------------------------------------------------------------------- serving
@@ -827,73 +411,3 @@ def localise(definition: Mapping[str, Any], locale: str) -> dict[str, Any]:
 
     localised: dict[str, Any] = walk(definition)
     return localised
-
-
-# ------------------------------------------------------------------------------------ form answers
-
-FORM_SPECIAL_SUFFIX = ".special"
-
-
-def answers_from_form(definition: Mapping[str, Any], form: Mapping[str, list[str]]) -> dict[str, Any]:
-    """The answers an HTML form of ``definition`` gives, in the types the API takes, so that the rules
-    above judge them exactly as they judge a submission.
-
-    ``form`` maps a field name to its values (several for ticked boxes). An item's field is its name;
-    an item with special answers also has ``<name>.special``, which wins when chosen. Empty fields are
-    no answer. A value that does not parse is kept as the text typed, so the type check reports it."""
-    answers: dict[str, Any] = {}
-    for item in iter_items(definition):
-        name, kind = item["name"], item["type"]
-        special = [v for v in form.get(name + FORM_SPECIAL_SUFFIX, []) if v.strip()]
-        values = [v.strip() for v in form.get(name, []) if v.strip()]
-        if special:
-            answers[name] = _form_number(special[0], whole=True)
-        elif kind == "multiple_choice":
-            if values:
-                answers[name] = [_form_number(v, whole=True) for v in values]
-        elif not values:
-            continue
-        elif kind in ("single_choice", "likert", "integer"):
-            answers[name] = _form_number(values[0], whole=True)
-        elif kind == "decimal":
-            answers[name] = _form_number(values[0], whole=False)
-        elif kind == "yes_no":
-            answers[name] = {"true": True, "false": False}.get(values[0], values[0])
-        else:
-            answers[name] = values[0] if kind != "text" else form[name][0]
-    return answers
-
-
-def _form_number(text: str, *, whole: bool) -> Any:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    if whole:
-        return text
-    try:
-        number = float(text.replace(",", "."))
-    except ValueError:
-        return text
-    return number if number == number and abs(number) != float("inf") else text
-
-
-@dataclass(frozen=True)
-class Preview:
-    """A questionnaire as a participant meets it after these answers: what is shown, and what the
-    server would say (a draft check while answering; the full submission check when ``checked``)."""
-
-    answers: dict[str, Any]
-    enabled: set[str]
-    errors: dict[str, list[str]]
-    checked: bool
-
-
-def preview(
-    definition: Mapping[str, Any], form: Mapping[str, list[str]], *, check: bool, today: date | None = None
-) -> Preview:
-    answers = answers_from_form(definition, form)
-    items = items_by_name(definition)
-    typed = {k: v for k, v in answers.items() if _type_error(items[k], v) is None}
-    errors = validate_answers(definition, answers, today=today) if check else check_draft(definition, answers)
-    return Preview(answers, enabled_items(definition, typed), errors, check)

@@ -28,7 +28,9 @@ from engagement.consent.rules import require_data_use
 from engagement.extensions import db
 from engagement.participants.models import Participant
 from engagement.problems import Conflict, DomainError, NotFound, ValidationFailed
+from engagement.questionnaires import answers as qanswers
 from engagement.questionnaires import definition as qdef
+from engagement.questionnaires import versions as qversions
 from engagement.questionnaires.models import (
     ACTIVE_STATUSES,
     Answer,
@@ -115,10 +117,10 @@ def published_definitions() -> dict[tuple[str, int], QuestionnaireVersion]:
     return {(row.key, row.version): row for row in rows}
 
 
-def check_all(folder: Path) -> qdef.FolderCheck:
+def check_all(folder: Path) -> qversions.FolderCheck:
     """Check every file in ``folder`` against the schema, the rules, and the versions already published."""
     published = published_definitions()
-    result = qdef.check_folder(folder, {k: v.definition for k, v in published.items()})
+    result = qversions.check_folder(folder, {k: v.definition for k, v in published.items()})
     for key, definition in result.definitions.items():
         row = published.get(key)
         if row is not None and row.content_hash != content_hash(definition):
@@ -355,7 +357,7 @@ def save_draft(
     task = get_task(participant_id, task_id, for_update=True)
     _ensure_answerable(task, now)
     require_data_use(participant_id, task.questionnaire_version.consent_purpose, now)
-    errors = qdef.check_draft(definition_of(task.questionnaire_version), answers)
+    errors = qanswers.check_draft(definition_of(task.questionnaire_version), answers)
     if errors:
         raise DraftInvalid(errors)
     draft = db.session.get(Draft, task.id, populate_existing=True)
@@ -419,10 +421,10 @@ def submit(
     require_data_use(participant_id, version.consent_purpose, now)
     definition = definition_of(version)
     today = now.astimezone(ZoneInfo(zone or DEFAULT_TIME_ZONE)).date()
-    errors = qdef.validate_answers(definition, answers, today=today)
+    errors = qanswers.validate_answers(definition, answers, today=today)
     if errors:
         raise AnswersInvalid(errors)
-    rows = qdef.answer_rows(definition, answers)
+    rows = qanswers.answer_rows(definition, answers)
     response = Response(
         id=uuid.uuid4(),
         submission_id=submission_id,
@@ -531,7 +533,7 @@ def export_layout(definition: Mapping[str, Any]) -> list[str]:
 def pack_export_values(
     definition: Mapping[str, Any], rows: list[tuple[str, str, float | None, str | None]]
 ) -> list[float]:
-    """The numbers of ``rows`` (:func:`qdef.answer_rows`) in the version's export layout; NaN for a
+    """The numbers of ``rows`` (:func:`qanswers.answer_rows`) in the version's export layout; NaN for a
     variable without a number."""
     numbers = {variable: number for _, variable, number, _ in rows if number is not None}
     return [numbers.get(variable, math.nan) for variable in export_layout(definition)]

@@ -9,7 +9,7 @@
   an item is not ``required``, since the special answer is also an answer.
 - Conditions are the ones FHIR defines: a condition ordering the codes of a choice item (``>``, ``>=``,
   ``<``, ``<=``) becomes the codes that satisfy it by the server's own rule
-  (``definition.condition_holds``), as ``=`` with ``enableBehavior: any`` (or ``!=`` for the codes
+  (``answers.condition_holds``), as ``=`` with ``enableBehavior: any`` (or ``!=`` for the codes
   that do not, where every condition must hold).
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from engagement.questionnaires import answers as qanswers
 from engagement.questionnaires import definition as qdef
 
 BASE_URL = "urn:moba-engagement:Questionnaire"
@@ -186,7 +187,7 @@ def _conditions(
             result.append(_condition(definition, condition, target))
             continue
         codes = [o["code"] for o in target.get("options", [])]
-        holds = [c for c in codes if qdef.condition_holds(condition, target, {target["name"]: c})]
+        holds = [c for c in codes if qanswers.condition_holds(condition, target, {target["name"]: c})]
         if len(conditions) == 1 or behaviour == "any":
             chosen, operator = holds, "="
             behaviour = "any"

@@ -17,6 +17,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from engagement.participants.services import age_on, today_in_oslo
+from engagement.questionnaires import answers as qanswers
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import QuestionnaireVersion
@@ -125,7 +126,7 @@ def _mark_not_shown(
     reader: sa.Connection,
 ) -> None:
     """Put ``NOT_SHOWN`` into each empty cell of an item the questionnaire did not show, by the
-    server's own rule (``definition.enabled_items``), asked once per distinct set of answers that
+    server's own rule (``answers.enabled_items``), asked once per distinct set of answers that
     conditions read (the rows' answers to those items are rebuilt in their wire form)."""
     items = qdef.items_by_name(definition)
     conditional = [c for c in columns if items[c.item].get("enable_when") and c.variable.type != "string"]
@@ -147,7 +148,7 @@ def _mark_not_shown(
     hidden_by_pattern = []
     for row in first.tolist():
         answers = {n: _wire_answer(items[n], numbers, texts, row) for n in read}
-        shown = qdef.enabled_items(definition, {n: a for n, a in answers.items() if a is not None})
+        shown = qanswers.enabled_items(definition, {n: a for n, a in answers.items() if a is not None})
         hidden_by_pattern.append({c.item for c in conditional} - shown)
     which = which.reshape(-1)
     for column in conditional:

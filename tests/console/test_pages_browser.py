@@ -125,7 +125,7 @@ def _delivered_projects(app, make_participant, researcher_name):
 
     from engagement.auth.models import StaffUser
     from engagement.dev.demo import ung18_answers
-    from engagement.questionnaires import definition as qdef
+    from engagement.questionnaires import answers as qanswers
     from engagement.research import extraction, projects
 
     person = make_participant(age=19)
@@ -134,7 +134,7 @@ def _delivered_projects(app, make_participant, researcher_name):
         version = questionnaires.get_version("ung18", 1)
         task = questionnaires.create_task(person.id, version)
         answers = ung18_answers(1)
-        assert qdef.validate_answers(questionnaires.definition_of(version), answers) == {}
+        assert qanswers.validate_answers(questionnaires.definition_of(version), answers) == {}
         questionnaires.submit(person.id, task.id, uuid.uuid4(), answers)
         codes = []
         for code, members in (("PDB1001", [researcher.id]), ("PDB1002", [])):

@@ -10,7 +10,7 @@ import pytest
 
 from engagement.config import PROJECT_ROOT
 from engagement.consent import documents
-from engagement.questionnaires import definition as qdef
+from engagement.questionnaires import versions as qversions
 from engagement.versioned import content_hash, version_files, version_in_name
 
 
@@ -53,5 +53,5 @@ def test_a_consent_document_named_yml_is_refused_not_skipped(app_ctx, tmp_path):
 def test_a_questionnaire_named_yml_is_reported(tmp_path):
     (tmp_path / "ung18").mkdir()
     shutil.copy(PROJECT_ROOT / "questionnaires/ung18/v1.yaml", tmp_path / "ung18/v1.yml")
-    problems = qdef.check_folder(tmp_path).problems
+    problems = qversions.check_folder(tmp_path).problems
     assert [p.reason for p in problems] == ["file name must be v<N>.yaml"]

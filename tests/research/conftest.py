@@ -13,7 +13,7 @@ import pytest
 from engagement import clock
 from engagement.dev.demo import ung18_answers
 from engagement.extensions import db
-from engagement.questionnaires import definition as qdef
+from engagement.questionnaires import answers as qanswers
 from engagement.questionnaires import services as questionnaires
 from engagement.research import downloads, extraction, projects
 from tests.conftest import ROOT
@@ -37,7 +37,7 @@ def answer(app: Any, ung18: dict[int, Any]) -> Callable[..., uuid.UUID]:
         with app.app_context(), clock.frozen(at or clock.now()):
             task = questionnaires.create_task(participant.id, ung18[version])
             definition = questionnaires.definition_of(task.questionnaire_version)
-            assert qdef.validate_answers(definition, answers) == {}
+            assert qanswers.validate_answers(definition, answers) == {}
             response, _ = questionnaires.submit(participant.id, task.id, uuid.uuid4(), answers)
             db.session.commit()
             return response.id

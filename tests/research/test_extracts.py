@@ -21,6 +21,7 @@ from engagement.consent import documents, ledger, rules
 from engagement.dev.demo import ung18_answers
 from engagement.extensions import db
 from engagement.participants.services import age_on
+from engagement.questionnaires import answers as qanswers
 from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Answer, Response
@@ -102,7 +103,7 @@ def test_full_extract_reads_back_equal_to_the_database_in_every_format(
     with app.app_context():
         v1 = questionnaires.definition_of(questionnaires.get_version("ung18", 1))
     shown = {  # the items each person was shown, by the server's rule: the others are NOT_SHOWN
-        person.id: qdef.enabled_items(
+        person.id: qanswers.enabled_items(
             v1, {k: v for k, v in ung18_answers(1, **change).items() if v is not None}
         )
         for person, change in zip(people, changes, strict=True)
