@@ -32,6 +32,7 @@ QUESTIONNAIRES = 10  # x 2 versions = 20
 
 def publish(app: Any) -> int:
     """Ten questionnaires of two versions each, as published rows (copies of the seed questionnaire)."""
+    from engagement import versioned
     from engagement.extensions import db
     from engagement.questionnaires import definition as qdef
     from engagement.questionnaires.models import QuestionnaireVersion
@@ -51,7 +52,7 @@ def publish(app: Any) -> int:
                         key=key,
                         version=seed["version"],
                         version_label=label,
-                        content_hash=qdef.content_hash(definition),
+                        content_hash=versioned.content_hash(definition),
                         definition=definition,
                         consent_purpose=definition["consent_purpose"],
                     )
