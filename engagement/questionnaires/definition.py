@@ -31,13 +31,10 @@ import yaml
 
 from engagement.versioned import FILE_NAME_RULE, version_files, version_in_name
 
-FORMAT = 1
 LANGUAGES = ("nb", "nn", "en")
 DEFAULT_CONSENT_PURPOSE = "questionnaires"
 CHOICE_TYPES = frozenset({"single_choice", "multiple_choice", "likert"})
-SPECIAL_TYPES = frozenset({"integer", "decimal", "year_month", "date", "time"})
 ORDERED_TYPES = frozenset({"integer", "decimal", "likert", "year_month", "date", "time"})
-OPERATORS = ("exists", "=", "!=", ">", "<", ">=", "<=")
 DEFAULT_YES_NO = {"yes": 1, "no": 2}
 YES_NO_LABELS = {"yes": "JA", "no": "NEI"}
 DEFAULT_TEXT_LENGTH = 2000
