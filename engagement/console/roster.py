@@ -1,9 +1,9 @@
 """``/console/roster``: upload a roster file, see what importing it would do line by line (numbers
 masked), then apply it behind a confirmation.
 
-The dry run is the roster service's own (:func:`engagement.participants.services.plan_roster`): the
+The dry run is the roster service's own (:func:`engagement.participants.roster.plan_roster`): the
 console only shows it. What is kept between the dry run and the apply holds hashes, never numbers,
-and the apply checks the database again (:func:`~engagement.participants.services.apply_staged_roster`).
+and the apply checks the database again (:func:`~engagement.participants.roster.apply_staged_roster`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,14 @@ from flask.typing import ResponseReturnValue
 
 from engagement.console import services as console
 from engagement.console.web import bp, console_page, current_user, render
-from engagement.participants import services as participants
+from engagement.participants.roster import (
+    RosterRejected,
+    RosterUploadNotFound,
+    apply_staged_roster,
+    parse_roster,
+    plan_roster,
+    stage_roster,
+)
 
 ROLES = ("coordinator", "admin")  # as POST /v1/admin/roster
 MEDIA_TYPES = {".csv": "text/csv", ".json": "application/json"}
@@ -47,13 +54,13 @@ def roster_dry_run() -> ResponseReturnValue:
     name = upload.filename.lower()
     media_type = next((t for ext, t in MEDIA_TYPES.items() if name.endswith(ext)), "text/csv")
     try:
-        records = participants.parse_roster(upload.read(), media_type)
-    except participants.RosterRejected as refused:
+        records = parse_roster(upload.read(), media_type)
+    except RosterRejected as refused:
         return render("console/roster.html", 422, errors=_file_errors(refused), plan=None, upload=None)
-    plan = participants.plan_roster(records)
+    plan = plan_roster(records)
     user = _user()
     counts = {o: plan.count(o) for o in ("create", "update", "unchanged", "refused")}
-    staged = None if plan.problems else participants.stage_roster(plan, user.staff_id)
+    staged = None if plan.problems else stage_roster(plan, user.staff_id)
     console.record_action(
         user,
         "roster.dry_run",
@@ -72,7 +79,7 @@ def roster_dry_run() -> ResponseReturnValue:
     )
 
 
-def _file_errors(refused: participants.RosterRejected) -> dict[str, list[str]]:
+def _file_errors(refused: RosterRejected) -> dict[str, list[str]]:
     lines: list[dict[str, Any]] = refused.extra.get("errors", {}).get("lines", [])
     messages = [
         (f"line {entry['line']}: " if entry["line"] else "") + "; ".join(entry["reasons"]) for entry in lines
@@ -85,9 +92,9 @@ def _file_errors(refused: participants.RosterRejected) -> dict[str, list[str]]:
 def roster_apply(upload_id: uuid.UUID) -> ResponseReturnValue:
     """Apply a dry run (after the confirmation on its page): all or nothing, checked again first."""
     try:
-        result = participants.apply_staged_roster(upload_id, _user().staff_id)
-    except participants.RosterUploadNotFound:
+        result = apply_staged_roster(upload_id, _user().staff_id)
+    except RosterUploadNotFound:
         return render("console/roster.html", 404, errors={"roster": ["roster.gone"]}, plan=None, upload=None)
-    except participants.RosterRejected as refused:
+    except RosterRejected as refused:
         return render("console/roster.html", 409, errors=_file_errors(refused), plan=None, upload=None)
     return render("console/roster.html", errors={}, plan=None, upload=None, result=result)

@@ -52,8 +52,8 @@ def seed_demo_identities() -> list[str]:
     from engagement.auth.oidc import upstream
     from engagement.dev.identities import DEMO_STAFF, demo_persons
     from engagement.extensions import db
-    from engagement.participants import services as participants
     from engagement.participants.models import Participant
+    from engagement.participants.roster import import_roster
 
     if db.session.scalar(sa.select(sa.func.count()).select_from(Participant)):
         return ["demo roster: database already has participants, left as it is"]
@@ -70,7 +70,7 @@ def seed_demo_identities() -> list[str]:
         )
         for i, p in enumerate(people, 1)
     ]
-    result = participants.import_roster(records)
+    result = import_roster(records)
     issuer = upstream("staff").issuer
     from engagement.dev.provider import pairwise_subject
 

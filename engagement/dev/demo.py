@@ -74,6 +74,7 @@ def seed_demo_cohort() -> list[str]:
     from engagement.dev.identities import synthetic_number
     from engagement.participants import services as participants
     from engagement.participants.models import Participant
+    from engagement.participants.roster import import_roster
     from engagement.withdrawal import services as withdrawal
 
     if (db.session.scalar(sa.select(sa.func.count()).select_from(Participant)) or 0) > 20:
@@ -101,7 +102,7 @@ def seed_demo_cohort() -> list[str]:
         if record["fodselsnummer"] not in seen:
             seen.add(record["fodselsnummer"])
             unique.append((line, record))
-    result = participants.import_roster(unique)
+    result = import_roster(unique)
     now = clock.now()
     document = documents.current_document(now)
     codes = document.purpose_codes

@@ -10,7 +10,13 @@ import click
 from flask.cli import AppGroup
 
 from engagement.extensions import db
-from engagement.participants import services
+from engagement.participants.roster import (
+    RosterRejected,
+    correct_identity,
+    import_roster,
+    parse_roster,
+    plan_roster,
+)
 from engagement.problems import DomainError
 
 cli = AppGroup("participants", help="The cohort roster.")
@@ -24,8 +30,8 @@ def import_command(path: Path, dry_run: bool) -> None:
     media_type = "application/json" if path.suffix.lower() == ".json" else "text/csv"
     if dry_run:
         try:
-            check = services.plan_roster(services.parse_roster(path.read_bytes(), media_type))
-        except services.RosterRejected as exc:
+            check = plan_roster(parse_roster(path.read_bytes(), media_type))
+        except RosterRejected as exc:
             for entry in exc.extra["errors"]["lines"]:
                 click.echo(f"line {entry['line']}: refused: {'; '.join(entry['reasons'])}")
             raise click.ClickException("the file cannot be imported") from None
@@ -37,8 +43,8 @@ def import_command(path: Path, dry_run: bool) -> None:
         db.session.rollback()
         return
     try:
-        result = services.import_roster(services.parse_roster(path.read_bytes(), media_type))
-    except services.RosterRejected as exc:
+        result = import_roster(parse_roster(path.read_bytes(), media_type))
+    except RosterRejected as exc:
         db.session.rollback()
         for entry in exc.extra["errors"]["lines"]:
             click.echo(f"line {entry['line']}: {'; '.join(entry['reasons'])}", err=True)
@@ -62,7 +68,7 @@ def correct_identity_command(
 ) -> None:
     """Bind the record COHORT_PERSON_ID to another person: ends its sessions, audited with the reason."""
     try:
-        done = services.correct_identity(
+        done = correct_identity(
             cohort_person_id,
             fodselsnummer,
             reason,

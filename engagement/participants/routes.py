@@ -12,6 +12,7 @@ from engagement import clock
 from engagement.api import Blueprint
 from engagement.extensions import db
 from engagement.participants import schemas, services
+from engagement.participants.roster import correct_identity, import_roster, parse_roster, plan_roster
 from engagement.security import current_principal, participant_required, staff_required
 
 me = Blueprint("me", __name__, url_prefix="/v1/me", description="The logged-in participant's own profile.")
@@ -73,9 +74,9 @@ class Roster(MethodView):
     @Blueprint.accepts(*ROSTER_MEDIA_TYPES)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Import the cohort roster (CSV or JSON), all or nothing; ``?dry_run=true`` only says what each line would do"""
-        records = services.parse_roster(request.get_data(cache=False), request.mimetype)
+        records = parse_roster(request.get_data(cache=False), request.mimetype)
         if args["dry_run"]:
-            check = services.plan_roster(records)
+            check = plan_roster(records)
             counts = {o: check.count(o) for o in ("create", "update", "unchanged", "refused")}
             return {
                 "dry_run": True,
@@ -86,7 +87,7 @@ class Roster(MethodView):
                 "total": len(check.lines),
                 "lines": check.lines,
             }
-        result = services.import_roster(records, actor_id=current_principal().subject)
+        result = import_roster(records, actor_id=current_principal().subject)
         db.session.commit()
         return {
             "created": result.created,
@@ -107,7 +108,7 @@ class IdentityCorrection(MethodView):
     @identity.alt_response(409, description="The number is this record's already, or another record's")
     def post(self, args: dict[str, Any], cohort_person_id: str) -> dict[str, Any]:
         """Correct which person a record belongs to: ends its sessions, audited with the reason"""
-        done = services.correct_identity(
+        done = correct_identity(
             cohort_person_id,
             args["fodselsnummer"],
             args["reason"],

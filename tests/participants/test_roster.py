@@ -182,7 +182,7 @@ def test_cli_imports_a_csv_and_lists_bad_lines(app, tmp_path):
 
 
 def test_a_dry_run_says_per_line_what_the_import_would_do_and_changes_nothing(app_ctx, make_participant):
-    from engagement.participants.services import parse_roster, plan_roster
+    from engagement.participants.roster import parse_roster, plan_roster
 
     known = synthetic_fnr(BORN)
     make_participant(birth_date=BORN, pid=known, cohort_person_id="K1", language="nb")
@@ -224,7 +224,7 @@ def test_a_staged_dry_run_is_applied_once_by_its_uploader_and_checked_again(app_
 
     import pytest
 
-    from engagement.participants import services
+    from engagement.participants import roster
     from engagement.participants.models import RosterUpload
 
     start = datetime(2026, 12, 7, 10, tzinfo=UTC)
@@ -235,32 +235,32 @@ def test_a_staged_dry_run_is_applied_once_by_its_uploader_and_checked_again(app_
     )
     rival_body = _csv([("S9", number, "2006-03-14", "nb")])
     with frozen_now(start):
-        staged = services.stage_roster(
-            services.plan_roster(services.parse_roster(body, "text/csv")), uploader
+        staged = roster.stage_roster(
+            roster.plan_roster(roster.parse_roster(body, "text/csv")), uploader
         )
-        rival = services.stage_roster(
-            services.plan_roster(services.parse_roster(rival_body, "text/csv")), uploader
+        rival = roster.stage_roster(
+            roster.plan_roster(roster.parse_roster(rival_body, "text/csv")), uploader
         )
     assert len(rival.rows) == 1  # the number is nobody's yet
     assert number not in repr(db.session.get(RosterUpload, staged.id).rows)
     before = _count()
-    with frozen_now(start + timedelta(minutes=5)), pytest.raises(services.RosterUploadNotFound):
-        services.apply_staged_roster(staged.id, someone_else)
+    with frozen_now(start + timedelta(minutes=5)), pytest.raises(roster.RosterUploadNotFound):
+        roster.apply_staged_roster(staged.id, someone_else)
     with frozen_now(start + timedelta(minutes=5)):
-        result = services.apply_staged_roster(staged.id, uploader)
+        result = roster.apply_staged_roster(staged.id, uploader)
     assert (result.created, _count()) == (2, before + 2)
     assert db.session.get(RosterUpload, staged.id) is None
-    with pytest.raises(services.RosterUploadNotFound):
-        services.apply_staged_roster(staged.id, uploader)
+    with pytest.raises(roster.RosterUploadNotFound):
+        roster.apply_staged_roster(staged.id, uploader)
 
     # since the rival dry run, S1 got the number: applying it checks again, refuses, changes nothing
-    with frozen_now(start + timedelta(minutes=6)), pytest.raises(services.RosterRejected) as refused:
-        services.apply_staged_roster(rival.id, uploader)
+    with frozen_now(start + timedelta(minutes=6)), pytest.raises(roster.RosterRejected) as refused:
+        roster.apply_staged_roster(rival.id, uploader)
     assert refused.value.extra["errors"]["lines"] == [
         {"line": 2, "reasons": ["fodselsnummer belongs to another cohort_person_id"]}
     ]
     assert _count() == before + 2
     with frozen_now(start + timedelta(hours=2)):
-        late = services.stage_roster(services.plan_roster(services.parse_roster(body, "text/csv")), uploader)
-    with frozen_now(start + timedelta(hours=3, minutes=1)), pytest.raises(services.RosterUploadNotFound):
-        services.apply_staged_roster(late.id, uploader)
+        late = roster.stage_roster(roster.plan_roster(roster.parse_roster(body, "text/csv")), uploader)
+    with frozen_now(start + timedelta(hours=3, minutes=1)), pytest.raises(roster.RosterUploadNotFound):
+        roster.apply_staged_roster(late.id, uploader)
