@@ -235,12 +235,8 @@ def test_a_staged_dry_run_is_applied_once_by_its_uploader_and_checked_again(app_
     )
     rival_body = _csv([("S9", number, "2006-03-14", "nb")])
     with frozen_now(start):
-        staged = roster.stage_roster(
-            roster.plan_roster(roster.parse_roster(body, "text/csv")), uploader
-        )
-        rival = roster.stage_roster(
-            roster.plan_roster(roster.parse_roster(rival_body, "text/csv")), uploader
-        )
+        staged = roster.stage_roster(roster.plan_roster(roster.parse_roster(body, "text/csv")), uploader)
+        rival = roster.stage_roster(roster.plan_roster(roster.parse_roster(rival_body, "text/csv")), uploader)
     assert len(rival.rows) == 1  # the number is nobody's yet
     assert number not in repr(db.session.get(RosterUpload, staged.id).rows)
     before = _count()
