@@ -35,6 +35,12 @@ from engagement.devices import services as devices
 from engagement.extensions import db
 from engagement.waves import services as waves
 from engagement.waves.models import Reminder, ReminderAttempt
+from engagement.waves.outbox import (
+    ReminderContext,
+    cancel_reminders_of_closed_tasks,
+    reminder_contexts,
+    tasks_to_remind,
+)
 from engagement.waves.reminders import CAP_PERIOD, Defer, Skip, decide, plan_task
 from notifications.sender import (
     MAX_TTL,
@@ -78,10 +84,10 @@ def plan(now: datetime) -> PlanResult:
     """Add newly eligible people to rolling waves, cancel reminders of closed tasks, and write the
     reminder rows of every open task of a launched, open wave that has none yet. Idempotent."""
     added = sum(waves.refresh(now).values())
-    cancelled = waves.cancel_reminders_of_closed_tasks()
+    cancelled = cancel_reminders_of_closed_tasks()
     planned = 0
     rows: list[dict[str, object]] = []
-    for task in waves.tasks_to_remind(now):
+    for task in tasks_to_remind(now):
         for reminder in plan_task(
             task.policy,
             opens_at=task.opens_at,
@@ -177,7 +183,7 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
     )
     participant_ids = sorted({r.participant_id for r in reminders})
     # Locks the participants while the caps are checked: workers on the same people take turns.
-    contexts = waves.reminder_contexts(reminders, now)
+    contexts = reminder_contexts(reminders, now)
     in_flight = sa.and_(
         Reminder.status == "sending", Reminder.sending_at.is_not(None), Reminder.locked_until >= now
     )
@@ -256,7 +262,7 @@ def claim(worker: str, now: datetime, *, limit: int, lease: timedelta) -> Claim:
 
 
 def _delivery(
-    reminder: Reminder, attempt: int, template: str, context: waves.ReminderContext, ttl: timedelta
+    reminder: Reminder, attempt: int, template: str, context: ReminderContext, ttl: timedelta
 ) -> tuple[Delivery, int | None]:
     """The messages of one reminder's attempt, and the version of its text (the last device's)."""
     messages, device_refs = [], []

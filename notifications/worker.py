@@ -25,7 +25,7 @@ from engagement import clock
 from engagement.auth import retention
 from engagement.extensions import db
 from engagement.research.worker import ExtractWorker
-from engagement.waves import services as waves
+from engagement.waves.outbox import worker_seen
 from notifications import outbox
 from notifications.sender import Backoff, PushMessage, PushSender, SendOutcome, backoff_delay, sender_for
 
@@ -98,7 +98,7 @@ class Worker:
         with self.app.app_context():
             now = clock.now()
             claimed = outbox.claim(self.name, now, limit=self.batch, lease=self.lease)
-            waves.worker_seen(self.name, now, skipped=sum(claimed.skipped.values()))
+            worker_seen(self.name, now, skipped=sum(claimed.skipped.values()))
             db.session.commit()
         totals.batches += 1
         totals.claimed += claimed.claimed
@@ -115,7 +115,7 @@ class Worker:
         with self.app.app_context():
             now = clock.now()
             recorded = outbox.record(self.name, now, claimed.deliveries, outcomes)
-            waves.worker_seen(
+            worker_seen(
                 self.name,
                 now,
                 sent=recorded.sent,

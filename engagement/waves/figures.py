@@ -21,6 +21,7 @@ from engagement.participants.models import Participant
 from engagement.participants.services import ADULT_AGE, age_on, today_in_oslo
 from engagement.questionnaires.models import QuestionnaireVersion, Task
 from engagement.waves.models import REMINDER_STATUSES, Reminder, ReminderAttempt, Wave
+from engagement.waves.outbox import worker_last_seen
 from engagement.waves.reminders import ReminderPolicy, plan_task
 from engagement.waves.services import (
     Eligibility,
@@ -29,7 +30,6 @@ from engagement.waves.services import (
     get_wave,
     latest_birth_for_age,
     task_count,
-    worker_last_seen,
 )
 
 # --- statistics -------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from engagement.questionnaires.schemas import TaskCreateSchema, TaskSchema
 from engagement.security import current_principal, participant_required, staff_required
 from engagement.waves import figures as wave_figures
 from engagement.waves import services
+from engagement.waves.outbox import mark_opened, worker_figures
 from engagement.waves.schemas import (
     StatsArgsSchema,
     WaveClosedSchema,
@@ -141,7 +142,7 @@ class Opened(MethodView):
     @receipts.response(204)
     def post(self, reminder_id: uuid.UUID) -> Any:
         """Record that the app opened a reminder (from the reminder's ``reminder_id`` data field)."""
-        services.mark_opened(_actor(), reminder_id, clock.now())
+        mark_opened(_actor(), reminder_id, clock.now())
         db.session.commit()
         return None
 
@@ -175,7 +176,7 @@ class ReminderWorkerCollector:
     runs in processes of its own that serve no HTTP."""
 
     def collect(self) -> Iterator[Metric]:
-        figures = services.worker_figures(clock.now())
+        figures = worker_figures(clock.now())
         sends = CounterMetricFamily(
             "engagement_reminders", "Reminders settled by the workers, by outcome", labels=["outcome"]
         )

@@ -27,7 +27,7 @@ from engagement.questionnaires import definition as qdef
 from engagement.questionnaires import services as questionnaires
 from engagement.questionnaires.models import Response
 from engagement.research import deletions as research
-from engagement.waves import services as waves
+from engagement.waves import outbox
 from engagement.withdrawal.models import DeletionRequest, WithdrawalReceipt
 
 DONE, NOT_APPLICABLE = "done", "not_applicable"
@@ -156,7 +156,7 @@ def end_other_sessions(participant_id: uuid.UUID, current_session: uuid.UUID | N
 
 def cancel_pending_reminders(participant_id: uuid.UUID, reason: str) -> Effect:
     """Pending reminders (the waves outbox) are cancelled; the worker also asks consent at send time."""
-    return Effect("reminders_cancelled", DONE, waves.cancel_pending_reminders(participant_id, reason))
+    return Effect("reminders_cancelled", DONE, outbox.cancel_pending_reminders(participant_id, reason))
 
 
 def remove_devices(participant_id: uuid.UUID) -> Effect:
@@ -261,7 +261,7 @@ def data_copy(participant: Participant, at: datetime) -> dict[str, Any]:
         "tasks": tasks_section(participant),
         "research_deliveries": research.deliveries_of(participant.id),
         "devices": devices.data_copy_section(participant.id),
-        "reminders": waves.reminders_section(participant.id),
+        "reminders": outbox.reminders_section(participant.id),
     }
 
 

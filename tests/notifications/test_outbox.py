@@ -18,6 +18,7 @@ from engagement.extensions import db
 from engagement.questionnaires.models import Task
 from engagement.waves import services as waves
 from engagement.waves.models import Reminder, ReminderAttempt
+from engagement.waves.outbox import attempts_of
 from notifications import outbox
 from notifications.cli import reminders
 from notifications.templates import render
@@ -67,7 +68,7 @@ def test_a_due_reminder_goes_to_every_active_device_with_neutral_text(
     assert messages["fid-phone"]["data"] == {"reminder_id": str(first.id), "task_id": str(first.task_id)}
     assert first.status == "sent" and first.template == "reminder.first" and first.attempts == 1
     with app.app_context():
-        attempts = waves.attempts_of(first.id)
+        attempts = attempts_of(first.id)
     assert sorted(a.outcome for a in attempts) == ["sent", "sent"]
     assert all(a.message_id for a in attempts) and wave.id == first.wave_id
 
@@ -162,7 +163,7 @@ def test_server_errors_back_off_exponentially_then_the_reminder_fails(app, worke
         row.status == "failed" and row.reason == "retries_exhausted" and row.attempts == outbox.MAX_ATTEMPTS
     )
     with app.app_context():
-        assert [a.outcome for a in waves.attempts_of(row.id)] == ["backoff"] * outbox.MAX_ATTEMPTS
+        assert [a.outcome for a in attempts_of(row.id)] == ["backoff"] * outbox.MAX_ATTEMPTS
 
 
 def test_quiet_hours_defer_a_late_reminder_to_the_next_allowed_time(app, worker, fcm, person, make_wave):

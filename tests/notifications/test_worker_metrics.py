@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from engagement import clock
-from engagement.waves import services as waves
+from engagement.waves.outbox import worker_last_seen
 from tests.notifications.conftest import oslo
 from tests.notifications.test_outbox import EVENING, run_at
 
@@ -56,13 +56,13 @@ def test_the_workers_sends_failures_lag_and_last_seen_reach_metrics(app, scrape,
     seen = oslo(2026, 6, 1, 18, 30)
     assert after[("engagement_reminder_worker_last_seen_timestamp_seconds", ())] == seen.timestamp()
     with app.app_context():
-        assert waves.worker_last_seen() == seen
+        assert worker_last_seen() == seen
 
 
 def test_an_idle_worker_is_still_seen(app, scrape, worker):
     run_at(worker, oslo(2026, 6, 2, 9))
     with app.app_context():
-        assert waves.worker_last_seen() == oslo(2026, 6, 2, 9)
+        assert worker_last_seen() == oslo(2026, 6, 2, 9)
     figures = scrape(oslo(2026, 6, 2, 9, 5))
     assert (
         figures[("engagement_reminder_worker_last_seen_timestamp_seconds", ())]
