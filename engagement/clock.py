@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # The zone days and hours are reckoned in when a participant has not chosen one (birthdays, reminders).
 DEFAULT_TIME_ZONE = "Europe/Oslo"
+OSLO = ZoneInfo(DEFAULT_TIME_ZONE)  # the cohort's calendar: ages, eligibility, what staff are shown
 
 _frozen: datetime | None = None
 
@@ -37,3 +39,13 @@ def advance(by: timedelta) -> None:
     if _frozen is None:
         raise RuntimeError("advance() only works inside frozen()")
     _frozen = _frozen + by
+
+
+def zone_of(name: str | None) -> ZoneInfo:
+    """A participant's zone by name; an unknown or missing name gives :data:`OSLO`."""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return OSLO

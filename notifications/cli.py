@@ -12,8 +12,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from engagement.clock import DEFAULT_TIME_ZONE
-from engagement.waves.reminders import PolicyError, ReminderPolicy, plan_task, zone_of
+from engagement.clock import DEFAULT_TIME_ZONE, zone_of
+from engagement.waves.reminders import PolicyError, ReminderPolicy, plan_task
 
 if TYPE_CHECKING:
     from notifications.worker import Worker

@@ -7,8 +7,7 @@ from datetime import date, datetime, time, timedelta
 from flask import request
 from flask.typing import ResponseReturnValue
 
-from engagement import audit
-from engagement.console.i18n import OSLO
+from engagement import audit, clock
 from engagement.console.web import bp, console_page, render
 
 ROLES = ("admin",)
@@ -27,7 +26,7 @@ def _day(name: str, errors: dict[str, list[str]]) -> date | None:
 
 
 def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time(0), OSLO)
+    return datetime.combine(day, time(0), clock.OSLO)
 
 
 @bp.get("/audit")

@@ -10,16 +10,15 @@ cookie, else the best match of ``Accept-Language`` (Norwegian of any kind reads 
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from flask import Request
 
+from engagement import clock
 from engagement.console.pages_text import PAGE_MESSAGES
 
 LANGUAGES = ("nb", "en")
 DEFAULT = "nb"
 COOKIE = "console_lang"
-OSLO = ZoneInfo("Europe/Oslo")
 
 MESSAGES: dict[str, dict[str, str]] = {
     "app.name": {"nb": "MoBa ung voksen · konsoll", "en": "MoBa young adult · console"},
@@ -268,12 +267,12 @@ def oslo_time(value: datetime | None) -> str:
     """``2026-12-07 14:05 CET``: a moment in Europe/Oslo with its zone."""
     if value is None:
         return "—"
-    return value.astimezone(OSLO).strftime("%Y-%m-%d %H:%M %Z")
+    return value.astimezone(clock.OSLO).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def oslo_date(value: date | datetime | None) -> str:
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        value = value.astimezone(OSLO).date()
+        value = value.astimezone(clock.OSLO).date()
     return value.isoformat()

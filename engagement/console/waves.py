@@ -19,9 +19,9 @@ from werkzeug.datastructures import MultiDict
 from engagement import clock
 from engagement.consent import documents
 from engagement.console import charts
-from engagement.console.i18n import OSLO
 from engagement.console.services import record_action
 from engagement.console.web import bp, console_page, paginate, render
+from engagement.participants.services import today_in_oslo
 from engagement.questionnaires import services as questionnaires
 from engagement.waves import figures as wave_figures
 from engagement.waves import services as waves
@@ -142,7 +142,7 @@ def wave_stats_csv(wave_id: uuid.UUID) -> ResponseReturnValue:
 
 def _defaults() -> MultiDict[str, str]:
     policy = ReminderPolicy()
-    today = clock.now().astimezone(OSLO).date()
+    today = today_in_oslo()
     quiet = policy.quiet_hours[0] if policy.quiet_hours else None
     return MultiDict(
         {
@@ -191,7 +191,7 @@ def _payload(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, list[
     def moment(name: str) -> str | None:
         raw = form.get(name, "").strip()
         try:
-            return datetime.fromisoformat(raw).replace(tzinfo=OSLO).isoformat()
+            return datetime.fromisoformat(raw).replace(tzinfo=clock.OSLO).isoformat()
         except ValueError:
             errors[name] = ["Enter a date and time (Europe/Oslo)."]
             return None

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 import sqlalchemy as sa
 from flask import current_app
@@ -24,7 +24,6 @@ from engagement.participants import person_number
 from engagement.participants.models import Participant
 from engagement.problems import NotFound, ValidationFailed
 
-OSLO = ZoneInfo(clock.DEFAULT_TIME_ZONE)
 ADULT_AGE = 18  # the age of login, of consent and of every wave
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
@@ -94,7 +93,7 @@ def find_by_pid(pid: str) -> Participant | None:
 
 
 def today_in_oslo(now: datetime | None = None) -> date:
-    return (now or clock.now()).astimezone(OSLO).date()
+    return (now or clock.now()).astimezone(clock.OSLO).date()
 
 
 def birthday_in(year: int, birth_date: date) -> date:
@@ -126,7 +125,7 @@ def is_adult(birth_date: date, at: datetime | date) -> bool:
 
 def coming_of_age(birth_date: date) -> datetime:
     """The start (Oslo midnight) of the 18th birthday."""
-    return datetime.combine(adult_from(birth_date), time(0), tzinfo=OSLO)
+    return datetime.combine(adult_from(birth_date), time(0), tzinfo=clock.OSLO)
 
 
 # --- profile --------------------------------------------------------------------------------------

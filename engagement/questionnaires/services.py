@@ -16,14 +16,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 from sqlalchemy.dialects import postgresql
 
 from engagement import audit, clock
-from engagement.clock import DEFAULT_TIME_ZONE
 from engagement.consent.rules import require_data_use
 from engagement.extensions import db
 from engagement.participants.models import Participant
@@ -420,7 +418,7 @@ def submit(
     version = task.questionnaire_version
     require_data_use(participant_id, version.consent_purpose, now)
     definition = definition_of(version)
-    today = now.astimezone(ZoneInfo(zone or DEFAULT_TIME_ZONE)).date()
+    today = now.astimezone(clock.zone_of(zone)).date()
     errors = qanswers.validate_answers(definition, answers, today=today)
     if errors:
         raise AnswersInvalid(errors)

@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -182,7 +181,7 @@ def write_dta(
 
 def _header(rows: int, variables: int, label: str, timestamp: datetime | None) -> bytes:
     """``<header>``: release, byte order, K, N, the file label and the time stamp (``dd Mon yyyy hh:mm``)."""
-    when = (timestamp or clock.now()).astimezone(ZoneInfo(clock.DEFAULT_TIME_ZONE))
+    when = (timestamp or clock.now()).astimezone(clock.OSLO)
     stamp = f"{when:%d} {MONTHS[when.month - 1]} {when:%Y %H:%M}".encode("ascii")
     text = label.encode("utf-8")
     return _tag(

@@ -30,9 +30,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from engagement.clock import DEFAULT_TIME_ZONE
+from engagement.clock import zone_of
 
 CAP_PERIOD = timedelta(days=7)
 _SEARCH_DAYS = 400  # an allowed slot is found within a day whenever one exists; this only bounds bad input
@@ -227,16 +227,6 @@ def _parse_hhmm(name: str, value: Any) -> time:
 
 
 # --- time zones and local time -------------------------------------------------------------------
-
-
-def zone_of(name: str | None) -> ZoneInfo:
-    """The participant's zone; an unknown or missing name gives :data:`DEFAULT_TIME_ZONE`."""
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return ZoneInfo(DEFAULT_TIME_ZONE)
 
 
 def local_instant(day: date, at: time | None, zone: ZoneInfo) -> datetime:

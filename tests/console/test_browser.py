@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from engagement import clock
-from engagement.console.i18n import OSLO
+from engagement.clock import OSLO
 from engagement.extensions import db
 from engagement.questionnaires import services as questionnaires
 from engagement.waves import services as waves

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from engagement import clock
-from engagement.clock import DEFAULT_TIME_ZONE
+from engagement.clock import OSLO
 from notifications.sender import FcmSender
 from notifications.worker import Worker
 from tests.fakes.fcm_server import FakeFcm
 from tests.waves.conftest import add_device, make_wave, seed_version  # noqa: F401 - shared fixtures
-
-OSLO = ZoneInfo(DEFAULT_TIME_ZONE)
 
 
 def oslo(*args: int) -> datetime:

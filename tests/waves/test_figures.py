@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 
 from engagement import clock
-from engagement.console.i18n import OSLO
+from engagement.clock import OSLO
 from engagement.extensions import db
 from engagement.questionnaires.models import Task
 from engagement.waves import figures as wave_figures

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from engagement.clock import DEFAULT_TIME_ZONE
+from engagement.clock import DEFAULT_TIME_ZONE, OSLO, zone_of
 from engagement.waves.reminders import (
     Defer,
     LocalPeriod,
@@ -19,10 +18,8 @@ from engagement.waves.reminders import (
     decide,
     next_allowed,
     plan_task,
-    zone_of,
 )
 
-OSLO = ZoneInfo("Europe/Oslo")
 POLICY = ReminderPolicy()  # 0, 3, 7, 14 days; 17:00-20:00; quiet 21:00-09:00; 4 per wave; 3 a week
 
 

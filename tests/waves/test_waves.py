@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 
 from engagement import clock
+from engagement.clock import OSLO
 from engagement.consent import ledger
 from engagement.extensions import db
-from engagement.participants.services import OSLO, adult_from, age_on
+from engagement.participants.services import adult_from, age_on
 from engagement.questionnaires.models import Task
 from engagement.waves import services as waves
 from engagement.waves.models import Reminder
