@@ -310,24 +310,38 @@ def _lock_participant(participant_id: uuid.UUID) -> None:
     )
 
 
-def _write_latest(participant_id: uuid.UUID) -> None:
-    """The participant's :class:`ConsentLatest` row, as :func:`standings` reads their ledger."""
-    ranked = (
-        latest_decisions(None, _PACKED).where(ConsentDecision.participant_id == participant_id).subquery()
-    )
+def _latest_rows(*where: sa.ColumnElement[bool]) -> list[dict[str, Any]]:
+    """:class:`ConsentLatest` rows as the ledger gives them (of the participants ``where`` selects):
+    each participant's latest submission, as :func:`standings` reads it. Two submissions of one
+    instant are one row: a "no" in either holds, and of two documents the greater id is kept."""
+    ranked = latest_decisions(None, _PACKED).where(*where).subquery()
     found = db.session.execute(
-        sa.select(ranked.c.document_id, ranked.c.decided_at, ranked.c.packed).where(ranked.c.latest == 1)
-    ).all()
-    if not found:
-        return
-    by_purpose: dict[str, str] = {}
-    for _document_id, _decided_at, packed in found:  # several only for submissions of one instant
+        sa.select(ranked.c.participant_id, ranked.c.document_id, ranked.c.decided_at, ranked.c.packed)
+        .where(ranked.c.latest == 1)
+        .order_by(ranked.c.participant_id, ranked.c.document_id)
+    )
+    latest: dict[uuid.UUID, tuple[uuid.UUID, datetime, dict[str, str]]] = {}
+    for participant_id, document_id, decided_at, packed in found:
+        by_purpose = latest[participant_id][2] if participant_id in latest else {}
         for code, decision in unpack_decisions(packed).items():
             by_purpose[code] = min(decision, by_purpose.get(code, decision))
-    document_id, decided_at, _ = max(found, key=lambda row: row[0])  # as rebuild_latest picks
-    row = db.session.get(ConsentLatest, participant_id) or ConsentLatest(participant_id=participant_id)
-    row.document_id, row.decided_at, row.decisions = document_id, decided_at, _packed(by_purpose)
-    db.session.add(row)
+        latest[participant_id] = (document_id, decided_at, by_purpose)  # the last document in id order
+    return [
+        {"participant_id": pid, "document_id": doc, "decided_at": at, "decisions": _packed(by_purpose)}
+        for pid, (doc, at, by_purpose) in latest.items()
+    ]
+
+
+def _write_latest(participant_id: uuid.UUID) -> None:
+    """Write the participant's :class:`ConsentLatest` row again from their ledger."""
+    for values in _latest_rows(ConsentDecision.participant_id == participant_id):
+        row = db.session.get(ConsentLatest, participant_id) or ConsentLatest(participant_id=participant_id)
+        row.document_id, row.decided_at, row.decisions = (
+            values["document_id"],
+            values["decided_at"],
+            values["decisions"],
+        )
+        db.session.add(row)
     db.session.flush()
 
 
@@ -335,30 +349,8 @@ def rebuild_latest() -> int:
     """Write every participant's :class:`ConsentLatest` row again from the ledger (for data that came
     into the ledger another way than :func:`record_decisions`, as the benchmarks seed it); returns the
     number of rows."""
-    ranked = latest_decisions(None, _PACKED).subquery()
-    rows = db.session.execute(
-        sa.select(ranked.c.participant_id, ranked.c.document_id, ranked.c.decided_at, ranked.c.packed)
-        .where(ranked.c.latest == 1)
-        .order_by(ranked.c.participant_id, ranked.c.document_id)
-    )
-    latest: dict[uuid.UUID, dict[str, Any]] = {}
-    for participant_id, document_id, decided_at, packed in rows:
-        row = latest.setdefault(
-            participant_id, {"participant_id": participant_id, "decided_at": decided_at, "by_purpose": {}}
-        )
-        row["document_id"] = document_id  # of several at one instant, the last in this order
-        for code, decision in unpack_decisions(packed).items():
-            row["by_purpose"][code] = min(decision, row["by_purpose"].get(code, decision))
+    values = _latest_rows()
     db.session.execute(sa.delete(ConsentLatest))
-    values = [
-        {
-            "participant_id": row["participant_id"],
-            "document_id": row["document_id"],
-            "decided_at": row["decided_at"],
-            "decisions": _packed(row["by_purpose"]),
-        }
-        for row in latest.values()
-    ]
     if values:
         db.session.execute(sa.insert(ConsentLatest), values)
     return len(values)
